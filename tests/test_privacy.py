@@ -1,0 +1,229 @@
+"""Secure samplers, calibration and the ledger, checked against theory and dp-accounting."""
+
+import math
+
+import dp_accounting
+import numpy as np
+import pytest
+from dp_accounting import pld
+from scipy import stats
+
+from sk_safesynth import PrivacyBudgetExceeded, PrivacyLedger
+from sk_safesynth.privacy import (
+    analytic_gaussian_sigma,
+    discrete_gaussian,
+    discrete_laplace,
+    gaussian_delta,
+    gaussian_event,
+    laplace_event,
+    lattice_noise,
+    make_generator,
+    randomized_response,
+    randomized_response_event,
+    rr_epsilon,
+    rr_keep_probability,
+    secure_generator,
+)
+from sk_safesynth.privacy.random import secure_generator as _secure
+
+N = 40_000
+
+
+@pytest.mark.parametrize("scale", [0.05, 0.5, 3.0])
+def test_lattice_laplace_matches_continuous_laplace(scale):
+    rng = make_generator(11)
+    noisy = lattice_noise(np.full(N, 0.5), scale, "laplace", rng)
+    result = stats.kstest(noisy - 0.5, stats.laplace(scale=scale).cdf)
+    assert result.pvalue > 0.001, result
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.5, 3.0])
+def test_lattice_gaussian_matches_normal(sigma):
+    rng = make_generator(12)
+    noisy = lattice_noise(np.full(N, 0.25), sigma, "gaussian", rng)
+    result = stats.kstest(noisy - 0.25, stats.norm(scale=sigma).cdf)
+    assert result.pvalue > 0.001, result
+
+
+def test_discrete_laplace_pmf_small_scale():
+    # P(z) = (1-q)/(1+q) q^|z| with q = exp(-1/t): check exact frequencies by chi-square.
+    t = 1.5
+    z = discrete_laplace(t, N, make_generator(3))
+    q = math.exp(-1 / t)
+    support = np.arange(-8, 9)
+    pmf = (1 - q) / (1 + q) * q ** np.abs(support)
+    observed = np.array([(z == k).sum() for k in support])
+    expected = pmf * N
+    tail_obs, tail_exp = N - observed.sum(), N - expected.sum()
+    chi = stats.chisquare(np.append(observed, tail_obs), np.append(expected, tail_exp))
+    assert chi.pvalue > 0.001
+
+
+def test_discrete_gaussian_pmf_small_sigma():
+    sigma = 1.3
+    z = discrete_gaussian(sigma, N, make_generator(4))
+    support = np.arange(-30, 31)
+    weights = np.exp(-(support**2) / (2 * sigma**2))
+    pmf = weights / weights.sum()
+    keep = pmf * N > 5
+    observed = np.array([(z == k).sum() for k in support[keep]])
+    expected = pmf[keep] * N
+    chi = stats.chisquare(np.append(observed, N - observed.sum()), np.append(expected, N - expected.sum()))
+    assert chi.pvalue > 0.001
+
+
+def test_output_lies_on_lattice():
+    noisy = lattice_noise(np.array([0.1, 0.2, 0.3]), 1.0, "laplace", make_generator(0))
+    # 2**-k lattice: multiplying by 2**k gives integers exactly.
+    k = 20
+    assert np.all(noisy * 2.0**k == np.rint(noisy * 2.0**k))
+
+
+def test_secure_generator_is_not_reproducible_and_seed_is():
+    assert not np.array_equal(secure_generator().random(8), _secure().random(8))
+    assert np.array_equal(make_generator(5).random(8), make_generator(5).random(8))
+    with pytest.raises(TypeError):
+        make_generator("seed")
+    with pytest.raises(ValueError):
+        make_generator(-1)
+
+
+@pytest.mark.parametrize("epsilon", [0.01, 0.3, 1.0, 5.0, 30.0, 800.0])
+def test_analytic_gaussian_is_tight(epsilon):
+    delta = 1e-5
+    sigma = analytic_gaussian_sigma(epsilon, delta)
+    assert gaussian_delta(sigma, epsilon) <= delta
+    assert gaussian_delta(sigma * (1 - 1e-6), epsilon) > delta * (1 - 1e-3)
+    if epsilon < 100:
+        # dp-accounting's own Gaussian calibration agrees
+        assert sigma == pytest.approx(dp_accounting.get_sigma_gaussian(epsilon, delta), rel=1e-6)
+
+
+def test_analytic_gaussian_beats_classical_bound():
+    epsilon, delta = 0.5, 1e-5
+    classical = math.sqrt(2 * math.log(1.25 / delta)) / epsilon
+    assert analytic_gaussian_sigma(epsilon, delta) < classical
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf")])
+def test_calibration_rejects_bad_epsilon(bad):
+    with pytest.raises(ValueError, match="epsilon"):
+        analytic_gaussian_sigma(bad, 1e-5)
+
+
+@pytest.mark.parametrize("bad", [0, 1, -0.1, 1.5, float("nan")])
+def test_calibration_rejects_bad_delta(bad):
+    with pytest.raises(ValueError, match="delta"):
+        analytic_gaussian_sigma(1.0, bad)
+
+
+def test_rr_keep_probability_round_trip():
+    for k in (2, 5, 40):
+        for eps in (0.1, 1.0, 6.0):
+            assert rr_epsilon(rr_keep_probability(eps, k), k) == pytest.approx(eps)
+
+
+def _accountant_epsilon(events, relation, delta):
+    accountant = pld.PLDAccountant(relation)
+    for event in events:
+        accountant.compose(event)
+    return accountant.get_epsilon(delta)
+
+
+def test_ledger_matches_dp_accounting_gaussian_laplace():
+    events = [gaussian_event(3.0, 1.0), laplace_event(2.0, 1.0), gaussian_event(5.0, 1.0)]
+    ledger = PrivacyLedger(10.0, 1e-6)
+    for event in events:
+        ledger.spend(event)
+    expected = _accountant_epsilon(events, dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE, 1e-6)
+    assert ledger.spent.epsilon == pytest.approx(expected, rel=1e-9)
+    assert ledger.spent.delta == 1e-6
+
+
+def test_ledger_matches_dp_accounting_randomized_response():
+    events = [randomized_response_event(0.6, 4), randomized_response_event(0.3, 7)]
+    ledger = PrivacyLedger(10.0, 1e-6)
+    ledger.spend(gaussian_event(100.0, 1.0))  # forces the PLD path
+    for event in events:
+        ledger.spend(event)
+    expected = _accountant_epsilon(
+        [*events, gaussian_event(100.0, 1.0)], dp_accounting.NeighboringRelation.REPLACE_ONE, 1e-6
+    )
+    # dp-accounting's REPLACE_ONE Gaussian is the two-sided (sensitivity 2) one, so our unit
+    # Gaussian can only be cheaper.
+    assert ledger.spent.epsilon <= expected + 1e-9
+
+
+def test_ledger_pure_composition_is_exact_sum():
+    ledger = PrivacyLedger(2.0)
+    ledger.spend(laplace_event(2.0, 1.0))  # 0.5
+    ledger.spend(randomized_response_event(rr_keep_probability(0.7, 3), 3))  # 0.7
+    assert ledger.spent.epsilon == pytest.approx(1.2)
+    assert ledger.spent.delta == 0.0
+
+
+def test_ledger_gaussian_mu():
+    ledger = PrivacyLedger(50.0, 1e-5)
+    ledger.spend(gaussian_event(2.0, 1.0))
+    ledger.spend(gaussian_event(2.0, 1.0))
+    assert ledger.spent.mu == pytest.approx(math.sqrt(0.5))
+
+
+def test_ledger_refuses_overspend_and_records_nothing():
+    ledger = PrivacyLedger(1.0)
+    ledger.spend(laplace_event(1.25, 1.0))  # 0.8
+    with pytest.raises(PrivacyBudgetExceeded, match="beyond the budget"):
+        ledger.spend(laplace_event(2.0, 1.0))  # +0.5
+    assert len(ledger.entries) == 1
+    assert ledger.spent.epsilon == pytest.approx(0.8)
+    assert not ledger.can_spend(laplace_event(2.0, 1.0))
+    assert ledger.can_spend(laplace_event(10.0, 1.0))
+
+
+def test_ledger_gaussian_needs_delta():
+    with pytest.raises(PrivacyBudgetExceeded, match="delta"):
+        PrivacyLedger(1.0).spend(gaussian_event(10.0, 1.0))
+
+
+def test_ledger_accepts_exactly_calibrated_gaussian():
+    sigma = analytic_gaussian_sigma(1.0, 1e-5)
+    spent = PrivacyLedger(1.0, 1e-5).spend(gaussian_event(sigma, 1.0))
+    assert spent.epsilon <= 1.0 * (1 + 1e-9)
+
+
+def _clopper_pearson(k, n, alpha=1e-4):
+    ci = stats.binomtest(k, n).proportion_ci(confidence_level=1 - alpha, method="exact")
+    return ci.low, ci.high
+
+
+def _epsilon_lower_bound(hits_far, hits_near, n, delta=0.0):
+    p_far_low, _ = _clopper_pearson(hits_far, n)
+    _, p_near_high = _clopper_pearson(hits_near, n)
+    return math.log(max(p_far_low - delta, 1e-300) / p_near_high)
+
+
+@pytest.mark.parametrize("mechanism", ["laplace", "gaussian"])
+def test_empirical_dp_audit(mechanism):
+    """Neighbouring inputs 0 and 1 (unit bounds): distinguishing by 'output > 1'."""
+    epsilon, delta, n = 1.0, 1e-5, 200_000
+    scale = 1.0 / epsilon if mechanism == "laplace" else analytic_gaussian_sigma(epsilon, delta)
+    rng = make_generator(2024)
+    out_low = lattice_noise(np.zeros(n), scale, mechanism, rng)
+    out_high = lattice_noise(np.ones(n), scale, mechanism, rng)
+    # for the Gaussian the most distinguishing event lies further out
+    threshold = 1.0 if mechanism == "laplace" else 1.0 + 2.0 * scale
+    lb = _epsilon_lower_bound(int((out_high > threshold).sum()), int((out_low > threshold).sum()), n,
+                              delta if mechanism == "gaussian" else 0.0)
+    assert lb <= epsilon
+    # the audit has power: it gets close to the claim (Laplace is tight on this event)
+    assert lb >= (0.85 if mechanism == "laplace" else 0.3) * epsilon
+
+
+def test_empirical_rr_audit():
+    epsilon, k, n = 1.0, 4, 200_000
+    p = rr_keep_probability(epsilon, k)
+    rng = make_generator(99)
+    out_a = randomized_response(np.zeros(n, dtype=int), k, p, rng)
+    out_b = randomized_response(np.ones(n, dtype=int), k, p, rng)
+    lb = _epsilon_lower_bound(int((out_a == 0).sum()), int((out_b == 0).sum()), n)
+    assert 0.85 * epsilon <= lb <= epsilon
