@@ -131,7 +131,7 @@ class _BaseNoiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                         raise ValueError(f"column {name!r} contains infinite values")
             return frame
         array = validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite=True)
-        return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+        return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])], copy=False)
 
     def _resolve_columns(self, frame: pd.DataFrame):
         numeric, categorical = [], []
@@ -269,18 +269,15 @@ class _BaseNoiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "scale_")
         frame = self._validate_input(X, reset=False)
         rng = make_generator(self.random_state)
+        released = self._noise_numeric(frame[self.numeric_columns_].to_numpy(dtype=float), rng)
+        if not isinstance(X, pd.DataFrame):
+            return released  # all-numeric array in, array out: skip the DataFrame round trip
         out = frame.copy()
-        if self.numeric_columns_:
-            low, high = self.bounds_[:, 0], self.bounds_[:, 1]
-            values = frame[self.numeric_columns_].to_numpy(dtype=float)
-            unit = (np.clip(values, low, high) - low) / (high - low)
-            noisy = lattice_noise(unit, self.unit_scale_, self._mechanism, rng)
-            released = low + noisy * (high - low)
-            for j, name in enumerate(self.numeric_columns_):
-                if pd.api.types.is_integer_dtype(frame[name].dtype) and isinstance(X, pd.DataFrame):
-                    out[name] = np.rint(released[:, j]).astype(frame[name].dtype)
-                else:
-                    out[name] = released[:, j]
+        for j, name in enumerate(self.numeric_columns_):
+            if pd.api.types.is_integer_dtype(frame[name].dtype):
+                out[name] = np.rint(released[:, j]).astype(frame[name].dtype)
+            else:
+                out[name] = released[:, j]
         unseen = {}
         for name, cats in self.categories_.items():
             lookup = {c: i for i, c in enumerate(cats)}
@@ -291,11 +288,11 @@ class _BaseNoiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 codes = randomized_response(codes, len(cats), self.keep_probability_[name], rng)
             else:
                 codes = np.zeros_like(codes)
-            out[name] = pd.Series(np.asarray(cats, dtype=object)[codes], index=frame.index).astype(
-                frame[name].dtype if not isinstance(frame[name].dtype, pd.CategoricalDtype) else "object"
-            )
+            values = np.asarray(cats, dtype=object)[codes]
             if isinstance(frame[name].dtype, pd.CategoricalDtype):
-                out[name] = pd.Categorical(out[name], categories=cats)
+                out[name] = pd.Categorical(values, categories=cats)
+            else:
+                out[name] = pd.Series(values, index=frame.index).astype(frame[name].dtype)
         if unseen:
             warnings.warn(
                 f"values outside the fitted categories were replaced by uniform random categories: {unseen}",
@@ -303,6 +300,20 @@ class _BaseNoiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 stacklevel=3,
             )
         return self._to_output(out, X)
+
+    def _noise_numeric(self, values: np.ndarray, rng) -> np.ndarray:
+        """Clip to bounds, map to the unit interval, add lattice noise, map back."""
+        if values.shape[1] == 0:
+            return values
+        low, high = self.bounds_[:, 0], self.bounds_[:, 1]
+        width = high - low
+        unit = np.clip(values, low, high)
+        unit -= low
+        unit /= width
+        released = lattice_noise(unit, self.unit_scale_, self._mechanism, rng)
+        released *= width
+        released += low
+        return released
 
     def _to_output(self, frame: pd.DataFrame, X):
         if not isinstance(X, pd.DataFrame):
