@@ -131,7 +131,7 @@ def _accountant_epsilon(events, relation, delta):
 
 
 def test_ledger_matches_dp_accounting_gaussian_laplace():
-    events = [gaussian_event(3.0, 1.0), laplace_event(2.0, 1.0), gaussian_event(5.0, 1.0)]
+    events = [gaussian_event(3.0, 1.0), laplace_event(2.0, 1.0)]
     ledger = PrivacyLedger(10.0, 1e-6)
     for event in events:
         ledger.spend(event)
@@ -152,6 +152,18 @@ def test_ledger_matches_dp_accounting_randomized_response():
     # dp-accounting's REPLACE_ONE Gaussian is the two-sided (sensitivity 2) one, so our unit
     # Gaussian can only be cheaper.
     assert ledger.spent.epsilon <= expected + 1e-9
+
+
+def test_ledger_merges_gaussians_exactly():
+    # Two Gaussians with multipliers 3 and 4 are one Gaussian with multiplier 12/5.
+    ledger = PrivacyLedger(10.0, 1e-6)
+    ledger.spend(gaussian_event(3.0, 1.0))
+    ledger.spend(gaussian_event(4.0, 1.0))
+    single = _accountant_epsilon([gaussian_event(2.4, 1.0)], dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE, 1e-6)
+    separate = _accountant_epsilon([gaussian_event(3.0, 1.0), gaussian_event(4.0, 1.0)],
+                                   dp_accounting.NeighboringRelation.ADD_OR_REMOVE_ONE, 1e-6)
+    assert ledger.spent.epsilon == pytest.approx(single, rel=1e-9)
+    assert ledger.spent.epsilon <= separate + 1e-9
 
 
 def test_ledger_pure_composition_is_exact_sum():

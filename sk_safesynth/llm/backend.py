@@ -36,6 +36,10 @@ def get_litellm() -> ModuleType:
 
 
 def _local_handler():
+    module = sys.modules.get("sk_safesynth.llm.local_provider")
+    if module is not None and not hasattr(module, "LocalModelProvider"):
+        # litellm is being imported by local_provider itself, which registers at its end.
+        return None
     from sk_safesynth.llm.local_provider import LocalModelProvider
 
     return LocalModelProvider()
@@ -45,7 +49,7 @@ def register_provider(name: str, handler_factory) -> None:
     """Put a ``litellm.CustomLLM`` in ``litellm.custom_provider_map`` under ``name``.
 
     ``handler_factory`` is called only when ``name`` is not registered yet, so
-    registering is idempotent and cheap. Use :func:`replace_provider` to swap a
+    registering is idempotent and cheap; it may return None to skip registering. Use :func:`replace_provider` to swap a
     handler (e.g. a reconfigured fake provider).
     """
     _prepare_environment()
@@ -54,7 +58,9 @@ def register_provider(name: str, handler_factory) -> None:
     with _register_lock:
         if any(item["provider"] == name for item in litellm.custom_provider_map):
             return
-        _install(litellm, name, handler_factory())
+        handler = handler_factory()
+        if handler is not None:
+            _install(litellm, name, handler)
 
 
 def replace_provider(name: str, handler) -> None:

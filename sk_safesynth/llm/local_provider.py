@@ -5,7 +5,8 @@ Maps OpenAI chat parameters onto llama.cpp's completion API:
 - chat messages are rendered as one plain prompt (the model is a base model, with no
   chat template: it continues text, so the prompt is the conversation's text);
 - ``response_format`` (``json_schema`` or ``json_object``) becomes a llama.cpp JSON
-  schema, compiled to a grammar, so enums and numeric min/max are enforced;
+  schema, compiled to a grammar (llguidance), so enums and numeric min/max are
+  enforced; the JSON is compact (no free whitespace);
 - ``temperature``, ``top_p``, ``seed``, ``max_tokens``, ``stop``, ``n``,
   ``logprobs``/``top_logprobs`` are passed through.
 """
@@ -19,6 +20,7 @@ from litellm import CustomLLM
 from litellm.llms.custom_llm import CustomLLMError
 from litellm.types.utils import ChoiceLogprobs, Choices, Message, ModelResponse, Usage
 
+from sk_safesynth.llm.backend import LOCAL_PROVIDER, register_provider
 from sk_safesynth.llm.local_model import DEFAULT_MAX_TOKENS, N_PARALLEL, get_local_model
 
 
@@ -53,7 +55,9 @@ def llama_request(prompt: str, params: dict) -> dict:
         request["n_probs"] = max(1, int(params.get("top_logprobs") or 0))
     schema = json_schema_of(params.get("response_format"))
     if schema is not None:
-        request["json_schema"] = schema
+        # Compact JSON: with flexible whitespace the base model pads the end with
+        # newlines until max_tokens, and spends tokens on indentation.
+        request["json_schema"] = {"x-guidance": {"whitespace_flexible": False}, **schema}
     return request
 
 
@@ -148,3 +152,6 @@ def _choice(index: int, choice: dict, logprobs: bool, top_logprobs: int) -> Choi
             })
         out.logprobs = ChoiceLogprobs(content=tokens)
     return out
+
+
+register_provider(LOCAL_PROVIDER, LocalModelProvider)

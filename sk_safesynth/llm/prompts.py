@@ -84,8 +84,9 @@ def build_messages(schema: TableSchema, examples: pd.DataFrame | None, n_rows: i
 
 def format_rows(schema: TableSchema, frame: pd.DataFrame) -> str:
     """Rows of ``frame`` as the answer format, one row per line."""
-    rows = [json.dumps([_jsonable(value) for value in record]) for record in frame[schema.names].itertuples(index=False)]
-    return '{"rows": [\n' + ",\n".join(rows) + "\n]}"
+    rows = [json.dumps([_jsonable(value) for value in record], separators=(",", ":"))
+            for record in frame[schema.names].itertuples(index=False)]
+    return '{"rows":[' + ",\n".join(rows) + "]}"
 
 
 def prompt_text(messages: list[dict]) -> str:

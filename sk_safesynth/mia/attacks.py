@@ -4,6 +4,11 @@ Every attack maps the attacked records (members and non-members, unlabelled) to 
 score, higher meaning "more likely a member", using only the synthetic rows and, for
 some attacks, a reference set of known non-members. None of them fits anything on
 the attacked records.
+
+An attack is any object with a ``name``, a ``needs_reference`` flag and
+``score(X, synthetic, reference, *, random_state, cache)``; ``cache`` is a dict shared
+by the attacks of one evaluation (same ``X`` and ``synthetic``), so that ``"all"``
+searches the synthetic neighbours once.
 """
 
 from __future__ import annotations
@@ -17,6 +22,20 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from sk_safesynth.mia.encoding import MixedTypeEncoder, nearest_distances
 from sk_safesynth.mia.frames import column_kind
+
+
+def _synthetic_neighbours(
+    X: pd.DataFrame, synthetic: pd.DataFrame, k: int, cache: dict | None
+) -> tuple[MixedTypeEncoder, np.ndarray]:
+    """Encoder fitted on the synthetic rows and distances from ``X`` to its k nearest."""
+    key = ("synthetic_neighbours", k)
+    if cache is not None and key in cache:
+        return cache[key]
+    encoder = MixedTypeEncoder().fit(synthetic)
+    found = encoder, nearest_distances(encoder, X, synthetic, k)
+    if cache is not None:
+        cache[key] = found
+    return found
 
 
 @dataclass
@@ -37,10 +56,10 @@ class DCRAttack:
         reference: pd.DataFrame | None = None,
         *,
         random_state: int | None = None,
+        cache: dict | None = None,
     ) -> np.ndarray:
         """Score attacked records; ``reference`` and ``random_state`` are unused."""
-        enc = MixedTypeEncoder().fit(synthetic)
-        return -nearest_distances(enc.transform(X), enc.transform(synthetic))[:, 0]
+        return -_synthetic_neighbours(X, synthetic, 1, cache)[1][:, 0]
 
 
 @dataclass
@@ -50,7 +69,7 @@ class DensityRatioAttack:
     Score is ``log p_syn(x) - log p_ref(x)``: a generator that overfits puts more
     synthetic mass near its training records than the population has. Densities are
     k-nearest-neighbour estimates (``p(x) ~ k / (n * r_k(x)^d)``) in the mixed-type
-    space, so the score ranks records by ``log r_k,ref(x) - log r_k,syn(x)`` (the
+    space (scaled on the synthetic rows, like DCR), so the score ranks records by ``log r_k,ref(x) - log r_k,syn(x)`` (the
     dimension and sample sizes only shift and scale it). The reference set is a part of
     the non-members held out from the attacked records.
 
@@ -71,13 +90,12 @@ class DensityRatioAttack:
         reference: pd.DataFrame | None = None,
         *,
         random_state: int | None = None,
+        cache: dict | None = None,
     ) -> np.ndarray:
         """Score attacked records; needs ``reference``, ``random_state`` is unused."""
-        enc = MixedTypeEncoder().fit(pd.concat([synthetic, reference], ignore_index=True))
-        q = enc.transform(X)
-        k = self.n_neighbors
-        r_syn = nearest_distances(q, enc.transform(synthetic), k)[:, -1]
-        r_ref = nearest_distances(q, enc.transform(reference), k)[:, -1]
+        encoder, r_syn = _synthetic_neighbours(X, synthetic, self.n_neighbors, cache)
+        r_syn = r_syn[:, -1]
+        r_ref = nearest_distances(encoder, X, reference, self.n_neighbors)[:, -1]
         # A floor keeps exact copies (distance 0) finite while ranking them first.
         floor = 1e-9
         return np.log(r_ref + floor) - np.log(r_syn + floor)
@@ -111,8 +129,9 @@ class ClassifierAttack:
         reference: pd.DataFrame | None = None,
         *,
         random_state: int | None = None,
+        cache: dict | None = None,
     ) -> np.ndarray:
-        """Score attacked records; needs ``reference``."""
+        """Score attacked records; needs ``reference``, ``cache`` is unused."""
         train = pd.concat([synthetic, reference], ignore_index=True)
         categorical = [c for c in train.columns if column_kind(train[c]) == "categorical"]
         categories = {c: pd.Index(train[c].astype(str).unique()) for c in categorical}

@@ -12,8 +12,6 @@ fitted category by the same amount.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 
@@ -23,7 +21,6 @@ from sk_safesynth.mia.frames import column_kind
 _BLOCK_BYTES = 128 * 2**20
 
 
-@dataclass
 class MixedTypeEncoder:
     """Scale numerics robustly and one-hot categoricals into a float32 matrix.
 
@@ -34,11 +31,8 @@ class MixedTypeEncoder:
         share the "unseen" slot (keeps the matrix small for ID-like columns).
     """
 
-    max_categories: int = 200
-    numeric_: list[str] = field(default_factory=list, init=False, repr=False)
-    categorical_: dict[str, pd.Index] = field(default_factory=dict, init=False, repr=False)
-    center_: np.ndarray = field(default=None, init=False, repr=False)
-    scale_: np.ndarray = field(default=None, init=False, repr=False)
+    def __init__(self, max_categories: int = 200) -> None:
+        self.max_categories = max_categories
 
     def fit(self, X: pd.DataFrame) -> MixedTypeEncoder:
         """Learn centres, scales and categories from ``X`` (never the members)."""
@@ -48,46 +42,34 @@ class MixedTypeEncoder:
             for c in X.columns
             if c not in self.numeric_
         }
-        values = X[self.numeric_].to_numpy(dtype=float)
-        self.center_ = np.median(values, axis=0) if self.numeric_ else np.zeros(0)
-        q75, q25 = (np.percentile(values, [75, 25], axis=0) if self.numeric_ else (0, 0))
-        scale = (q75 - q25) / 1.349
-        std = values.std(axis=0) if self.numeric_ else np.zeros(0)
-        scale = np.where(scale > 0, scale, std)
+        values = X[self.numeric_].to_numpy(dtype=float).reshape(len(X), -1)
+        q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0).reshape(3, -1)
+        scale = np.where(q75 > q25, (q75 - q25) / 1.349, values.std(axis=0))
+        self.center_ = q50
         self.scale_ = np.where(scale > 0, scale, 1.0)
         return self
 
-    def transform(self, X: pd.DataFrame) -> np.ndarray:
-        """Encode ``X`` into the float32 distance space."""
-        blocks = [((X[self.numeric_].to_numpy(dtype=float) - self.center_) / self.scale_)]
-        for col, cats in self.categorical_.items():
+    def codes(self, X: pd.DataFrame) -> np.ndarray:
+        """Integer category codes, one column per categorical (the unseen slot last)."""
+        out = np.empty((len(X), len(self.categorical_)), dtype=np.int64)
+        for j, (col, cats) in enumerate(self.categorical_.items()):
             codes = cats.get_indexer(X[col].astype(str))
-            codes[codes < 0] = len(cats)  # the shared "unseen" slot
-            onehot = np.zeros((len(X), len(cats) + 1), dtype=np.float32)
+            out[:, j] = np.where(codes < 0, len(cats), codes)
+        return out
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Encode ``X`` into the float32 distance space (numerics first)."""
+        numeric = (X[self.numeric_].to_numpy(dtype=float) - self.center_) / self.scale_
+        blocks = [numeric.astype(np.float32)]
+        for col, codes in zip(self.categorical_, self.codes(X).T):
+            onehot = np.zeros((len(X), len(self.categorical_[col]) + 1), dtype=np.float32)
             onehot[np.arange(len(X)), codes] = np.sqrt(0.5)
             blocks.append(onehot)
-        return np.hstack(blocks).astype(np.float32, copy=False)
+        return np.hstack(blocks)
 
 
-def nearest_distances(queries: np.ndarray, points: np.ndarray, k: int = 1) -> np.ndarray:
-    """Euclidean distances from each query to its ``k`` nearest points, chunked.
-
-    Candidates are found with float32 matrix products in blocks of bounded memory,
-    then the distances to the chosen neighbours are recomputed in float64 so that
-    exact copies come out as 0 rather than as rounding noise.
-
-    Parameters
-    ----------
-    queries : ndarray of shape (n_queries, n_features)
-    points : ndarray of shape (n_points, n_features)
-    k : int, default=1
-
-    Returns
-    -------
-    ndarray of shape (n_queries, k)
-        Sorted increasing along axis 1.
-    """
-    k = min(k, len(points))
+def _brute(queries: np.ndarray, points: np.ndarray, k: int) -> np.ndarray:
+    """Exact k smallest distances by blocked float32 products, refined in float64."""
     p_sq = np.einsum("ij,ij->i", points, points)
     rows = max(1, _BLOCK_BYTES // (4 * max(1, len(points))))
     out = np.empty((len(queries), k))
@@ -98,6 +80,57 @@ def nearest_distances(queries: np.ndarray, points: np.ndarray, k: int = 1) -> np
             idx = np.argmin(d2, axis=1)[:, None]
         else:
             idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
+        # Recompute the winners in float64 so exact copies come out as 0, not noise.
         diff = q[:, None, :].astype(np.float64) - points[idx].astype(np.float64)
         out[start : start + rows] = np.sort(np.sqrt(np.einsum("ijk,ijk->ij", diff, diff)), axis=1)
+    return out
+
+
+def nearest_distances(
+    encoder: MixedTypeEncoder, queries: pd.DataFrame, points: pd.DataFrame, k: int = 1
+) -> np.ndarray:
+    """Mixed-type distances from each query row to its ``k`` nearest point rows.
+
+    Exact, in two passes. Two rows whose categoricals differ are at squared distance
+    at least 1, so a query whose k-th nearest point with the *same categorical
+    profile* is closer than 1 is already answered by a search over numerics inside
+    its profile group (cheap: few columns, small groups). Only the other queries go
+    through the blocked brute-force search over the full encoding, whose memory per
+    block stays near 128 MiB.
+
+    Parameters
+    ----------
+    encoder : MixedTypeEncoder
+        Fitted encoder.
+    queries, points : DataFrame
+    k : int, default=1
+
+    Returns
+    -------
+    ndarray of shape (n_queries, k)
+        Sorted increasing along axis 1.
+    """
+    k = min(k, len(points))
+    q_codes, p_codes = encoder.codes(queries), encoder.codes(points)
+    _, profile = np.unique(np.vstack([q_codes, p_codes]), axis=0, return_inverse=True)
+    profile = profile.ravel()
+    gq, gp = profile[: len(queries)], profile[len(queries) :]
+    n_num = len(encoder.numeric_)
+    q_enc, p_enc = encoder.transform(queries), encoder.transform(points)
+
+    out = np.full((len(queries), k), np.inf)
+    p_order = np.argsort(gp, kind="stable")
+    p_sorted = gp[p_order]
+    q_order = np.argsort(gq, kind="stable")
+    q_groups, q_starts = np.unique(gq[q_order], return_index=True)
+    lo = np.searchsorted(p_sorted, q_groups, "left")
+    hi = np.searchsorted(p_sorted, q_groups, "right")
+    q_bounds = np.r_[q_starts, len(queries)]
+    for g in np.flatnonzero(hi - lo >= k):
+        rows = q_order[q_bounds[g] : q_bounds[g + 1]]
+        members = p_order[lo[g] : hi[g]]
+        out[rows] = _brute(q_enc[rows, :n_num], p_enc[members, :n_num], k)
+    todo = np.flatnonzero(~(out[:, -1] < 1.0))
+    if len(todo):
+        out[todo] = _brute(q_enc[todo], p_enc, k)
     return out

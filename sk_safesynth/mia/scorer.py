@@ -39,7 +39,8 @@ class MIAScorer(BaseEstimator):
         ratio; ``"classifier"``: synthetic-vs-reference classifier; ``"all"``: every
         one of them, reporting the strongest by AUC (each in ``result.per_attack``).
         An object with ``name``, ``needs_reference`` and
-        ``score(X, synthetic, reference, *, random_state)`` is accepted too.
+        ``score(X, synthetic, reference, *, random_state, cache)`` is accepted too
+        (see :mod:`sk_safesynth.mia.attacks`).
     n_attacks : int, optional
         Attack at most this many members and as many non-members (a random subset);
         None attacks as many as balancing allows.
@@ -116,6 +117,8 @@ class MIAScorer(BaseEstimator):
             )
         if any(not 0 < f < 1 for f in self.fpr_levels):
             raise ValueError(f"fpr_levels must lie in (0, 1), got {self.fpr_levels!r}.")
+        if self.n_bootstrap < 1:
+            raise ValueError(f"n_bootstrap must be at least 1, got {self.n_bootstrap!r}.")
         if self.n_attacks is not None and self.n_attacks < 2:
             raise ValueError(f"n_attacks must be at least 2 or None, got {self.n_attacks!r}.")
 
@@ -180,10 +183,12 @@ class MIAScorer(BaseEstimator):
 
         attacked = pd.concat([members, non_members], ignore_index=True)
         labels = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
-        results = {}
+        results, cache = {}, {}
         for attack in attacks:
             seed = int(rng.integers(2**31 - 1))
-            scores = np.asarray(attack.score(attacked, synthetic, reference, random_state=seed))
+            scores = np.asarray(
+                attack.score(attacked, synthetic, reference, random_state=seed, cache=cache)
+            )
             results[attack.name] = self._result(
                 attack.name, labels, scores, levels, bound, n_reference=n_ref, seed=seed
             )

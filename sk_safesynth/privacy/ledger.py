@@ -64,6 +64,9 @@ class PrivacySpent:
 class LedgerEntry:
     label: str
     event: dp_accounting.DpEvent
+    # An additive delta outside the PLD (e.g. the failure probability of a
+    # thresholded release); composed by basic composition.
+    extra_delta: float = 0.0
 
 
 def laplace_event(scale: float, l1_sensitivity: float) -> dp_accounting.LaplaceDpEvent:
@@ -168,7 +171,7 @@ class PrivacyLedger:
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ spending
-    def spend(self, event: dp_accounting.DpEvent, label: str = "") -> PrivacySpent:
+    def spend(self, event: dp_accounting.DpEvent, label: str = "", *, extra_delta: float = 0.0) -> PrivacySpent:
         """Record ``event`` if the budget allows it; return the new total.
 
         Raises
@@ -178,8 +181,8 @@ class PrivacyLedger:
             Nothing is recorded then.
         """
         with self._lock:
-            candidate = self.entries + [LedgerEntry(label, event)]
-            spent = self._compose([e.event for e in candidate])
+            candidate = self.entries + [LedgerEntry(label, event, extra_delta)]
+            spent = self._compose(candidate)
             if spent.epsilon > self.epsilon * (1 + _RELATIVE_SLACK) or spent.delta > self.delta * (1 + _RELATIVE_SLACK):
                 raise PrivacyBudgetExceeded(
                     f"spending {label or type(event).__name__} would use (epsilon={spent.epsilon:.6g}, "
@@ -189,36 +192,53 @@ class PrivacyLedger:
             self.entries = candidate
             return spent
 
+    def spend_delta(self, delta: float, label: str = "") -> PrivacySpent:
+        """Reserve an additive ``delta`` (a failure probability outside any PLD event).
+
+        The PLD events are then evaluated at the remaining delta (basic composition).
+        """
+        return self.spend(dp_accounting.NoOpDpEvent(), label, extra_delta=delta)
+
     def can_spend(self, event: dp_accounting.DpEvent) -> bool:
         """Whether ``event`` fits in the remaining budget (records nothing)."""
-        spent = self._compose([e.event for e in self.entries] + [event])
+        spent = self._compose(self.entries + [LedgerEntry("", event)])
         return spent.epsilon <= self.epsilon * (1 + _RELATIVE_SLACK) and spent.delta <= self.delta * (1 + _RELATIVE_SLACK)
 
     @property
     def spent(self) -> PrivacySpent:
         """Total ``(epsilon, delta)`` spent so far (and ``mu`` if all events are Gaussian)."""
-        return self._compose([e.event for e in self.entries])
+        return self._compose(self.entries)
 
-    def _compose(self, events) -> PrivacySpent:
-        flat = [item for event in events for item in _flatten(event)]
+    def _compose(self, entries) -> PrivacySpent:
+        extra = sum(e.extra_delta for e in entries)
+        flat = [item for e in entries for item in _flatten(e.event)]
         if not flat:
-            return PrivacySpent(0.0, 0.0, 0.0)
+            return PrivacySpent(0.0, extra, 0.0 if not extra else None)
         pure = [_pure_epsilon(e, c) for e, c in flat]
         if all(p is not None for p in pure):
-            return PrivacySpent(float(sum(pure)), 0.0, None)
-        if self.delta <= 0:
+            return PrivacySpent(float(sum(pure)), extra, None)
+        pld_delta = self.delta - extra
+        if pld_delta <= 0:
             raise PrivacyBudgetExceeded(
-                "a Gaussian mechanism needs delta > 0, but the ledger's delta budget is 0"
+                f"a Gaussian mechanism needs delta > 0, but only {pld_delta:.3g} of the delta budget "
+                f"{self.delta:.3g} is left"
             )
-        mu = None
-        if all(isinstance(e, dp_accounting.GaussianDpEvent) for e, _ in flat):
-            mu = math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat))
-        composed = event_pld(*flat[0])
-        for e, c in flat[1:]:
-            composed = composed.compose(event_pld(e, c))
-        epsilon = float(composed.get_epsilon_for_delta(self.delta))
+        # Gaussian mechanisms compose exactly into one Gaussian with mu^2 = sum(mu_i^2)
+        # (Dong, Roth & Su 2019); merging them avoids the discretisation error that
+        # composing their PLDs one by one would add.
+        gaussian_mu = math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat
+                                    if isinstance(e, dp_accounting.GaussianDpEvent)))
+        others = [(e, c) for e, c in flat if not isinstance(e, dp_accounting.GaussianDpEvent)]
+        mu = gaussian_mu if not others and not extra else None
+        plds = [event_pld(e, c) for e, c in others]
+        if gaussian_mu > 0:
+            plds.append(event_pld(dp_accounting.GaussianDpEvent(1.0 / gaussian_mu)))
+        composed = plds[0]
+        for other in plds[1:]:
+            composed = composed.compose(other)
+        epsilon = float(composed.get_epsilon_for_delta(pld_delta))
         return PrivacySpent(epsilon, self.delta, mu)
 
     def summary(self) -> list[dict]:
         """One dict per recorded event: label and event parameters."""
-        return [{"label": e.label, "event": repr(e.event)} for e in self.entries]
+        return [{"label": e.label, "event": repr(e.event), "extra_delta": e.extra_delta} for e in self.entries]

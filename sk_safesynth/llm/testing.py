@@ -1,0 +1,188 @@
+"""A fast, deterministic fake litellm provider for tests and benchmarks.
+
+>>> from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
+>>> fake = install_fake_provider(latency=0.5)          # doctest: +SKIP
+>>> LLMClient(FAKE_MODEL, n_jobs=16).generate(...)      # doctest: +SKIP
+
+The fake reads the JSON schema of ``response_format`` and answers with random values
+that satisfy it (enums, min/max, lengths), seeded by the request's ``seed`` and its
+messages. ``fault_rate`` and ``faults`` inject provider failures for robustness tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+import uuid
+
+import numpy as np
+
+from sk_safesynth.llm.backend import get_litellm, replace_provider
+
+FAKE_PROVIDER = "sksafesynth-fake"
+FAKE_MODEL = f"{FAKE_PROVIDER}/rows"
+
+#: Fault kinds: transport errors raised as litellm exceptions, or answers that are bad.
+FAULTS = ("timeout", "rate_limit", "server_error", "malformed", "out_of_range", "refusal")
+
+
+class FakeProvider:
+    """Configuration and call counter of the fake provider.
+
+    Parameters
+    ----------
+    latency : float, default=0
+        Seconds each call sleeps (releasing the GIL, like network I/O).
+    fault_rate : float, default=0
+        Probability that a call fails with one of ``faults`` (drawn from the seed).
+    faults : tuple of str, default=FAULTS
+        Fault kinds to draw from; see :data:`FAULTS`.
+    cost_per_token : float, default=0
+        USD per prompt or completion token, registered with ``litellm.register_model``
+        so that ``litellm.completion_cost`` prices the fake model.
+    """
+
+    def __init__(self, latency: float = 0.0, fault_rate: float = 0.0, faults: tuple[str, ...] = FAULTS,
+                 cost_per_token: float = 0.0):
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; expected some of {FAULTS}")
+        self.latency = latency
+        self.fault_rate = fault_rate
+        self.faults = tuple(faults)
+        self.cost_per_token = cost_per_token
+        self.n_calls = 0
+        self.requests: list[dict] = []
+        self._seen: dict = {}
+        self._lock = threading.Lock()
+
+    def answer(self, messages: list[dict], params: dict) -> tuple[str, int, int]:
+        """Text of the answer, prompt tokens and completion tokens (or raise a fault)."""
+        seed = _seed(messages, params)
+        with self._lock:
+            self.n_calls += 1
+            self.requests.append({"messages": messages, "params": params})
+            # Faults depend on how often this very request was seen, so a retry can succeed.
+            repeat = self._seen[seed] = self._seen.get(seed, -1) + 1
+        if self.latency:
+            time.sleep(self.latency)
+        rng = np.random.default_rng(seed)
+        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
+        fault = self._draw_fault(np.random.default_rng(None if seed is None else [seed, repeat]))
+        if fault in ("timeout", "rate_limit", "server_error"):
+            _raise(fault)
+        schema = _schema_of(params.get("response_format"))
+        if fault == "refusal" or schema is None:
+            text = "I'm sorry, but I can't help with that."
+        else:
+            value = random_value(schema, rng)
+            if fault == "out_of_range":
+                value = _break_a_bound(value, schema)
+            text = json.dumps(value)
+            if fault == "malformed":
+                text = text[: len(text) // 2]
+        return text, prompt_tokens, max(1, len(text) // 4)
+
+    def _draw_fault(self, rng: np.random.Generator) -> str | None:
+        if self.fault_rate and self.faults and rng.random() < self.fault_rate:
+            return self.faults[rng.integers(len(self.faults))]
+        return None
+
+
+def install_fake_provider(latency: float = 0.0, fault_rate: float = 0.0, faults: tuple[str, ...] = FAULTS,
+                          cost_per_token: float = 0.0) -> FakeProvider:
+    """Register a new :class:`FakeProvider` as ``litellm`` provider ``sksafesynth-fake``.
+
+    Replaces any earlier fake; returns it so tests can read ``n_calls``/``requests``.
+    """
+    litellm = get_litellm()
+    from litellm import CustomLLM
+    from litellm.types.utils import Choices, Message, Usage
+
+    fake = FakeProvider(latency, fault_rate, faults, cost_per_token)
+
+    class _Handler(CustomLLM):
+        def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
+                       encoding, api_key, logging_obj, optional_params, acompletion=None, litellm_params=None,
+                       logger_fn=None, headers={}, timeout=None, client=None):
+            text, prompt_tokens, completion_tokens = fake.answer(messages, dict(optional_params))
+            model_response.id = f"chatcmpl-{uuid.uuid4().hex}"
+            model_response.model = model
+            model_response.choices = [Choices(index=0, finish_reason="stop",
+                                              message=Message(role="assistant", content=text))]
+            model_response.usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                                         total_tokens=prompt_tokens + completion_tokens)
+            return model_response
+
+    replace_provider(FAKE_PROVIDER, _Handler())
+    litellm.register_model({
+        FAKE_MODEL: {
+            "litellm_provider": FAKE_PROVIDER,
+            "mode": "chat",
+            "input_cost_per_token": cost_per_token,
+            "output_cost_per_token": cost_per_token,
+        }
+    })
+    return fake
+
+
+def random_value(schema: dict, rng: np.random.Generator):
+    """A random JSON value satisfying ``schema`` (the subset our prompts use)."""
+    if "enum" in schema:
+        return schema["enum"][rng.integers(len(schema["enum"]))]
+    kind = schema.get("type")
+    if kind == "object":
+        return {name: random_value(sub, rng) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        if "prefixItems" in schema:
+            return [random_value(sub, rng) for sub in schema["prefixItems"]]
+        low = schema.get("minItems", 0)
+        high = schema.get("maxItems", max(low, 3))
+        return [random_value(schema.get("items", {}), rng) for _ in range(int(rng.integers(low, high + 1)))]
+    if kind == "integer":
+        return int(rng.integers(int(schema.get("minimum", 0)), int(schema.get("maximum", 100)) + 1))
+    if kind == "number":
+        return round(float(rng.uniform(schema.get("minimum", 0.0), schema.get("maximum", 100.0))), 3)
+    if kind == "boolean":
+        return bool(rng.integers(2))
+    if schema.get("format") == "date-time":
+        return str(np.datetime64("2000-01-01") + np.timedelta64(int(rng.integers(0, 9000)), "D")) + "T00:00:00"
+    words = ["alpha", "beta", "gamma", "delta", "river", "stone", "cloud", "maple"]
+    text = " ".join(words[i] for i in rng.integers(len(words), size=int(rng.integers(1, 6))))
+    return text[: schema.get("maxLength", len(text))]
+
+
+def _break_a_bound(value, schema: dict):
+    """Put one value outside its column's minimum (the out-of-range fault)."""
+    rows = value.get("rows") if isinstance(value, dict) else None
+    items = schema.get("properties", {}).get("rows", {}).get("items", {}).get("prefixItems", [])
+    for position, column in enumerate(items):
+        if rows and "minimum" in column:
+            rows[0][position] = column["minimum"] - 1000
+            break
+    return value
+
+
+def _schema_of(response_format) -> dict | None:
+    if not response_format or response_format.get("type") != "json_schema":
+        return None
+    return response_format.get("json_schema", {}).get("schema")
+
+
+def _seed(messages: list[dict], params: dict) -> int | None:
+    if params.get("seed") is None:
+        return None
+    digest = hashlib.sha256(json.dumps([messages, params["seed"]], sort_keys=True, default=str).encode())
+    return int.from_bytes(digest.digest()[:8], "little")
+
+
+def _raise(fault: str):
+    litellm = get_litellm()
+    message = f"injected {fault}"
+    if fault == "timeout":
+        raise litellm.Timeout(message, model=FAKE_MODEL, llm_provider=FAKE_PROVIDER)
+    if fault == "rate_limit":
+        raise litellm.RateLimitError(message, llm_provider=FAKE_PROVIDER, model=FAKE_MODEL)
+    raise litellm.InternalServerError(message, llm_provider=FAKE_PROVIDER, model=FAKE_MODEL)

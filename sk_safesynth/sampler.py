@@ -1,0 +1,271 @@
+"""``DPSyntheticSampler``: differentially private synthetic data from an LLM."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
+from sk_safesynth.privacy import PrivacyLedger, make_generator
+from sk_safesynth.privacy.calibration import check_delta, check_epsilon
+from sk_safesynth.synth.domain import build_schema, column_kinds, numeric_bounds, prepare_table, select_categories
+from sk_safesynth.synth.marginals import MarginalsMethod
+from sk_safesynth.synth.noisy_icl import NoisyICLMethod
+from sk_safesynth.synth.private_evolution import PrivateEvolutionMethod
+
+METHODS = ("noisy_icl", "private_evolution", "marginals")
+# The method that wins the utility benchmark (docs/benchmarks.md, docs/methods.md).
+AUTO_METHOD = "marginals"
+
+
+class DPSyntheticSampler(BaseEstimator):
+    """Differentially private synthetic rows written by an LLM.
+
+    ``fit`` reads the private table once, spends the privacy budget through a
+    :class:`~sk_safesynth.PrivacyLedger` and keeps only DP outputs (noisy counts,
+    noised demonstrations, DP-selected candidates) and the public schema.
+    ``sample`` is post-processing: it calls the LLM and costs no privacy.
+
+    Parameters
+    ----------
+    llm : str, default=DEFAULT_MODEL
+        litellm model string (``"gpt-4o-mini"``, ``"ollama/llama3"``, ...); the default
+        is the embedded offline model.
+    epsilon : float, default=1.0
+        Total privacy budget of one fit (> 0).
+    delta : float, default=1e-5
+        Total delta budget in [0, 1); Gaussian mechanisms need delta > 0.
+    method : {"auto", "marginals", "noisy_icl", "private_evolution"}, default="auto"
+        Generation method; ``"auto"`` is ``"marginals"``, the benchmark winner.
+    mechanism : {"gaussian", "laplace"}, default="gaussian"
+        Noise of the ``noisy_icl`` demonstrations (the other methods are Gaussian).
+    bounds : dict or None, default=None
+        Public ``{column: (low, high)}`` bounds of numeric, integer and datetime
+        columns. Missing ones are read from the data with a ``PrivacyLeakWarning``.
+    categories : dict or None, default=None
+        Public ``{column: [values]}`` of categorical columns (the target included).
+        Missing ones are selected with DP (a ``domain_budget`` share of the budget);
+        pandas Categorical dtypes count as declared.
+    kinds : dict or None, default=None
+        Override inferred column kinds (``"numeric"``, ``"integer"``, ``"boolean"``,
+        ``"categorical"``, ``"datetime"``, ``"text"``).
+    n_samples : int or None, default=None
+        Rows returned by ``fit_resample`` (default: as many as X).
+    domain_budget : float, default=0.1
+        Share of (epsilon, delta) spent on DP category selection when needed.
+    rows_per_call : int, default=10
+        Rows asked for in one LLM call.
+    n_shots : int, default=5
+        ``noisy_icl``: noised demonstrations per prompt.
+    max_demos : int, default=2000
+        ``noisy_icl``: records (randomly chosen) that are noised as demonstrations.
+    pool_size : int, default=200
+        ``marginals``: LLM-written candidate rows (privacy-free, cached).
+    n_independent : int, default=20000
+        ``marginals``: extra candidates drawn from the noisy 1-way marginals.
+    n_bins : int, default=16
+        ``marginals``: bins per numeric column.
+    population_size : int, default=60
+        ``private_evolution``: candidates per round.
+    n_rounds : int, default=2
+        ``private_evolution``: rounds of voting.
+    n_jobs : int or None, default=None
+        Parallel LLM calls (threads).
+    cache_dir : str or None, default=None
+        Directory of the LLM response cache (joblib.Memory); None disables it.
+    llm_kwargs : dict or None, default=None
+        Extra :class:`~sk_safesynth.llm.LLMClient` arguments (``temperature``,
+        ``token_budget``, ``cost_cap``, ``embedding_model``, ...).
+    verbose : int, default=0
+        Progress bars when > 0.
+    random_state : None, int or Generator, default=None
+        ``None`` draws noise from a cryptographically secure generator; a fixed
+        seed is reproducible and **not secure**.
+
+    Attributes
+    ----------
+    schema_ : TableSchema
+        Public schema of the output (declared or DP domains only).
+    privacy_spent_ : PrivacySpent
+        ``(epsilon, delta)`` spent by the fit (never above the budget).
+    ledger_ : PrivacyLedger
+        The events behind ``privacy_spent_``.
+    method_ : str
+        The method used.
+    target_name_ : str or None
+        Name of the target column in ``sample`` output.
+    n_features_in_, feature_names_in_
+        As in scikit-learn.
+    """
+
+    _parameter_constraints: dict = {
+        "llm": [str],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "delta": [Interval(Real, 0, 1, closed="left")],
+        "method": [StrOptions({"auto", *METHODS})],
+        "mechanism": [StrOptions({"gaussian", "laplace"})],
+        "bounds": [None, dict],
+        "categories": [None, dict],
+        "kinds": [None, dict],
+        "n_samples": [None, Interval(Integral, 1, None, closed="left")],
+        "domain_budget": [Interval(Real, 0, 1, closed="neither")],
+        "rows_per_call": [Interval(Integral, 1, None, closed="left")],
+        "n_shots": [Interval(Integral, 1, None, closed="left")],
+        "max_demos": [Interval(Integral, 1, None, closed="left")],
+        "pool_size": [Interval(Integral, 0, None, closed="left")],
+        "n_independent": [Interval(Integral, 0, None, closed="left")],
+        "n_bins": [Interval(Integral, 2, None, closed="left")],
+        "population_size": [Interval(Integral, 2, None, closed="left")],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [None, Integral],
+        "cache_dir": [None, str],
+        "llm_kwargs": [None, dict],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", mechanism="gaussian",
+                 bounds=None, categories=None, kinds=None, *, n_samples=None, domain_budget=0.1,
+                 rows_per_call=10, n_shots=5, max_demos=2000, pool_size=200, n_independent=20000, n_bins=16,
+                 population_size=60, n_rounds=2, n_jobs=None, cache_dir=None, llm_kwargs=None, verbose=0,
+                 random_state=None):
+        self.llm = llm
+        self.epsilon = epsilon
+        self.delta = delta
+        self.method = method
+        self.mechanism = mechanism
+        self.bounds = bounds
+        self.categories = categories
+        self.kinds = kinds
+        self.n_samples = n_samples
+        self.domain_budget = domain_budget
+        self.rows_per_call = rows_per_call
+        self.n_shots = n_shots
+        self.max_demos = max_demos
+        self.pool_size = pool_size
+        self.n_independent = n_independent
+        self.n_bins = n_bins
+        self.population_size = population_size
+        self.n_rounds = n_rounds
+        self.n_jobs = n_jobs
+        self.cache_dir = cache_dir
+        self.llm_kwargs = llm_kwargs
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ API
+    def fit(self, X, y=None):
+        """Spend the budget on ``X`` (and ``y``) and keep only DP outputs.
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_samples, n_features)
+            Private training rows: numeric, integer, boolean, categorical, datetime
+            and free-text columns. No missing values.
+        y : array-like of shape (n_samples,), default=None
+            Optional target, synthesized as one more column.
+        """
+        self._validate_params()
+        epsilon = check_epsilon(self.epsilon)
+        delta = check_delta(self.delta, allow_zero=True)
+        validate_data(self, X, reset=True, dtype=None, ensure_all_finite=not isinstance(X, pd.DataFrame),
+                      ensure_min_features=1)
+        table = prepare_table(X, y)
+        rng = make_generator(self.random_state)
+        ledger = PrivacyLedger(epsilon, delta)
+        kinds = column_kinds(table, self.kinds)
+        bounds = numeric_bounds(table, kinds, self.bounds)
+        needs_selection = any(
+            kind == "categorical" and name not in (self.categories or {})
+            and not isinstance(table.frame[name].dtype, pd.CategoricalDtype)
+            for name, kind in kinds.items()
+        )
+        share = self.domain_budget if needs_selection else 0.0
+        if needs_selection and delta == 0:
+            raise ValueError("DP category selection needs delta > 0: set delta or declare every categorical "
+                             "column's values with categories={column: [...]}")
+        categories, _ = select_categories(table, kinds, self.categories, ledger, epsilon * share, delta * share, rng)
+        schema = build_schema(table, kinds, bounds, categories, max_text_length=2000)
+        method_name = AUTO_METHOD if self.method == "auto" else self.method
+        method = self._make_method(method_name)
+        epsilon_m, delta_m = epsilon * (1 - share), delta * (1 - share)
+        args = (table.frame, schema, table.target, ledger, epsilon_m, delta_m, rng)
+        if method_name == "private_evolution":
+            method.fit(*args, self._client())
+        else:
+            method.fit(*args)
+        self.schema_ = schema
+        self.ledger_ = ledger
+        self.privacy_spent_ = ledger.spent
+        self.method_ = method_name
+        self.target_name_ = table.target
+        self.generator_ = method
+        return self
+
+    def sample(self, n_samples: int) -> pd.DataFrame:
+        """Draw ``n_samples`` synthetic rows (post-processing: no privacy cost).
+
+        Returns
+        -------
+        DataFrame
+            X's columns with their dtypes, plus the target column when fitted with y.
+        """
+        check_is_fitted(self, "schema_")
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
+        rows = self.generator_.sample(int(n_samples), self._client(), self._sample_rng())
+        return self.schema_.coerce(rows[self.schema_.names].reset_index(drop=True))
+
+    def fit_resample(self, X, y):
+        """Fit on ``(X, y)`` and return synthetic ``(X_syn, y_syn)`` (imbalanced-learn API).
+
+        Returns as many rows as ``X`` unless ``n_samples`` is set.
+        """
+        if y is None:
+            raise ValueError("fit_resample needs y; use fit(X).sample(n) for data without a target")
+        self.fit(X, y)
+        synthetic = self.sample(self.n_samples or len(X))
+        X_syn = synthetic.drop(columns=[self.target_name_])
+        y_syn = synthetic[self.target_name_]
+        if not isinstance(X, pd.DataFrame):
+            X_syn = X_syn.to_numpy()
+            y_syn = y_syn.to_numpy()
+        return X_syn, y_syn
+
+    # ------------------------------------------------------------------ helpers
+    def _make_method(self, name: str):
+        if name == "marginals":
+            return MarginalsMethod(n_bins=self.n_bins, pool_size=self.pool_size, n_independent=self.n_independent,
+                                   rows_per_call=self.rows_per_call, pool_seed=self._pool_seed())
+        if name == "noisy_icl":
+            return NoisyICLMethod(mechanism=self.mechanism, n_shots=self.n_shots, max_demos=self.max_demos,
+                                  rows_per_call=self.rows_per_call)
+        return PrivateEvolutionMethod(population_size=self.population_size, n_rounds=self.n_rounds,
+                                      rows_per_call=self.rows_per_call, pool_seed=self._pool_seed())
+
+    def _pool_seed(self) -> int:
+        # The candidate pool sees no private data, so a fixed seed is safe and lets
+        # folds and epsilons share one cached pool.
+        return self.random_state if isinstance(self.random_state, Integral) else 0
+
+    def _sample_rng(self) -> np.random.Generator:
+        if isinstance(self.random_state, Integral):
+            return np.random.default_rng((int(self.random_state), 1))
+        return make_generator(self.random_state)
+
+    def _client(self) -> LLMClient:
+        return LLMClient(self.llm, n_jobs=self.n_jobs, cache_dir=self.cache_dir, verbose=self.verbose,
+                         **(self.llm_kwargs or {}))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = True
+        tags.input_tags.string = True
+        tags.input_tags.categorical = True
+        tags.input_tags.allow_nan = False
+        return tags

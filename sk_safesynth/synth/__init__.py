@@ -1,0 +1,1 @@
+"""Generation methods of :class:`~sk_safesynth.DPSyntheticSampler` and their shared parts."""

@@ -1,0 +1,249 @@
+"""From a private table to a public schema: input checks and DP domain discovery.
+
+Column kinds come from dtypes (public). Domains come from declarations or DP:
+
+- numeric bounds: declared, or read from the data with a :class:`PrivacyLeakWarning`;
+- categories: declared (argument or pandas Categorical dtype), or selected by the
+  thresholded Gaussian histogram below, which is (ε, δ)-DP.
+
+DP category selection (per undeclared categorical column)
+---------------------------------------------------------
+Count every observed value, add discrete Gaussian noise (variance ≈ σ², integer, see
+:mod:`sk_safesynth.privacy.samplers`) to each count and keep the
+values whose noisy count exceeds τ. Replacing one record changes at most two counts
+per column by one, so on values present in both neighbouring datasets the release
+is a Gaussian mechanism with L2 sensitivity ``sqrt(2 * n_columns)``. A value present
+in only one dataset has count 1 there; it is released with probability
+``P(1 + N(0, σ²) > τ)``, and at most two such values per column exist, which we
+charge as an additive ``δ_τ = 2 n_columns P(N(0, σ²) > τ - 1)`` (the stability-based
+histogram argument, Korolova et al. 2009; Wilson et al. 2020). The noisy counts are
+DP outputs and are kept as the columns' 1-way marginals.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from sk_safesynth.exceptions import PrivacyLeakWarning
+from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+from sk_safesynth.schema import ColumnSpec, TableSchema, infer_kind
+
+# An integer target with at most this many distinct values is a class label.
+_MAX_CLASSES = 50
+
+
+@dataclass
+class PrivateTable:
+    """The private data of one fit; lives only inside ``fit`` and is never stored."""
+
+    frame: pd.DataFrame
+    target: str | None
+    feature_names: list[str]
+
+
+def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
+    """Validate ``X`` (and ``y``) and join them into one DataFrame."""
+    if isinstance(X, pd.DataFrame):
+        frame = X.copy()
+        if frame.columns.duplicated().any():
+            dup = sorted(map(str, frame.columns[frame.columns.duplicated()].unique()))
+            raise ValueError(f"X has duplicate column names: {dup}")
+        frame.columns = [str(c) for c in frame.columns]
+    else:
+        array = np.asarray(X)
+        if array.ndim != 2:
+            raise ValueError(f"X must be 2-dimensional, got an array of shape {array.shape}")
+        if array.dtype.kind in "OUS":
+            raise TypeError("X as an array must be numeric; pass a DataFrame for mixed types")
+        frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
+    if frame.shape[0] == 0:
+        raise ValueError("X has 0 rows; at least 1 is required")
+    if frame.shape[1] == 0:
+        raise ValueError("X has 0 columns; at least 1 is required")
+    features = list(frame.columns)
+    target = None
+    if y is not None:
+        y_series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
+        if y_series.ndim != 1 or len(y_series) != len(frame):
+            raise ValueError(f"y must be 1-dimensional with {len(frame)} entries, got shape {np.shape(y)}")
+        target = target_name or (str(y_series.name) if y_series.name is not None else "target")
+        if target in frame.columns:
+            raise ValueError(f"the target name {target!r} is also a column of X; rename one of them")
+        frame[target] = y_series.to_numpy()
+    for name in frame.columns:
+        series = frame[name]
+        if series.isna().any():
+            raise ValueError(f"column {name!r} contains missing values; impute or drop them first")
+        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+            if not np.isfinite(series.to_numpy(dtype=float)).all():
+                raise ValueError(f"column {name!r} contains infinite values")
+    return PrivateTable(frame, target, features)
+
+
+def column_kinds(table: PrivateTable, declared: dict | None) -> dict[str, str]:
+    """Kind of each column: declared, else from its dtype (targets of few integers are labels)."""
+    declared = dict(declared or {})
+    kinds = {}
+    for name in table.frame.columns:
+        if name in declared:
+            kinds[name] = declared[name]
+            continue
+        kind = infer_kind(table.frame[name])
+        if name == table.target and kind == "integer" and table.frame[name].nunique() <= _MAX_CLASSES:
+            kind = "categorical"
+        kinds[name] = kind
+    return kinds
+
+
+def numeric_bounds(table: PrivateTable, kinds: dict, declared: dict | None) -> dict[str, tuple[float, float]]:
+    """Bounds per numeric/integer/datetime column: declared, else data min/max with a leak warning."""
+    declared = {str(k): v for k, v in (declared or {}).items()}
+    unknown = set(declared) - set(table.frame.columns)
+    if unknown:
+        raise ValueError(f"bounds given for unknown columns: {sorted(unknown)}")
+    bounds, derived = {}, []
+    for name, kind in kinds.items():
+        if kind not in ("numeric", "integer", "datetime"):
+            continue
+        values = _as_number(table.frame[name], kind)
+        if name in declared:
+            low, high = _check_bounds(name, declared[name], kind)
+        else:
+            low, high = float(values.min()), float(values.max())
+            if low == high:
+                low, high = low - 1.0, high + 1.0
+            derived.append(name)
+        if (values < low).all() or (values > high).all():
+            warnings.warn(
+                f"bounds ({low}, {high}) of column {name!r} exclude every value; all values are clipped",
+                UserWarning,
+                stacklevel=3,
+            )
+        bounds[name] = (low, high)
+    if derived:
+        warnings.warn(
+            f"bounds of {derived} are read from the data's min and max, which leaks the extreme records. "
+            "Declare bounds={column: (low, high)} for the stated DP guarantee.",
+            PrivacyLeakWarning,
+            stacklevel=3,
+        )
+    return bounds
+
+
+def select_categories(
+    table: PrivateTable,
+    kinds: dict,
+    declared: dict | None,
+    ledger: PrivacyLedger,
+    epsilon: float,
+    delta: float,
+    rng: np.random.Generator,
+) -> tuple[dict[str, tuple], dict[str, np.ndarray]]:
+    """Categories per categorical/boolean column and the noisy counts of DP-selected ones.
+
+    Declared categories cost nothing. Undeclared ones are selected by the thresholded
+    Gaussian histogram of the module docstring with ``(epsilon, delta)``, recorded
+    in ``ledger``.
+    """
+    declared = {str(k): tuple(v) for k, v in (declared or {}).items()}
+    unknown = set(declared) - set(table.frame.columns)
+    if unknown:
+        raise ValueError(f"categories given for unknown columns: {sorted(unknown)}")
+    categories, to_select = {}, []
+    for name, kind in kinds.items():
+        if kind == "boolean":
+            categories[name] = (False, True)
+        elif kind == "categorical":
+            series = table.frame[name]
+            if name in declared:
+                categories[name] = declared[name]
+            elif isinstance(series.dtype, pd.CategoricalDtype):
+                categories[name] = tuple(series.dtype.categories)
+            else:
+                to_select.append(name)
+    noisy_counts: dict[str, np.ndarray] = {}
+    if not to_select:
+        return categories, noisy_counts
+    n_cols = len(to_select)
+    threshold_delta = delta / 2
+    sigma = analytic_gaussian_sigma(epsilon, delta - threshold_delta, l2_sensitivity=math.sqrt(2 * n_cols))
+    tau = 1.0 + sigma * norm.isf(threshold_delta / (2 * n_cols))
+    ledger.spend(gaussian_event(sigma, math.sqrt(2 * n_cols)), f"DP category selection on {to_select}")
+    ledger.spend_delta(threshold_delta, "category selection threshold")
+    for name in to_select:
+        counts = table.frame[name].value_counts()
+        noisy = (counts.to_numpy() + discrete_gaussian(sigma, len(counts), rng)).astype(float)
+        keep = noisy > tau
+        if not keep.any():
+            raise ValueError(
+                f"no category of column {name!r} is frequent enough to be released at this privacy budget "
+                f"(threshold {tau:.0f} records); declare its categories with categories={{{name!r}: [...]}}"
+            )
+        kept = sorted(zip(counts.index[keep], noisy[keep]), key=lambda item: str(item[0]))
+        categories[name] = tuple(_plain(v) for v, _ in kept)
+        noisy_counts[name] = np.array([c for _, c in kept])
+    return categories, noisy_counts
+
+
+def build_schema(table: PrivateTable, kinds: dict, bounds: dict, categories: dict, max_text_length: int) -> TableSchema:
+    """The public schema: kinds, dtypes and DP/declared domains only."""
+    columns = []
+    for name in table.frame.columns:
+        kind = kinds[name]
+        low, high = bounds.get(name, (None, None))
+        columns.append(
+            ColumnSpec(
+                name,
+                kind,
+                low=low,
+                high=high,
+                categories=categories.get(name),
+                max_length=max_text_length if kind == "text" else None,
+                dtype=_output_dtype(table.frame[name], kind),
+            )
+        )
+    return TableSchema(tuple(columns))
+
+
+def _output_dtype(series: pd.Series, kind: str) -> str:
+    if kind == "categorical" and isinstance(series.dtype, pd.CategoricalDtype):
+        return "category"
+    if kind == "categorical" and pd.api.types.is_integer_dtype(series.dtype):
+        return str(series.dtype)
+    if kind in ("categorical", "text"):
+        return "object"
+    return str(series.dtype)
+
+
+def _as_number(series: pd.Series, kind: str) -> np.ndarray:
+    if kind == "datetime":
+        return series.astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
+    return series.to_numpy(dtype=float)
+
+
+def _check_bounds(name, pair, kind) -> tuple[float, float]:
+    try:
+        low, high = pair
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds for {name!r} must be a (low, high) pair, got {pair!r}") from None
+    if kind == "datetime":
+        low, high = pd.Timestamp(low).timestamp(), pd.Timestamp(high).timestamp()
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds for {name!r} must be numbers, got {pair!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"bounds for {name!r} must be finite, got {pair!r}")
+    if low >= high:
+        raise ValueError(f"bounds for {name!r} need low < high, got {pair!r}")
+    return low, high
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

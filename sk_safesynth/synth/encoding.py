@@ -1,0 +1,111 @@
+"""Public encodings of table rows: discrete codes for marginals, vectors for distances.
+
+Both encoders are built from the schema alone (declared or DP domains), never from
+private values, so they hold no information about the training records.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from sk_safesynth.schema import ColumnSpec, TableSchema
+
+# Integer columns with at most this many values get one bin per value.
+_MAX_EXACT_INTEGER_BINS = 32
+
+
+def _as_number(series: pd.Series, column: ColumnSpec) -> np.ndarray:
+    if column.kind == "datetime":
+        return pd.to_datetime(series).astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
+    return series.to_numpy(dtype=float)
+
+
+class Discretizer:
+    """Map each non-text column to codes ``0..n_levels-1`` (bins or categories).
+
+    Numeric columns get ``n_bins`` equal-width bins over their bounds (integers with
+    a small range get one bin per value). Values outside the domain (a category not
+    selected, say) get code ``-1`` and are left out of every count.
+    """
+
+    def __init__(self, schema: TableSchema, n_bins: int = 16):
+        self.schema = schema
+        self.columns = [c for c in schema if c.kind != "text"]
+        self.edges: dict[str, np.ndarray] = {}
+        for column in self.columns:
+            if column.kind in ("numeric", "integer", "datetime"):
+                if column.kind == "integer" and column.high - column.low + 1 <= _MAX_EXACT_INTEGER_BINS:
+                    self.edges[column.name] = np.arange(np.ceil(column.low), np.floor(column.high) + 2) - 0.5
+                else:
+                    self.edges[column.name] = np.linspace(column.low, column.high, n_bins + 1)
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def n_levels(self, name: str) -> int:
+        if name in self.edges:
+            return len(self.edges[name]) - 1
+        return len(self.schema[name].categories)
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        """Codes of shape (n_rows, n_columns), ``-1`` for values outside the domain."""
+        codes = np.empty((len(frame), len(self.columns)), dtype=np.int64)
+        for j, column in enumerate(self.columns):
+            if column.name in self.edges:
+                edges = self.edges[column.name]
+                values = np.clip(_as_number(frame[column.name], column), edges[0], edges[-1])
+                codes[:, j] = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+            else:
+                lookup = {c: i for i, c in enumerate(column.categories)}
+                lookup.update({str(c): i for i, c in enumerate(column.categories)})
+                codes[:, j] = [lookup.get(v, lookup.get(str(v), -1)) for v in frame[column.name]]
+        return codes
+
+    def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
+        """Rows from codes: categories as they are, numbers uniform inside their bin."""
+        data = {}
+        for j, column in enumerate(self.columns):
+            code = codes[:, j]
+            if column.name in self.edges:
+                edges = self.edges[column.name]
+                low = np.maximum(edges[code], column.low)
+                high = np.minimum(edges[code + 1], column.high)
+                values = low + rng.random(len(code)) * (high - low)
+                if column.kind == "integer":
+                    values = np.clip(np.rint(values), np.ceil(column.low), np.floor(column.high))
+                if column.kind == "datetime":
+                    values = pd.to_datetime(values, unit="s")
+                data[column.name] = values
+            else:
+                data[column.name] = np.asarray(column.categories, dtype=object)[code]
+        return pd.DataFrame(data)
+
+
+class VectorEncoder:
+    """Rows as vectors for nearest-neighbour votes: numbers scaled to [0, 1] by their
+    bounds, categories one-hot scaled by 1/sqrt(2) (a mismatch then costs 1, like a
+    full-range numeric difference), text by an embedding function."""
+
+    def __init__(self, schema: TableSchema, embed=None):
+        self.schema = schema
+        self.embed = embed
+
+    def encode(self, frame: pd.DataFrame) -> np.ndarray:
+        parts = []
+        for column in self.schema:
+            if column.kind in ("numeric", "integer", "datetime"):
+                values = _as_number(frame[column.name], column)
+                parts.append(((np.clip(values, column.low, column.high) - column.low) / (column.high - column.low))[:, None])
+            elif column.kind in ("categorical", "boolean"):
+                lookup = {c: i for i, c in enumerate(column.categories)}
+                onehot = np.zeros((len(frame), len(column.categories)))
+                for i, v in enumerate(frame[column.name]):
+                    k = lookup.get(v)
+                    if k is not None:
+                        onehot[i, k] = 1.0 / np.sqrt(2.0)
+                parts.append(onehot)
+            elif self.embed is not None:
+                parts.append(np.asarray(self.embed([str(v) for v in frame[column.name]]), dtype=float))
+        return np.hstack(parts) if parts else np.zeros((len(frame), 0))

@@ -1,0 +1,94 @@
+"""Privacy-free candidate rows: the LLM writes rows from the public schema only.
+
+Nothing private enters these prompts (column names, kinds and declared or DP
+domains only), so generating them costs no privacy budget and the result can be
+cached and shared across folds, epsilons and methods. Tasks cycle through the
+target's classes so every class is covered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+
+import pandas as pd
+
+from sk_safesynth.llm import GenerationTask, LLMClient
+from sk_safesynth.schema import TableSchema
+
+_CACHE: dict[str, pd.DataFrame] = {}
+_LOCK = threading.Lock()
+
+
+def pool_key(client: LLMClient, schema: TableSchema, size: int, rows_per_call: int, target: str | None, seed: int) -> str:
+    return json.dumps([client.model, client.temperature, schema.to_dict(), size, rows_per_call, target, seed],
+                      sort_keys=True, default=str)
+
+
+def schema_tasks(schema: TableSchema, size: int, rows_per_call: int, target: str | None) -> list[GenerationTask]:
+    """Tasks asking for ``size`` rows from the schema, cycling through target classes."""
+    classes = list(schema[target].categories) if target and schema[target].categories else [None]
+    tasks = []
+    for i in range(math.ceil(size / rows_per_call)):
+        n = min(rows_per_call, size - i * rows_per_call)
+        label = classes[i % len(classes)]
+        hint = "Write realistic, diverse rows."
+        if label is not None:
+            hint += f" In every row, {target} is {label}."
+        tasks.append(GenerationTask(examples=None, n_rows=n, hint=hint))
+    return tasks
+
+
+def llm_pool(client: LLMClient, schema: TableSchema, size: int, *, rows_per_call: int, target: str | None,
+             seed: int) -> pd.DataFrame:
+    """``size`` schema-valid candidate rows from the LLM, memoised in-process."""
+    key = pool_key(client, schema, size, rows_per_call, target, seed)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key].copy()
+    result = client.generate(schema, schema_tasks(schema, size, rows_per_call, target), seed=seed)
+    rows = result.rows.reset_index(drop=True)
+    with _LOCK:
+        _CACHE[key] = rows
+    return rows.copy()
+
+
+def clear_pool_cache() -> None:
+    """Forget memoised candidate pools (they are public; this only frees memory)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
+def fill_text(client: LLMClient, schema: TableSchema, rows: pd.DataFrame, *, rows_per_call: int,
+              seed: int) -> pd.DataFrame:
+    """Add the schema's text columns to ``rows`` (which hold every other column).
+
+    Rows are grouped by their categorical values; for each group the LLM writes full
+    rows told to carry those values, and only their text is kept. ``rows`` must be
+    DP outputs or public: their categorical values appear in the prompt.
+    """
+    text_columns = [c.name for c in schema if c.kind == "text"]
+    if not text_columns:
+        return rows
+    keys = [c.name for c in schema if c.kind in ("categorical", "boolean") and c.name in rows.columns]
+    out = rows.copy()
+    for name in text_columns:
+        out[name] = None
+    groups = [(None, out.index)] if not keys else list(out.groupby(keys, sort=True).groups.items())
+    tasks, owners = [], []
+    for value, index in groups:
+        values = value if isinstance(value, tuple) else (value,)
+        hint = "Write realistic, diverse rows."
+        if keys:
+            hint += " In every row, " + ", ".join(f"{k} is {v}" for k, v in zip(keys, values)) + "."
+        for start in range(0, len(index), rows_per_call):
+            chunk = index[start : start + rows_per_call]
+            tasks.append(GenerationTask(examples=None, n_rows=len(chunk), hint=hint))
+            owners.append(chunk)
+    result = client.generate(schema, tasks, seed=seed)
+    for task_number, chunk in enumerate(owners):
+        generated = result.rows[result.task_index == task_number]
+        for name in text_columns:
+            out.loc[chunk, name] = generated[name].to_numpy()
+    return out

@@ -1,0 +1,170 @@
+"""LLM client tests against the fake provider (fast, no model)."""
+
+from __future__ import annotations
+
+import glob
+import importlib.metadata
+import os
+import site
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sk_safesynth.exceptions import LLMBudgetExceeded, LLMGenerationError
+from sk_safesynth.llm import GenerationTask, LLMClient, capture_prompts
+from sk_safesynth.llm.prompts import parse_rows
+from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
+from sk_safesynth.schema import ColumnSpec, TableSchema
+
+SCHEMA = TableSchema((
+    ColumnSpec("age", "integer", 17, 90, dtype="int64"),
+    ColumnSpec("workclass", "categorical", categories=("Private", "State-gov", "Self-emp")),
+    ColumnSpec("hours", "numeric", 1, 99),
+    ColumnSpec("married", "boolean"),
+    ColumnSpec("since", "datetime"),
+    ColumnSpec("note", "text", max_length=40),
+))
+EXAMPLES = pd.DataFrame({
+    "age": [39, 50], "workclass": ["State-gov", "Self-emp"], "hours": [40.0, 13.5], "married": [False, True],
+    "since": pd.to_datetime(["2020-01-01", "2021-06-30"]), "note": ["likes chess", "two kids"],
+})
+
+
+@pytest.fixture
+def fake():
+    return install_fake_provider()
+
+
+def client(**kwargs):
+    kwargs.setdefault("backoff", 0.0)
+    return LLMClient(FAKE_MODEL, **kwargs)
+
+
+def test_exact_rows_valid_and_in_task_order(fake):
+    tasks = [GenerationTask(EXAMPLES, 13), GenerationTask(None, 0), GenerationTask(EXAMPLES, 5, hint="be brief")]
+    result = client(max_rows_per_call=4).generate(SCHEMA, tasks, seed=0)
+    assert len(result.rows) == 18
+    assert list(result.rows.columns) == SCHEMA.names
+    assert result.rows["age"].dtype == np.int64
+    assert result.rows["age"].between(17, 90).all()
+    assert set(result.rows["workclass"]) <= {"Private", "State-gov", "Self-emp"}
+    np.testing.assert_array_equal(result.task_index, [0] * 13 + [2] * 5)
+    assert result.n_calls == fake.n_calls == 4 + 2
+    for _, row in result.rows.iterrows():
+        SCHEMA.validate_row(row.to_dict())
+
+
+def test_deterministic_for_a_seed(fake):
+    tasks = [GenerationTask(EXAMPLES, 6)]
+    first = client().generate(SCHEMA, tasks, seed=3).rows
+    pd.testing.assert_frame_equal(first, client().generate(SCHEMA, tasks, seed=3).rows)
+    assert not first.equals(client().generate(SCHEMA, tasks, seed=4).rows)
+
+
+def test_invalid_rows_are_retried_for_the_shortfall_only():
+    fake = install_fake_provider(fault_rate=0.5, faults=("out_of_range", "malformed", "refusal"))
+    result = client(max_retries=8).generate(SCHEMA, [GenerationTask(EXAMPLES, 5) for _ in range(6)], seed=1)
+    assert len(result.rows) == 30
+    assert result.n_invalid > 0
+    asked = [request["params"]["response_format"]["json_schema"]["schema"]["properties"]["rows"]["minItems"]
+             for request in fake.requests]
+    assert any(n < 5 for n in asked)  # an out-of-range answer leaves a shortfall of 1 row
+
+
+def test_transient_errors_are_retried():
+    fake = install_fake_provider(fault_rate=0.5, faults=("timeout", "rate_limit", "server_error"))
+    result = client(max_retries=8).generate(SCHEMA, [GenerationTask(EXAMPLES, 3) for _ in range(6)], seed=2)
+    assert len(result.rows) == 18
+    assert fake.n_calls > result.n_calls
+
+
+def test_impossible_request_raises_with_counts_and_reasons():
+    install_fake_provider(fault_rate=1.0, faults=("out_of_range",))
+    with pytest.raises(LLMGenerationError, match=r"gave 2 of 3 valid rows.*age: N below N"):
+        client(max_retries=1).generate(SCHEMA, [GenerationTask(EXAMPLES, 3)], seed=0)
+
+
+def test_cache_makes_a_rerun_free(fake, tmp_path):
+    tasks = [GenerationTask(EXAMPLES, 4), GenerationTask(None, 3)]
+    first = client(cache_dir=tmp_path).generate(SCHEMA, tasks, seed=7)
+    calls = fake.n_calls
+    again = client(cache_dir=tmp_path).generate(SCHEMA, tasks, seed=7)
+    assert fake.n_calls == calls
+    assert again.n_cached == again.n_calls == 2
+    assert again.prompt_tokens == again.completion_tokens == 0
+    pd.testing.assert_frame_equal(first.rows, again.rows)
+
+
+def test_capture_prompts_records_every_prompt(fake):
+    with capture_prompts() as prompts:
+        client().generate(SCHEMA, [GenerationTask(EXAMPLES, 2), GenerationTask(None, 2)], seed=0)
+    assert len(prompts) == 2
+    assert "likes chess" in prompts[0] and "likes chess" not in prompts[1]
+    assert "age: integer between 17 and 90" in prompts[1]
+    sent = ["\n\n".join(m["content"] for m in request["messages"]) for request in fake.requests]
+    assert sent == prompts
+
+
+def test_token_budget_and_cost_cap():
+    install_fake_provider(cost_per_token=0.01)
+    tasks = [GenerationTask(EXAMPLES, 2) for _ in range(5)]
+    with pytest.raises(LLMBudgetExceeded, match="token budget"):
+        client(token_budget=100).generate(SCHEMA, tasks, seed=0)
+    with pytest.raises(LLMBudgetExceeded, match="cost cap"):
+        client(cost_cap=1.0).generate(SCHEMA, tasks, seed=0)
+    result = client(cost_cap=1000.0).generate(SCHEMA, tasks, seed=0)
+    assert result.cost == pytest.approx(0.01 * (result.prompt_tokens + result.completion_tokens))
+
+
+def test_parallel_calls_hide_latency():
+    install_fake_provider(latency=0.2)
+    tasks = [GenerationTask(None, 1) for _ in range(8)]
+    import time
+
+    start = time.perf_counter()
+    client(n_jobs=8).generate(SCHEMA, tasks, seed=0)
+    assert time.perf_counter() - start < 0.2 * 8 / 2
+
+
+def test_parse_rows_accepts_common_shapes():
+    schema = TableSchema((ColumnSpec("a", "integer", 0, 9), ColumnSpec("b", "categorical", categories=("x", "y"))))
+    for text in ['{"rows": [[1, "x"], [2, "y"]]}', '```json\n[[1, "x"], {"a": 2, "b": "y"}]\n```',
+                 '[1, "x"]\n[2, "y"]', "a,b\n1,x\n2,y"]:
+        rows, errors = parse_rows(text, schema)
+        assert rows == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}], text
+        assert errors == []
+    rows, errors = parse_rows('{"rows": [[1, "z"], [12, "x"], [3]]}', schema)
+    assert rows == [] and len(errors) == 3
+    assert parse_rows("Sorry, I can't.", schema)[0] == []
+
+
+def test_embed_local_is_normalised_and_data_independent():
+    vectors = LLMClient().embed(["alpha beta", "alpha beta", "zeta"])
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(vectors[0], vectors[1])
+    np.testing.assert_allclose(LLMClient().embed(["zeta"])[0], vectors[2])
+
+
+def test_import_does_not_load_litellm_and_registers_on_import():
+    code = (
+        "import sys, sk_safesynth.llm as L; assert 'litellm' not in sys.modules; "
+        "import litellm; assert any(p['provider'] == L.DEFAULT_MODEL.split('/')[0] "
+        "for p in litellm.custom_provider_map); import os; "
+        "assert os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] == 'True'"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_no_litellm_init_pth_in_site_packages():
+    dirs = set(site.getsitepackages()) | {site.getusersitepackages()} | {p for p in sys.path if "site-packages" in p}
+    found = [path for d in dirs for path in glob.glob(os.path.join(d, "litellm_init.pth"))]
+    assert not found, f"malicious litellm_init.pth found: {found}"
+
+
+def test_litellm_version_is_not_a_compromised_release():
+    version = importlib.metadata.version("litellm")
+    assert version not in ("1.82.7", "1.82.8") and not version.startswith("1.107."), version
