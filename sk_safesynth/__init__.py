@@ -1,17 +1,26 @@
 """sk-safesynth: differentially private synthetic data with LLMs, for scikit-learn."""
 
-from sk_safesynth.exceptions import PrivacyBudgetExceeded, PrivacyLeakWarning
+from sk_safesynth.exceptions import LLMGenerationError, PrivacyBudgetExceeded, PrivacyLeakWarning
+from sk_safesynth.mia import MIAResult, MIAScorer
 from sk_safesynth.noisers import GaussianNoiser, LaplaceNoiser
 from sk_safesynth.privacy import PrivacyLedger, PrivacySpent
+from sk_safesynth.sampler import DPSyntheticSampler
+from sk_safesynth.train_on_synthetic import TrainOnSynthetic, search_privacy
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DPSyntheticSampler",
     "GaussianNoiser",
+    "LLMGenerationError",
     "LaplaceNoiser",
+    "MIAResult",
+    "MIAScorer",
     "PrivacyBudgetExceeded",
     "PrivacyLeakWarning",
     "PrivacyLedger",
     "PrivacySpent",
+    "TrainOnSynthetic",
+    "search_privacy",
     "__version__",
 ]

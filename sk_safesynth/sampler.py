@@ -178,7 +178,7 @@ class DPSyntheticSampler(BaseEstimator):
         table = prepare_table(X, y)
         rng = make_generator(self.random_state)
         ledger = PrivacyLedger(epsilon, delta)
-        kinds = column_kinds(table, self.kinds)
+        kinds = column_kinds(table, self.kinds, self.categories)
         bounds = numeric_bounds(table, kinds, self.bounds)
         needs_selection = any(
             kind == "categorical" and name not in (self.categories or {})

@@ -8,6 +8,7 @@ import os
 import site
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -122,8 +123,6 @@ def test_token_budget_and_cost_cap():
 def test_parallel_calls_hide_latency():
     install_fake_provider(latency=0.2)
     tasks = [GenerationTask(None, 1) for _ in range(8)]
-    import time
-
     start = time.perf_counter()
     client(n_jobs=8).generate(SCHEMA, tasks, seed=0)
     assert time.perf_counter() - start < 0.2 * 8 / 2

@@ -34,10 +34,6 @@ from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
 from sk_safesynth.schema import ColumnSpec, TableSchema, infer_kind
 
-# An integer target with at most this many distinct values is a class label.
-_MAX_CLASSES = 50
-
-
 @dataclass
 class PrivateTable:
     """The private data of one fit; lives only inside ``fit`` and is never stored."""
@@ -60,7 +56,10 @@ def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
         if array.ndim != 2:
             raise ValueError(f"X must be 2-dimensional, got an array of shape {array.shape}")
         if array.dtype.kind in "OUS":
-            raise TypeError("X as an array must be numeric; pass a DataFrame for mixed types")
+            try:
+                array = array.astype(np.float64)
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"X as an array must be numeric ({exc}); pass a DataFrame for mixed types") from None
         frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
     if frame.shape[0] == 0:
         raise ValueError("X has 0 rows; at least 1 is required")
@@ -78,6 +77,10 @@ def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
         frame[target] = y_series.to_numpy()
     for name in frame.columns:
         series = frame[name]
+        if series.dtype == object and len(series) and all(
+            isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in series
+        ):
+            frame[name] = series = pd.to_numeric(series)  # numbers stored as objects
         if series.isna().any():
             raise ValueError(f"column {name!r} contains missing values; impute or drop them first")
         if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
@@ -86,16 +89,21 @@ def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
     return PrivateTable(frame, target, features)
 
 
-def column_kinds(table: PrivateTable, declared: dict | None) -> dict[str, str]:
-    """Kind of each column: declared, else from its dtype (targets of few integers are labels)."""
+def column_kinds(table: PrivateTable, declared: dict | None, categories: dict | None = None) -> dict[str, str]:
+    """Kind of each column: declared, categorical when its categories are declared, else from its dtype.
+
+    Integer class labels stay integers (bounded, one bin per value in the marginals)
+    unless declared categorical, so they need no DP category selection.
+    """
     declared = dict(declared or {})
+    unknown = set(declared) - set(table.frame.columns)
+    if unknown:
+        raise ValueError(f"kinds given for unknown columns: {sorted(unknown)}")
+    with_categories = {str(k) for k in (categories or {})}
     kinds = {}
     for name in table.frame.columns:
-        if name in declared:
-            kinds[name] = declared[name]
-            continue
-        kind = infer_kind(table.frame[name])
-        if name == table.target and kind == "integer" and table.frame[name].nunique() <= _MAX_CLASSES:
+        kind = declared.get(name) or infer_kind(table.frame[name])
+        if name not in declared and name in with_categories and kind in ("integer", "numeric", "boolean"):
             kind = "categorical"
         kinds[name] = kind
     return kinds

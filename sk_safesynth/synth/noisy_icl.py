@@ -22,6 +22,7 @@ again reveals nothing new.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -61,7 +62,10 @@ class NoisyICLMethod:
             noiser = LaplaceNoiser(epsilon, bounds=bounds or None, categories=categories, random_state=seed)
         else:
             noiser = GaussianNoiser(epsilon, delta, bounds=bounds or None, categories=categories, random_state=seed)
-        noised = noiser.set_output(transform="pandas").fit_transform(private)
+        with warnings.catch_warnings():
+            # values outside DP-selected categories become uniform draws: documented, expected
+            warnings.filterwarnings("ignore", message="values outside the fitted categories")
+            noised = noiser.set_output(transform="pandas").fit_transform(private)
         for entry in noiser.ledger_.entries:
             ledger.spend(entry.event, f"noisy demonstrations: {entry.label}")
         # Post-processing: back into the schema's domain so the demonstrations are valid rows.

@@ -75,7 +75,7 @@ def fill_text(client: LLMClient, schema: TableSchema, rows: pd.DataFrame, *, row
     out = rows.copy()
     for name in text_columns:
         out[name] = None
-    groups = [(None, out.index)] if not keys else list(out.groupby(keys, sort=True).groups.items())
+    groups = [(None, out.index)] if not keys else [(v, g.index) for v, g in out.groupby(keys, sort=True)]
     tasks, owners = [], []
     for value, index in groups:
         values = value if isinstance(value, tuple) else (value,)

@@ -1,0 +1,270 @@
+"""DPSyntheticSampler and TrainOnSynthetic on the fake LLM: API, schema, privacy, search."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk_safesynth import DPSyntheticSampler, PrivacyLeakWarning, TrainOnSynthetic, search_privacy
+from sk_safesynth.llm import capture_prompts
+from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
+from sk_safesynth.synth.pool import clear_pool_cache
+
+METHODS = ["marginals", "noisy_icl", "private_evolution"]
+CANARY_TEXT = "CANARY-QX7-ZEBRA"
+CANARY_NUMBER = 77777.125
+
+
+@pytest.fixture(autouse=True)
+def fake_llm():
+    install_fake_provider()
+    clear_pool_cache()
+    yield
+
+
+def _table(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 80, n)
+    X = pd.DataFrame(
+        {
+            "age": age,
+            "income": np.round(rng.gamma(2.0, 20_000, n), 2),
+            "city": rng.choice(["Paris", "Lyon", "Nice"], n, p=[0.5, 0.3, 0.2]).astype(object),
+            "member": rng.random(n) < 0.3,
+        }
+    )
+    y = pd.Series(np.where(age + rng.normal(0, 10, n) > 50, "high", "low"), name="risk")
+    return X, y
+
+
+BOUNDS = {"age": (18, 80), "income": (0, 200_000)}
+CATEGORIES = {"city": ["Paris", "Lyon", "Nice"], "risk": ["high", "low"]}
+
+
+def _sampler(method, **params):
+    defaults = dict(llm=FAKE_MODEL, epsilon=1.0, method=method, bounds=BOUNDS, categories=CATEGORIES,
+                    random_state=0, pool_size=30, n_independent=2000, population_size=20)
+    return DPSyntheticSampler(**{**defaults, **params})
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_fit_sample_follows_schema(method):
+    X, y = _table()
+    sampler = _sampler(method).fit(X, y)
+    out = sampler.sample(57)
+    assert list(out.columns) == [*X.columns, "risk"]
+    assert len(out) == 57
+    assert out["age"].dtype == X["age"].dtype and out["member"].dtype == bool
+    assert out["age"].between(18, 80).all() and out["income"].between(0, 200_000).all()
+    assert set(out["city"]) <= set(CATEGORIES["city"]) and set(out["risk"]) <= {"high", "low"}
+    assert sampler.n_features_in_ == 4 and list(sampler.feature_names_in_) == list(X.columns)
+    assert sampler.privacy_spent_.epsilon <= 1.0 * (1 + 1e-9) and sampler.privacy_spent_.delta <= 1e-5
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("epsilon", [0.1, 3.0])
+def test_privacy_spent_never_exceeds_budget(method, epsilon):
+    X, y = _table()
+    # at epsilon 3 the city categories are found by DP selection; at 0.1 they must be declared
+    categories = {"risk": ["high", "low"]} if epsilon > 1 else CATEGORIES
+    sampler = _sampler(method, epsilon=epsilon, categories=categories).fit(X, y)
+    spent = sampler.privacy_spent_
+    assert 0 < spent.epsilon <= epsilon * (1 + 1e-9)
+    assert spent.delta <= 1e-5
+    if epsilon > 1:
+        assert "DP category selection" in sampler.ledger_.entries[0].label
+        # selection keeps only values frequent enough to pass the noisy threshold
+        assert "Paris" in sampler.schema_["city"].categories
+        assert set(sampler.schema_["city"].categories) <= {"Paris", "Lyon", "Nice"}
+
+
+def test_fit_resample_shapes_and_n_samples():
+    X, y = _table()
+    X_syn, y_syn = _sampler("marginals").fit_resample(X, y)
+    assert X_syn.shape == X.shape and len(y_syn) == len(y) and y_syn.name == "risk"
+    X_syn, y_syn = _sampler("marginals", n_samples=25).fit_resample(X, y)
+    assert len(X_syn) == 25
+    X_arr, y_arr = _sampler("marginals", categories={"target": [0, 1]},
+                            bounds={"x0": (18, 80), "x1": (0, 2e5)}).fit_resample(
+        X[["age", "income"]].to_numpy(), (y == "high").astype(int).to_numpy())
+    assert isinstance(X_arr, np.ndarray) and X_arr.shape == (len(X), 2)
+
+
+def test_target_name_default_and_unlabelled():
+    X, y = _table()
+    out = _sampler("marginals", categories={"city": CATEGORIES["city"], "target": ["high", "low"]}).fit(
+        X, y.to_numpy()).sample(5)
+    assert "target" in out.columns
+    out = _sampler("marginals", categories={"city": CATEGORIES["city"]}).fit(X).sample(5)
+    assert list(out.columns) == list(X.columns)
+
+
+def test_params_not_mutated_and_clone():
+    from sklearn.base import clone
+
+    sampler = _sampler("marginals")
+    before = {k: (v.copy() if isinstance(v, dict) else v) for k, v in sampler.get_params().items()}
+    sampler.fit(*_table())
+    assert sampler.get_params() == before
+    assert clone(sampler).get_params() == before
+
+
+def _canary_table():
+    X, y = _table(300)
+    X.loc[0, ["city", "income", "age"]] = [CANARY_TEXT, CANARY_NUMBER, 79]
+    return X, y
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_raw_value_reaches_a_prompt(method):
+    X, y = _canary_table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyLeakWarning)
+        with capture_prompts() as prompts:
+            sampler = _sampler(method, epsilon=4.0, domain_budget=0.5, categories={"risk": ["high", "low"]}).fit(X, y)
+            sampler.sample(30)
+    assert prompts, "the method made no LLM call"
+    text = "\n".join(prompts)
+    assert CANARY_TEXT not in text
+    assert "77777.125" not in text and "77777" not in text
+    if method != "noisy_icl":
+        # no private value at all: only schema words and model-written rows
+        for value in X["income"].head(50):
+            assert f"{value:.2f}" not in text or f"{value:.2f}" in {"0.00"}
+
+
+def test_noisy_icl_demonstrations_are_noised():
+    X, y = _table(300)
+    sampler = _sampler("noisy_icl").fit(X, y)
+    demos = sampler.generator_.demonstrations_
+    private_rows = set(map(tuple, X[["age", "income"]].to_numpy()))
+    shown = set(map(tuple, demos[["age", "income"]].to_numpy()))
+    assert len(shown & private_rows) == 0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_pickle_holds_no_raw_rows(method):
+    X, y = _canary_table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyLeakWarning)
+        sampler = _sampler(method, epsilon=4.0, domain_budget=0.5, categories={"risk": ["high", "low"]}).fit(X, y)
+    blob = pickle.dumps(sampler)
+    assert CANARY_TEXT.encode() not in blob
+    assert np.float64(CANARY_NUMBER).tobytes() not in blob
+    assert b"77777.125" not in blob
+    restored = pickle.loads(blob)
+    assert len(restored.sample(5)) == 5
+
+
+def test_grid_search_over_epsilon_reuses_the_llm_pool():
+    X, y = _table(300)
+    y01 = (y == "high").astype(int)
+    with capture_prompts() as one_fit:
+        TrainOnSynthetic(_sampler("marginals", categories={"risk": [0, 1]}), LogisticRegression()).fit(X[["age", "income"]], y01)
+    clear_pool_cache()
+    model = TrainOnSynthetic(_sampler("marginals", categories={"risk": [0, 1]}), LogisticRegression())
+    with capture_prompts() as search_prompts, warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyLeakWarning)
+        search = GridSearchCV(model, {"sampler__epsilon": [0.3, 1.0, 3.0, 10.0, 30.0]}, cv=3, scoring="roc_auc")
+        search.fit(X[["age", "income"]], y01)
+    assert len(one_fit) > 0
+    assert len(search_prompts) <= 1.2 * len(one_fit)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    with pytest.warns(UserWarning, match="not differentially private"):
+        total = search_privacy(search)
+    assert total.epsilon == pytest.approx((0.3 + 1 + 3 + 10 + 30) * 2 + 30.0, rel=1e-6) or total.epsilon > 80
+
+
+def test_train_on_synthetic_in_pipeline_grid_search():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X, y = _table(300)
+    pre = ColumnTransformer([("num", StandardScaler(), ["age", "income"]),
+                             ("cat", OneHotEncoder(handle_unknown="ignore"), ["city", "member"])])
+    model = TrainOnSynthetic(_sampler("marginals"), Pipeline([("pre", pre), ("clf", LogisticRegression())]))
+    search = GridSearchCV(Pipeline([("tstr", model)]), {"tstr__sampler__epsilon": [0.5, 5.0]}, cv=3)
+    search.fit(X, y)
+    assert set(search.best_estimator_.predict(X)) <= {"high", "low"}
+    assert search.best_estimator_.named_steps["tstr"].classes_.tolist() == ["high", "low"]
+    with pytest.warns(UserWarning):
+        assert search_privacy(search).epsilon > 5.0
+
+
+def test_audit_sample_kept_in_memory_only():
+    X, y = _canary_table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyLeakWarning)
+        model = TrainOnSynthetic(_sampler("marginals", categories={"risk": ["high", "low"]}),
+                                 LogisticRegression(), keep_audit_sample=True).fit(X[["age", "income"]], y)
+    assert model.audit_X_.shape == (300, 2)
+    blob = pickle.dumps(model)
+    assert np.float64(CANARY_NUMBER).tobytes() not in blob
+    assert not hasattr(pickle.loads(blob), "audit_X_")
+
+
+def test_text_column_end_to_end_on_bbc(shared_data):
+    news = pd.read_csv(shared_data / "bbc_news.csv").groupby("label").head(20).reset_index(drop=True)
+    X, y = news[["text"]], news["label"]
+    labels = sorted(y.unique())
+    for method in METHODS:
+        sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, method=method, categories={"label": labels},
+                                     kinds={"text": "text"}, random_state=0, pool_size=20, population_size=10)
+        with capture_prompts() as prompts:
+            X_syn, y_syn = sampler.fit_resample(X, y)
+        assert len(X_syn) == len(X) and set(y_syn) <= set(labels)
+        assert X_syn["text"].str.len().gt(0).all()
+        joined = "\n".join(prompts)
+        assert not any(article[:60] in joined for article in X["text"])
+
+
+@pytest.mark.parametrize(
+    "params, X, match",
+    [
+        ({"epsilon": 0}, None, "epsilon"),
+        ({"epsilon": float("nan")}, None, "epsilon"),
+        ({"delta": 1.0}, None, "delta"),
+        ({"method": "magic"}, None, "method"),
+        ({"bounds": {"nope": (0, 1)}}, None, "unknown"),
+        ({"bounds": {"age": (5, 5)}}, None, "low < high"),
+        ({}, pd.DataFrame({"a": [1.0, np.nan]}), "missing"),
+        ({}, pd.DataFrame({"a": [1.0, np.inf]}), "infinite|infinity"),
+        ({}, pd.DataFrame({"a": []}, dtype=float), "0 sample|0 rows"),
+        ({}, pd.DataFrame([[1, 2]], columns=["a", "a"]), "duplicate|unique"),
+        ({}, pd.DataFrame({"a": ["x", 1]}), "mixes strings"),
+    ],
+)
+def test_bad_input_is_a_clear_error(params, X, match):
+    data = X if X is not None else _table()[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyLeakWarning)
+        with pytest.raises((ValueError, TypeError), match=match):
+            _sampler("marginals", **{"bounds": None, "categories": None, **params}).fit(data)
+
+
+def test_sample_rejects_bad_n():
+    sampler = _sampler("marginals").fit(*_table())
+    for bad in (0, -3, 2.5, "10"):
+        with pytest.raises(ValueError, match="n_samples"):
+            sampler.sample(bad)
+
+
+def test_undeclared_bounds_warn():
+    X, y = _table()
+    with pytest.warns(PrivacyLeakWarning, match="bounds"):
+        _sampler("marginals", bounds=None).fit(X, y)
+
+
+@parametrize_with_checks([DPSyntheticSampler(FAKE_MODEL, method="marginals", pool_size=0, n_independent=200),
+                          DPSyntheticSampler(FAKE_MODEL, method="noisy_icl")])
+def test_sklearn_estimator_checks(estimator, check):
+    install_fake_provider()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrivacyLeakWarning)
+        check(estimator)
