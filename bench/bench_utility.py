@@ -122,6 +122,7 @@ def run_one(method, epsilon, seed, X, y, X_test, y_test, llm_rows) -> dict:
         X_syn, y_syn = sampler.fit_resample(X, y)
         privacy = sampler.privacy_spent_
         record["epsilon_spent"] = privacy.epsilon
+        record.update({f"llm_{k}": v for k, v in sampler.llm_usage_.items()})
     record["n_synthetic"] = len(X_syn)
     record["seconds"] = time.perf_counter() - start
     record.update(tstr(X_syn, y_syn, X_test, y_test))

@@ -19,6 +19,25 @@ from sk_safesynth.synth.noisy_icl import NoisyICLMethod
 from sk_safesynth.synth.private_evolution import PrivateEvolutionMethod
 
 METHODS = ("noisy_icl", "private_evolution", "marginals")
+_USAGE_FIELDS = ("n_calls", "n_cached", "prompt_tokens", "completion_tokens", "cost", "n_invalid")
+
+
+class _MeteredClient:
+    """An LLMClient that adds every run's accounting to a usage dict."""
+
+    def __init__(self, client: LLMClient, usage: dict):
+        self._client = client
+        self._usage = usage
+
+    def generate(self, *args, **kwargs):
+        result = self._client.generate(*args, **kwargs)
+        for name in _USAGE_FIELDS:
+            self._usage[name] += getattr(result, name)
+        self._usage["rows"] += len(result.rows)
+        return result
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
 # The method that wins the utility benchmark (docs/benchmarks.md, docs/methods.md).
 AUTO_METHOD = "marginals"
 
@@ -74,6 +93,8 @@ class DPSyntheticSampler(BaseEstimator):
         ``private_evolution``: candidates per round.
     n_rounds : int, default=2
         ``private_evolution``: rounds of voting.
+    max_text_length : int, default=1000
+        Longest text (characters) the LLM may write in a text column.
     n_jobs : int or None, default=None
         Parallel LLM calls (threads).
     cache_dir : str or None, default=None
@@ -99,6 +120,9 @@ class DPSyntheticSampler(BaseEstimator):
         The method used.
     target_name_ : str or None
         Name of the target column in ``sample`` output.
+    llm_usage_ : dict
+        LLM accounting of this fit and every ``sample`` since: calls, cache hits,
+        prompt and completion tokens, cost (USD, from litellm), invalid rows replaced.
     n_features_in_, feature_names_in_
         As in scikit-learn.
     """
@@ -122,6 +146,7 @@ class DPSyntheticSampler(BaseEstimator):
         "n_bins": [Interval(Integral, 2, None, closed="left")],
         "population_size": [Interval(Integral, 2, None, closed="left")],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "max_text_length": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [None, Integral],
         "cache_dir": [None, str],
         "llm_kwargs": [None, dict],
@@ -132,8 +157,8 @@ class DPSyntheticSampler(BaseEstimator):
     def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", mechanism="gaussian",
                  bounds=None, categories=None, kinds=None, *, n_samples=None, domain_budget=0.1,
                  rows_per_call=10, n_shots=5, max_demos=2000, pool_size=200, n_independent=20000, n_bins=16,
-                 population_size=60, n_rounds=2, n_jobs=None, cache_dir=None, llm_kwargs=None, verbose=0,
-                 random_state=None):
+                 population_size=60, n_rounds=2, max_text_length=1000, n_jobs=None, cache_dir=None, llm_kwargs=None,
+                 verbose=0, random_state=None):
         self.llm = llm
         self.epsilon = epsilon
         self.delta = delta
@@ -152,6 +177,7 @@ class DPSyntheticSampler(BaseEstimator):
         self.n_bins = n_bins
         self.population_size = population_size
         self.n_rounds = n_rounds
+        self.max_text_length = max_text_length
         self.n_jobs = n_jobs
         self.cache_dir = cache_dir
         self.llm_kwargs = llm_kwargs
@@ -178,6 +204,7 @@ class DPSyntheticSampler(BaseEstimator):
         table = prepare_table(X, y)
         rng = make_generator(self.random_state)
         ledger = PrivacyLedger(epsilon, delta)
+        self.llm_usage_ = dict.fromkeys((*_USAGE_FIELDS, "rows"), 0)
         kinds = column_kinds(table, self.kinds, self.categories)
         bounds = numeric_bounds(table, kinds, self.bounds)
         needs_selection = any(
@@ -190,7 +217,7 @@ class DPSyntheticSampler(BaseEstimator):
             raise ValueError("DP category selection needs delta > 0: set delta or declare every categorical "
                              "column's values with categories={column: [...]}")
         categories, _ = select_categories(table, kinds, self.categories, ledger, epsilon * share, delta * share, rng)
-        schema = build_schema(table, kinds, bounds, categories, max_text_length=2000)
+        schema = build_schema(table, kinds, bounds, categories, max_text_length=self.max_text_length)
         method_name = AUTO_METHOD if self.method == "auto" else self.method
         method = self._make_method(method_name)
         epsilon_m, delta_m = epsilon * (1 - share), delta * (1 - share)
@@ -258,9 +285,10 @@ class DPSyntheticSampler(BaseEstimator):
             return np.random.default_rng((int(self.random_state), 1))
         return make_generator(self.random_state)
 
-    def _client(self) -> LLMClient:
-        return LLMClient(self.llm, n_jobs=self.n_jobs, cache_dir=self.cache_dir, verbose=self.verbose,
-                         **(self.llm_kwargs or {}))
+    def _client(self) -> _MeteredClient:
+        client = LLMClient(self.llm, n_jobs=self.n_jobs, cache_dir=self.cache_dir, verbose=self.verbose,
+                           **(self.llm_kwargs or {}))
+        return _MeteredClient(client, self.llm_usage_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

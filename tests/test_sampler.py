@@ -268,3 +268,12 @@ def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PrivacyLeakWarning)
         check(estimator)
+
+
+def test_llm_usage_is_accounted():
+    sampler = _sampler("noisy_icl").fit(*_table())
+    assert sampler.llm_usage_["n_calls"] == 0
+    sampler.sample(25)
+    usage = sampler.llm_usage_
+    assert usage["n_calls"] >= 3 and usage["rows"] == 25
+    assert usage["completion_tokens"] > 0

@@ -8,7 +8,9 @@ import threading
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sized
 from dataclasses import dataclass, field
+from itertools import islice
 
 import numpy as np
 import pandas as pd
@@ -24,6 +26,9 @@ from sk_safesynth.schema import TableSchema
 _OWN_PROVIDERS = (LOCAL_PROVIDER, "sksafesynth-fake")
 _MAX_BACKOFF = 30.0
 _EMBEDDING_FEATURES = 2**12
+# Calls per chunk of a run: enough to keep 32+ parallel calls busy, few enough that a
+# chunk's prompts and rows are small.
+_CHUNK_CALLS = 512
 
 
 @dataclass(frozen=True)
@@ -85,10 +90,15 @@ class GenerationResult:
 
 @dataclass
 class _Spend:
-    """Thread-safe accounting of one ``generate`` run, enforcing its budgets."""
+    """Accounting of one ``generate`` run, enforcing its budgets.
+
+    Only the calling process updates it (workers return their usage), so it works
+    with every joblib backend; the lock is for joblib's dispatch threads, which read it.
+    """
 
     token_budget: int | None
     cost_cap: float | None
+    deadline: float | None = None
     n_calls: int = 0
     n_cached: int = 0
     prompt_tokens: int = 0
@@ -96,23 +106,41 @@ class _Spend:
     cost: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def check(self) -> None:
+    def problem(self) -> str | None:
+        """Why no further call may be made, or None."""
         with self.lock:
             tokens = self.prompt_tokens + self.completion_tokens
             if self.token_budget is not None and tokens >= self.token_budget:
-                raise LLMBudgetExceeded(f"token budget of {self.token_budget} reached ({tokens} tokens used)")
+                return f"token budget of {self.token_budget} reached ({tokens} tokens used)"
             if self.cost_cap is not None and self.cost >= self.cost_cap:
-                raise LLMBudgetExceeded(f"cost cap of ${self.cost_cap:g} reached (${self.cost:.4f} spent)")
+                return f"cost cap of ${self.cost_cap:g} reached (${self.cost:.4f} spent)"
+        return None
 
-    def add(self, record: dict, cached: bool) -> None:
+    def check(self, client: LLMClient) -> None:
+        problem = self.problem()
+        if problem is not None:
+            raise LLMBudgetExceeded(problem)
+        if _past(self.deadline):
+            raise LLMGenerationError(
+                f"{client.model}: time_limit of {client.time_limit:g} s reached after {self.n_calls} calls"
+            )
+
+    def add(self, usage: dict, cached: bool) -> None:
         with self.lock:
             self.n_calls += 1
             if cached:
                 self.n_cached += 1
                 return
-            self.prompt_tokens += record["prompt_tokens"]
-            self.completion_tokens += record["completion_tokens"]
-            self.cost += record["cost"]
+            self.prompt_tokens += usage["prompt_tokens"]
+            self.completion_tokens += usage["completion_tokens"]
+            self.cost += usage["cost"]
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {name: getattr(self, name) for name in _COUNTERS}
+
+
+_COUNTERS = ("n_calls", "n_cached", "prompt_tokens", "completion_tokens", "cost")
 
 
 class LLMClient:
@@ -155,13 +183,23 @@ class LLMClient:
         embedded and fake models and to models litellm says support it.
     backoff : float, default=0.5
         First backoff delay in seconds; doubles on each retry (at most 30 s).
+    time_limit : float, optional
+        Maximum wall-clock seconds of one ``generate`` run, retries and backoff
+        included; None means no limit beyond ``max_retries`` and ``timeout``.
+
+    Notes
+    -----
+    Calls run through joblib, so ``joblib.parallel_config(backend="dask")`` sends them
+    to a dask cluster (see ``docs/hardening.md``). Prompts are built, recorded for
+    :func:`~sk_safesynth.llm.capture_prompts` and accounted in the calling process;
+    workers only call the provider and validate its answer.
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, *, temperature: float = 1.0, max_tokens: int | None = None,
                  n_jobs: int | None = None, cache_dir=None, max_retries: int = 4, token_budget: int | None = None,
                  cost_cap: float | None = None, timeout: float = 120, verbose: int = 0,
                  embedding_model: str | None = None, max_rows_per_call: int = 20, structured="auto",
-                 backoff: float = 0.5):
+                 backoff: float = 0.5, time_limit: float | None = None):
         self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -176,25 +214,27 @@ class LLMClient:
         self.max_rows_per_call = max_rows_per_call
         self.structured = structured
         self.backoff = backoff
+        self.time_limit = time_limit
 
     def __repr__(self) -> str:
         return f"LLMClient(model={self.model!r})"
 
     # -- rows -------------------------------------------------------------------------
 
-    def generate(self, schema: TableSchema, tasks: list[GenerationTask], seed: int | None = None) -> GenerationResult:
+    def generate(self, schema: TableSchema, tasks: Iterable[GenerationTask], seed: int | None = None) -> GenerationResult:
         """Generate exactly ``task.n_rows`` valid rows for each task.
 
         Parameters
         ----------
         schema : TableSchema
             Public schema; every row is validated against it.
-        tasks : list of GenerationTask
+        tasks : iterable of GenerationTask
             What to generate; the result keeps their order.
         seed : int, optional
             Makes the run reproducible with seeded providers (the embedded and fake
             models): call ``k`` of task ``i`` in retry round ``r`` gets a seed derived
-            from ``(seed, i, k, r)``, so a response cache answers a re-run.
+            from ``(seed, i, k, r)``, so a response cache answers a re-run, whatever
+            the joblib backend and chunking.
 
         Returns
         -------
@@ -203,82 +243,105 @@ class LLMClient:
         Raises
         ------
         LLMGenerationError
-            When too few valid rows were obtained after ``max_retries`` rounds.
+            When too few valid rows were obtained after ``max_retries`` rounds, or
+            ``time_limit`` was reached.
         LLMBudgetExceeded
             When the token budget or cost cap is reached.
         """
+        parts = list(self.iter_generate(schema, tasks, seed))
+        if not parts:
+            return GenerationResult(rows=schema.to_frame([]), task_index=np.empty(0, dtype=int))
+        return GenerationResult(
+            rows=pd.concat([part.rows for part in parts], ignore_index=True),
+            task_index=np.concatenate([part.task_index for part in parts]),
+            **{name: sum(getattr(part, name) for part in parts) for name in (*_COUNTERS, "n_invalid")},
+        )
+
+    def iter_generate(self, schema: TableSchema, tasks: Iterable[GenerationTask], seed: int | None = None, *,
+                      chunk_calls: int = _CHUNK_CALLS) -> Iterator[GenerationResult]:
+        """Like :meth:`generate`, but yield results chunk by chunk, in task order.
+
+        Tasks are read lazily and processed ``chunk_calls`` calls at a time (retries
+        included), so memory stays flat however many rows are asked for: neither the
+        prompts nor the rows of earlier chunks are kept. Budgets and ``time_limit``
+        apply to the whole run. Each result carries the counts of its own chunk and
+        global task indices; a task may span two chunks.
+        """
+        if chunk_calls < 1:
+            raise ValueError(f"chunk_calls must be >= 1, got {chunk_calls}")
         litellm = get_litellm()
-        spend = _Spend(self.token_budget, self.cost_cap)
-        # One job per call-sized chunk of a task: (task index, chunk index) -> rows still needed.
-        needed: dict[tuple[int, int], int] = {}
-        for i, task in enumerate(tasks):
-            for k, start in enumerate(range(0, int(task.n_rows), self.max_rows_per_call)):
-                needed[i, k] = min(self.max_rows_per_call, int(task.n_rows) - start)
+        deadline = None if self.time_limit is None else time.time() + self.time_limit
+        spend = _Spend(self.token_budget, self.cost_cap, deadline)
+        use_schema = self._use_response_format(litellm)
+        total = sum(int(task.n_rows) for task in tasks) if isinstance(tasks, Sized) else None
+        jobs = _jobs(tasks, self.max_rows_per_call)
+        progress = {"asked": 0, "valid": 0}
+        with _progress(total, self.verbose) as bar, \
+                Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator_unordered") as parallel:
+            while chunk := list(islice(jobs, chunk_calls)):
+                yield self._run_chunk(parallel, schema, chunk, seed, use_schema, spend, bar, progress)
+
+    def _run_chunk(self, parallel, schema, chunk, seed, use_schema, spend: _Spend, bar, progress) -> GenerationResult:
+        """All rows of one chunk of calls, with rounds of retries for the shortfall."""
+        tasks = {job: task for job, _, task in chunk}
+        needed = {job: n for job, n, _ in chunk}
+        progress["asked"] += sum(needed.values())
         rows: dict[tuple[int, int], list[dict]] = defaultdict(list)
         errors: list[str] = []
-        use_schema = self._use_response_format(litellm)
-        total = sum(needed.values())
-        with _progress(total, self.verbose) as bar:
-            for round_ in range(self.max_retries + 1):
-                pending = [(job, n) for job, n in needed.items() if n > 0]
-                if not pending:
-                    break
-                calls = (
-                    delayed(self._generate_rows)(
-                        litellm, schema, tasks[job[0]], n, _call_seed(seed, job, round_), use_schema, spend, job
-                    )
-                    for job, n in pending
-                )
-                for job, valid, invalid in Parallel(n_jobs=self.n_jobs, prefer="threads",
-                                                    return_as="generator_unordered")(calls):
+        before = spend.snapshot()
+        for round_ in range(self.max_retries + 1):
+            pending = [(job, n) for job, n in needed.items() if n > 0]
+            if not pending:
+                break
+            spend.check(self)
+            results = parallel(self._calls(schema, tasks, pending, seed, round_, use_schema, spend))
+            try:
+                for job, valid, invalid, usage, cached in results:
+                    spend.add(usage, cached)
                     valid = valid[: needed[job]]
                     rows[job].extend(valid)
                     needed[job] -= len(valid)
+                    progress["valid"] += len(valid)
                     errors.extend(invalid)
                     bar.update(len(valid))
-        missing = sum(needed.values())
-        if missing:
+                    spend.check(self)
+            finally:
+                with warnings.catch_warnings():
+                    # On an error, joblib warns that calls in flight were dropped: that is the point.
+                    warnings.filterwarnings("ignore", category=UserWarning,
+                                            message=r"\d+ tasks (have been successfully executed|which were still)")
+                    results.close()
+        if any(needed.values()):
             raise LLMGenerationError(
-                f"{self.model} gave {total - missing} of {total} valid rows after {self.max_retries + 1} "
-                f"rounds ({spend.n_calls} calls, {len(errors)} invalid rows); most common problems: "
-                f"{summarize_errors(errors)}"
+                f"{self.model} gave {progress['valid']} of {progress['asked']} valid rows after "
+                f"{self.max_retries + 1} rounds ({spend.n_calls} calls, {len(errors)} invalid rows in the last "
+                f"chunk); most common problems: {summarize_errors(errors)}"
             )
         ordered = sorted(rows)
-        frame_rows = [row for job in ordered for row in rows[job]]
-        task_index = np.array([job[0] for job in ordered for _ in rows[job]], dtype=int)
+        after = spend.snapshot()
         return GenerationResult(
-            rows=schema.to_frame(frame_rows),
-            task_index=task_index,
-            n_calls=spend.n_calls,
-            n_cached=spend.n_cached,
-            prompt_tokens=spend.prompt_tokens,
-            completion_tokens=spend.completion_tokens,
-            cost=spend.cost,
+            rows=schema.to_frame([row for job in ordered for row in rows[job]]),
+            task_index=np.array([job[0] for job in ordered for _ in rows[job]], dtype=int),
             n_invalid=len(errors),
+            **{name: after[name] - before[name] for name in _COUNTERS},
         )
 
-    def _generate_rows(self, litellm, schema, task, n_rows, seed, use_schema, spend, job):
-        messages = build_messages(schema, task.examples, n_rows, task.hint)
-        params = {"temperature": self.temperature, "max_tokens": self.max_tokens or _max_tokens(schema, n_rows)}
-        if seed is not None:
-            params["seed"] = seed
-        if use_schema:
-            params["response_format"] = response_format(schema, n_rows)
-        record = self._complete(litellm, messages, params, spend)
-        valid, invalid = parse_rows(record["text"], schema)
-        return job, valid, invalid
-
-    def _complete(self, litellm, messages: list[dict], params: dict, spend: _Spend) -> dict:
-        record_prompt(prompt_text(messages))
-        spend.check()
-        complete, cached = _completion_record, False
-        if self.cache_dir is not None:
-            complete = Memory(self.cache_dir, verbose=0).cache(_completion_record, ignore=["client", "litellm"])
-            cached = complete.check_call_in_cache(self.model, messages, params, client=self, litellm=litellm)
-        record = complete(self.model, messages, params, client=self, litellm=litellm)
-        spend.add(record, cached)
-        spend.check()
-        return record
+    def _calls(self, schema, tasks, pending, seed, round_, use_schema, spend: _Spend):
+        """joblib calls for ``pending``; stops issuing them once a budget or the time limit is reached."""
+        for job, n_rows in pending:
+            if spend.problem() is not None or _past(spend.deadline):
+                return
+            task = tasks[job]
+            messages = build_messages(schema, task.examples, n_rows, task.hint)
+            params = {"temperature": self.temperature, "max_tokens": self.max_tokens or _max_tokens(schema, n_rows)}
+            call_seed = _call_seed(seed, job, round_)
+            if call_seed is not None:
+                params["seed"] = call_seed
+            if use_schema:
+                params["response_format"] = response_format(schema, n_rows)
+            # Recorded here, in the calling process, so audits see prompts sent by remote workers too.
+            record_prompt(prompt_text(messages))
+            yield delayed(_call_rows)(self, schema, messages, params, job, spend.deadline)
 
     def _use_response_format(self, litellm) -> bool:
         if self.structured != "auto":
@@ -309,19 +372,38 @@ class LLMClient:
         litellm = get_litellm()
         for text in texts:
             record_prompt(text)
+        deadline = None if self.time_limit is None else time.time() + self.time_limit
         response = _with_backoff(
-            litellm, self, lambda: litellm.embedding(model=self.embedding_model, input=texts, timeout=self.timeout)
+            litellm, self, lambda: litellm.embedding(model=self.embedding_model, input=texts, timeout=self.timeout),
+            deadline,
         )
         vectors = np.array([item["embedding"] for item in response.data], dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1, norms)
 
 
-def _completion_record(model: str, messages: list[dict], params: dict, *, client: LLMClient, litellm) -> dict:
+def _call_rows(client: LLMClient, schema: TableSchema, messages: list[dict], params: dict, job, deadline):
+    """One completion, parsed and validated (runs in a joblib worker, possibly remote)."""
+    litellm = get_litellm()  # registers the embedded provider in a fresh worker process
+    complete, cached = _completion_record, False
+    if client.cache_dir is not None:
+        complete = Memory(client.cache_dir, verbose=0).cache(_completion_record,
+                                                             ignore=["client", "litellm", "deadline"])
+        cached = complete.check_call_in_cache(client.model, messages, params, client=client, litellm=litellm,
+                                              deadline=deadline)
+    record = complete(client.model, messages, params, client=client, litellm=litellm, deadline=deadline)
+    valid, invalid = parse_rows(record["text"], schema)
+    usage = {key: record[key] for key in ("prompt_tokens", "completion_tokens", "cost")}
+    return job, valid, invalid, usage, cached
+
+
+def _completion_record(model: str, messages: list[dict], params: dict, *, client: LLMClient, litellm,
+                       deadline: float | None = None) -> dict:
     """One completion as a plain, cacheable dict (text, tokens, cost)."""
     response = _with_backoff(
         litellm, client,
         lambda: litellm.completion(model=model, messages=messages, timeout=client.timeout, **params),
+        deadline,
     )
     usage = getattr(response, "usage", None)
     return {
@@ -332,8 +414,8 @@ def _completion_record(model: str, messages: list[dict], params: dict, *, client
     }
 
 
-def _with_backoff(litellm, client: LLMClient, call):
-    """Run ``call``, retrying transient provider errors with exponential backoff."""
+def _with_backoff(litellm, client: LLMClient, call, deadline: float | None = None):
+    """Run ``call``, retrying transient provider errors with exponential backoff (never past ``deadline``)."""
     transient = (litellm.Timeout, litellm.RateLimitError, litellm.APIConnectionError,
                  litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError)
     attempt = 0
@@ -345,10 +427,17 @@ def _with_backoff(litellm, client: LLMClient, call):
                 raise LLMGenerationError(
                     f"{client.model}: {type(exc).__name__} after {attempt + 1} attempts: {exc}"
                 ) from exc
+            error = exc
         except litellm.APIError as exc:
             if (getattr(exc, "status_code", None) or 0) < 500 or attempt == client.max_retries:
                 raise LLMGenerationError(f"{client.model}: {type(exc).__name__}: {exc}") from exc
-        time.sleep(min(_MAX_BACKOFF, client.backoff * 2**attempt))
+            error = exc
+        delay = min(_MAX_BACKOFF, client.backoff * 2**attempt)
+        if _past(deadline, delay):
+            raise LLMGenerationError(
+                f"{client.model}: time limit reached while retrying {type(error).__name__}: {error}"
+            ) from error
+        time.sleep(delay)
         attempt += 1
 
 
@@ -360,6 +449,18 @@ def _cost(litellm, response, client: LLMClient) -> float:
             warnings.warn(f"litellm knows no price for {client.model}; cost_cap cannot be enforced",
                           RuntimeWarning, stacklevel=2)
         return 0.0
+
+
+def _past(deadline: float | None, margin: float = 0.0) -> bool:
+    # Wall-clock (not monotonic) time: the deadline travels to worker processes.
+    return deadline is not None and time.time() + margin >= deadline
+
+
+def _jobs(tasks: Iterable[GenerationTask], max_rows_per_call: int) -> Iterator[tuple[tuple[int, int], int, GenerationTask]]:
+    """``((task index, call index), rows, task)`` for each call-sized part of each task, lazily."""
+    for i, task in enumerate(tasks):
+        for k, start in enumerate(range(0, int(task.n_rows), max_rows_per_call)):
+            yield (i, k), min(max_rows_per_call, int(task.n_rows) - start), task
 
 
 def _call_seed(seed: int | None, job: tuple[int, int], round_: int) -> int | None:
@@ -380,7 +481,7 @@ def _max_tokens(schema: TableSchema, n_rows: int) -> int:
 class _progress:
     """tqdm bar over rows, shown only when ``verbose`` and stderr is a terminal."""
 
-    def __init__(self, total: int, verbose: int):
+    def __init__(self, total: int | None, verbose: int):
         self.total, self.verbose = total, verbose
         self.bar = None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 import uuid
@@ -24,8 +25,17 @@ from sk_safesynth.llm.backend import get_litellm, replace_provider
 FAKE_PROVIDER = "sksafesynth-fake"
 FAKE_MODEL = f"{FAKE_PROVIDER}/rows"
 
-#: Fault kinds: transport errors raised as litellm exceptions, or answers that are bad.
-FAULTS = ("timeout", "rate_limit", "server_error", "malformed", "out_of_range", "refusal")
+#: Fault kinds: transport errors raised as litellm exceptions, or answers that are bad:
+#: ``malformed`` (invalid JSON), ``out_of_range`` (a number below its minimum),
+#: ``wrong_type`` (a value of the wrong JSON type in every row), ``unknown_category``
+#: (a value outside a categorical column's enum), ``refusal`` (prose, no rows) and
+#: ``truncated`` (cut short, as at ``max_tokens``, with ``finish_reason="length"``).
+FAULTS = ("timeout", "rate_limit", "server_error", "malformed", "out_of_range", "wrong_type",
+          "unknown_category", "refusal", "truncated")
+#: Value written by the ``unknown_category`` fault.
+UNKNOWN_CATEGORY = "UNSEEN-CATEGORY-XQ"
+
+_current: FakeProvider | None = None
 
 
 class FakeProvider:
@@ -42,10 +52,13 @@ class FakeProvider:
     cost_per_token : float, default=0
         USD per prompt or completion token, registered with ``litellm.register_model``
         so that ``litellm.completion_cost`` prices the fake model.
+    keep_requests : bool, default=True
+        Keep every request in ``requests``; turn off for long runs (benchmarks), whose
+        memory would otherwise grow with the number of calls.
     """
 
     def __init__(self, latency: float = 0.0, fault_rate: float = 0.0, faults: tuple[str, ...] = FAULTS,
-                 cost_per_token: float = 0.0):
+                 cost_per_token: float = 0.0, keep_requests: bool = True):
         unknown = set(faults) - set(FAULTS)
         if unknown:
             raise ValueError(f"unknown faults {sorted(unknown)}; expected some of {FAULTS}")
@@ -53,19 +66,34 @@ class FakeProvider:
         self.fault_rate = fault_rate
         self.faults = tuple(faults)
         self.cost_per_token = cost_per_token
+        self.keep_requests = keep_requests
         self.n_calls = 0
         self.requests: list[dict] = []
         self._seen: dict = {}
         self._lock = threading.Lock()
 
-    def answer(self, messages: list[dict], params: dict) -> tuple[str, int, int]:
-        """Text of the answer, prompt tokens and completion tokens (or raise a fault)."""
+    def __getstate__(self):
+        # Picklable (locks are not) so that ``dask.distributed.Client.run(install_fake_provider)``
+        # can return each worker's fake with its call counts.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def answer(self, messages: list[dict], params: dict) -> tuple[str, int, int, str]:
+        """Text of the answer, prompt and completion tokens, finish reason (or raise a fault)."""
         seed = _seed(messages, params)
         with self._lock:
             self.n_calls += 1
-            self.requests.append({"messages": messages, "params": params})
+            if self.keep_requests:
+                self.requests.append({"messages": messages, "params": params})
             # Faults depend on how often this very request was seen, so a retry can succeed.
-            repeat = self._seen[seed] = self._seen.get(seed, -1) + 1
+            repeat = 0
+            if self.fault_rate:
+                repeat = self._seen[seed] = self._seen.get(seed, -1) + 1
         if self.latency:
             time.sleep(self.latency)
         rng = np.random.default_rng(seed)
@@ -77,13 +105,17 @@ class FakeProvider:
         if fault == "refusal" or schema is None:
             text = "I'm sorry, but I can't help with that."
         else:
-            value = random_value(schema, rng)
+            value = _dates_within(random_value(schema, rng), schema, _date_ranges(messages), rng)
             if fault == "out_of_range":
                 value = _break_a_bound(value, schema)
+            elif fault in ("wrong_type", "unknown_category"):
+                value = _break_a_value(value, schema, fault)
             text = json.dumps(value)
             if fault == "malformed":
                 text = text[: len(text) // 2]
-        return text, prompt_tokens, max(1, len(text) // 4)
+            elif fault == "truncated":
+                return text[: max(1, len(text) * 3 // 4)], prompt_tokens, max(1, len(text) // 4), "length"
+        return text, prompt_tokens, max(1, len(text) // 4), "stop"
 
     def _draw_fault(self, rng: np.random.Generator) -> str | None:
         if self.fault_rate and self.faults and rng.random() < self.fault_rate:
@@ -92,7 +124,7 @@ class FakeProvider:
 
 
 def install_fake_provider(latency: float = 0.0, fault_rate: float = 0.0, faults: tuple[str, ...] = FAULTS,
-                          cost_per_token: float = 0.0) -> FakeProvider:
+                          cost_per_token: float = 0.0, keep_requests: bool = True) -> FakeProvider:
     """Register a new :class:`FakeProvider` as ``litellm`` provider ``sksafesynth-fake``.
 
     Replaces any earlier fake; returns it so tests can read ``n_calls``/``requests``.
@@ -101,21 +133,23 @@ def install_fake_provider(latency: float = 0.0, fault_rate: float = 0.0, faults:
     from litellm import CustomLLM
     from litellm.types.utils import Choices, Message, Usage
 
-    fake = FakeProvider(latency, fault_rate, faults, cost_per_token)
+    fake = FakeProvider(latency, fault_rate, faults, cost_per_token, keep_requests)
 
     class _Handler(CustomLLM):
         def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
                        encoding, api_key, logging_obj, optional_params, acompletion=None, litellm_params=None,
                        logger_fn=None, headers={}, timeout=None, client=None):
-            text, prompt_tokens, completion_tokens = fake.answer(messages, dict(optional_params))
+            text, prompt_tokens, completion_tokens, finish = fake.answer(messages, dict(optional_params))
             model_response.id = f"chatcmpl-{uuid.uuid4().hex}"
             model_response.model = model
-            model_response.choices = [Choices(index=0, finish_reason="stop",
+            model_response.choices = [Choices(index=0, finish_reason=finish,
                                               message=Message(role="assistant", content=text))]
             model_response.usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                                          total_tokens=prompt_tokens + completion_tokens)
             return model_response
 
+    global _current
+    _current = fake
     replace_provider(FAKE_PROVIDER, _Handler())
     litellm.register_model({
         FAKE_MODEL: {
@@ -126,6 +160,11 @@ def install_fake_provider(latency: float = 0.0, fault_rate: float = 0.0, faults:
         }
     })
     return fake
+
+
+def current_fake() -> FakeProvider | None:
+    """The fake installed last in this process (e.g. to read a dask worker's call count)."""
+    return _current
 
 
 def random_value(schema: dict, rng: np.random.Generator):
@@ -163,6 +202,62 @@ def _break_a_bound(value, schema: dict):
             rows[0][position] = column["minimum"] - 1000
             break
     return value
+
+
+def _date_ranges(messages: list[dict]) -> list[tuple[str, str] | None]:
+    """Bounds of each datetime column, in column order, read from the prompt like a model would.
+
+    JSON schema cannot bound a date-time string; the prompt says "name: date between A and B".
+    """
+    text = "\n".join(str(m.get("content", "")) for m in messages)
+    return [(low, high) if low else None
+            for low, high in re.findall(r"^- [^\n]*?: date(?: between (\S+) and (\S+))?$", text, re.MULTILINE)]
+
+
+def _dates_within(value, schema: dict, ranges: list, rng: np.random.Generator):
+    """Redraw every date of ``value`` inside the bounds the prompt gave for its column."""
+    rows = value.get("rows") if isinstance(value, dict) else None
+    items = schema.get("properties", {}).get("rows", {}).get("items", {}).get("prefixItems", [])
+    positions = [p for p, column in enumerate(items) if column.get("format") == "date-time"]
+    if not rows or len(positions) != len(ranges):
+        return value
+    for row in rows:
+        for position, bounds in zip(positions, ranges):
+            if bounds is not None:
+                low, high = (np.datetime64(day, "D") for day in bounds)
+                day = low + np.timedelta64(int(rng.integers(0, max(1, (high - low).astype(int)))), "D")
+                row[position] = f"{day}T00:00:00"
+    return value
+
+
+def _break_a_value(value, schema: dict, fault: str):
+    """Put a value of the wrong JSON type in every row, or an unknown category in the first."""
+    rows = value.get("rows") if isinstance(value, dict) else None
+    items = schema.get("properties", {}).get("rows", {}).get("items", {}).get("prefixItems", [])
+    if not rows:
+        return value
+    enums = [p for p, column in enumerate(items) if "enum" in column]
+    if fault == "unknown_category" and enums:
+        rows[0][enums[0]] = UNKNOWN_CATEGORY
+        return value
+    for row in rows:
+        for position, column in enumerate(items):
+            row[position] = _wrong_type(column)
+            if column.get("type") != "string" or "format" in column:
+                break  # one wrong non-text value is enough; text accepts any scalar, so go on
+    return value
+
+
+def _wrong_type(column: dict):
+    if "enum" in column:
+        return {"value": column["enum"][0]}  # an object where a label is expected
+    if column.get("type") in ("number", "integer"):
+        return "many"
+    if column.get("type") == "boolean":
+        return "perhaps"
+    if column.get("format") == "date-time":
+        return "someday"
+    return None  # text: null is the only JSON value that is not text
 
 
 def _schema_of(response_format) -> dict | None:

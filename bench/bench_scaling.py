@@ -1,0 +1,73 @@
+"""How fit + sample cost grows with data: wall time and peak memory of the marginals method.
+
+Run: python bench/bench_scaling.py [--rows 1000,10000,32561] [--cols 15,50]
+
+Each configuration runs in a fresh subprocess so peak RSS (ru_maxrss) is its own.
+The LLM candidate pool is off (``pool_size=0``): its cost does not depend on the
+training data (it sees only the schema) and is measured in bench_llm.py; this bench
+isolates what grows with rows and columns. 50-column tables repeat Adult's columns
+with suffixes (declared domains repeated too).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from _common import print_table, write_json
+
+SNIPPET = r"""
+import json, resource, sys, time, warnings
+import pandas as pd
+from sk_safesynth import DPSyntheticSampler
+from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, load_adult
+rows, cols = int(sys.argv[1]), int(sys.argv[2])
+X, y = load_adult(return_X_y=True)
+X = X.iloc[:rows]; y = y.iloc[:rows]
+bounds, cats, parts = dict(ADULT_BOUNDS), dict(ADULT_CATEGORIES), [X]
+copy = 1
+while sum(p.shape[1] for p in parts) < cols:
+    extra = X.add_suffix(f"_{copy}")
+    parts.append(extra)
+    bounds.update({f"{k}_{copy}": v for k, v in ADULT_BOUNDS.items()})
+    cats.update({f"{k}_{copy}": v for k, v in ADULT_CATEGORIES.items() if k != "income"})
+    copy += 1
+X = pd.concat(parts, axis=1).iloc[:, :cols]
+bounds = {k: v for k, v in bounds.items() if k in X.columns}
+cats = {k: v for k, v in cats.items() if k in X.columns or k == "income"}
+start = time.perf_counter()
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    sampler = DPSyntheticSampler(epsilon=1.0, method="marginals", pool_size=0, bounds=bounds,
+                                 categories=cats, random_state=0).fit(X, y)
+    fit_s = time.perf_counter() - start
+    out = sampler.sample(rows)
+total = time.perf_counter() - start
+print(json.dumps({"rows": rows, "cols": X.shape[1], "fit_s": fit_s, "fit_sample_s": total,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", default="1000,10000,32561")
+    parser.add_argument("--cols", default="15,50")
+    args = parser.parse_args()
+    results = []
+    for cols in map(int, args.cols.split(",")):
+        for rows in map(int, args.rows.split(",")):
+            out = subprocess.run([sys.executable, "-c", SNIPPET, str(rows), str(cols - 1)], capture_output=True,
+                                 text=True, check=True, cwd=Path(__file__).parent)
+            record = json.loads(out.stdout.strip().splitlines()[-1])
+            record["cols"] += 1  # the target column
+            results.append(record)
+            print(json.dumps(record), flush=True)
+    print_table(results, "Scaling of DPSyntheticSampler(method='marginals', pool_size=0): fit + sample as many rows")
+    write_json("scaling", {"results": results})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,626 @@
+"""The ``sk-safesynth`` command line: ``generate``, ``evaluate`` and ``demo``.
+
+Errors are one line on stderr and a non-zero exit code (2 for bad arguments, 1 for
+everything else); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from sk_safesynth import __version__
+
+PROG = "sk-safesynth"
+METHOD_CHOICES = ("auto", "marginals", "noisy_icl", "private_evolution")
+ATTACK_CHOICES = ("dcr", "density", "classifier", "all")
+ESTIMATOR_CHOICES = ("logreg", "hgb")
+_START = time.perf_counter()
+
+
+class CLIError(Exception):
+    """A user error, shown as one line without a traceback."""
+
+
+# ---------------------------------------------------------------- argument types
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _delta(text: str) -> float:
+    value = _float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text}")
+    return value
+
+
+def _epsilons(text: str) -> list[float]:
+    values = [_positive_float(part) for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("give at least one epsilon, e.g. 0.3,1,3")
+    return values
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+def _seed(text: str) -> int | None:
+    if text.lower() == "none":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer or 'none', got {text!r}") from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------- input files
+def read_csv(path: str | Path, *, text_columns=()) -> pd.DataFrame:
+    """Read a UTF-8 CSV; string columns as object dtype, ``text_columns`` as strings.
+
+    Columns whose categories are declared are read as text so that a declared
+    ``["01", "02"]`` matches the file and is not turned into numbers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"file not found: {path}")
+    try:
+        frame = pd.read_csv(path, encoding="utf-8", dtype={c: str for c in text_columns})
+    except UnicodeDecodeError as exc:
+        raise CLIError(f"{path} is not UTF-8 text (invalid byte at position {exc.start}); "
+                       "re-save it as UTF-8") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise CLIError(f"cannot read {path} as CSV: {_first_line(exc)}") from None
+    if frame.empty:
+        raise CLIError(f"{path} has no data rows")
+    # Object dtype for strings: the library infers categories from str values either way,
+    # and mixed pandas string dtypes would otherwise count as different column kinds.
+    strings = frame.select_dtypes(include=["object", "string"]).columns
+    return frame.astype({c: object for c in strings})
+
+
+def read_json(path: str | Path, what: str) -> dict:
+    """A JSON object from ``path``; ``what`` names it in error messages."""
+    path = Path(path)
+    if not path.is_file():
+        raise CLIError(f"{what} file not found: {path}")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CLIError(f"{what} file {path} is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise CLIError(f"{what} file {path} is not valid JSON: {exc.msg} at line {exc.lineno} "
+                       f"column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise CLIError(f"{what} file {path} must hold a JSON object {{column: ...}}")
+    return data
+
+
+def read_bounds(path: str | Path) -> dict[str, tuple[float, float]]:
+    """``{"column": [low, high]}`` from a JSON file."""
+    bounds = {}
+    for column, value in read_json(path, "bounds").items():
+        if (not isinstance(value, list) or len(value) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+            raise CLIError(f"bounds file {path}: {column!r} must be [low, high] numbers, got {value!r}")
+        bounds[column] = (value[0], value[1])
+    return bounds
+
+
+def read_categories(path: str | Path) -> dict[str, list[str]]:
+    """``{"column": ["value", ...]}`` from a JSON file; values as strings (CSV cells are text)."""
+    categories = {}
+    for column, values in read_json(path, "categories").items():
+        if not isinstance(values, list) or not values:
+            raise CLIError(f"categories file {path}: {column!r} must be a non-empty list, got {values!r}")
+        categories[column] = [str(v) for v in values]
+    return categories
+
+
+def _check_columns(frame: pd.DataFrame, path, names, what: str) -> None:
+    unknown = [name for name in names if name not in frame.columns]
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        raise CLIError(f"{what}{plural} {', '.join(map(repr, unknown))} not in {path} "
+                       f"(its columns: {', '.join(map(str, frame.columns))})")
+
+
+# ---------------------------------------------------------------- shared helpers
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def progress(message: str) -> None:
+    """A progress line on stderr, with the seconds since the command started."""
+    print(f"[{time.perf_counter() - _START:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _use_model(model: str) -> None:
+    # The fake provider lives in-process: register it when asked for by name so the
+    # command line (and its tests) can run without the embedded model.
+    from sk_safesynth.llm.testing import FAKE_PROVIDER, install_fake_provider
+
+    if model.startswith(FAKE_PROVIDER + "/"):
+        install_fake_provider()
+
+
+def scoring_for(y: pd.Series) -> str:
+    """ROC AUC for a binary target, accuracy for multiclass, R² for a continuous one."""
+    from sklearn.utils.multiclass import type_of_target
+
+    kind = type_of_target(y)
+    return {"binary": "roc_auc", "continuous": "r2"}.get(kind, "accuracy")
+
+
+def tstr_model(kind: str, scoring: str):
+    """The downstream model: one-hot categories + scaled numbers, then ``kind``.
+
+    ``logreg`` (logistic or ridge regression) is stable on a few dozen rows;
+    ``hgb`` (histogram gradient boosting) is stronger on thousands.
+    """
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    regression = scoring == "r2"
+    models = {
+        ("logreg", False): LogisticRegression(max_iter=2000), ("logreg", True): Ridge(),
+        ("hgb", False): HistGradientBoostingClassifier(random_state=0),
+        ("hgb", True): HistGradientBoostingRegressor(random_state=0),
+    }
+    features = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), make_column_selector(dtype_exclude="number")),
+        (StandardScaler(), make_column_selector(dtype_include="number")),
+    )
+    return make_pipeline(features, models[kind, regression])
+
+
+def utility(model, fit_rows: pd.DataFrame, test: pd.DataFrame, target: str, scoring: str) -> float:
+    """Score of a clone of ``model`` fitted on ``fit_rows`` and tested on the real ``test`` rows."""
+    from sklearn.base import clone
+    from sklearn.dummy import DummyClassifier
+    from sklearn.metrics import get_scorer
+
+    y = fit_rows[target]
+    if y.nunique() < 2 and scoring != "r2":
+        # Happens at small epsilon on few rows: the release is still valid, the model is a constant.
+        warnings.warn(f"the training rows hold a single {target!r} class ({y.iloc[0]!r}): the model is a "
+                      "constant and its utility is chance", UserWarning, stacklevel=2)
+        if scoring.startswith("roc_auc"):
+            return 0.5  # all scores tie
+        model = DummyClassifier(strategy="most_frequent")
+    fitted = clone(model).fit(fit_rows.drop(columns=[target]), y)
+    return float(get_scorer(scoring)(fitted, test.drop(columns=[target]), test[target]))
+
+
+def evaluate_release(train, test, synthetic, target, *, model, scoring, attack, privacy=None, seed=0):
+    """TSTR utility and membership attack of one synthetic release.
+
+    Members are the real training rows, non-members the real test rows, and the
+    target is attacked as one more column. Returns a row shaped like
+    :func:`~sk_safesynth.evaluation.privacy_utility_report`'s (so its plot applies)
+    and the :class:`~sk_safesynth.MIAResult`.
+    """
+    from sk_safesynth import MIAScorer
+
+    start = time.perf_counter()
+    score = utility(model, synthetic, test, target, scoring)
+    fit_seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    result = MIAScorer(attack, random_state=seed).evaluate(train, synthetic[train.columns], test, privacy=privacy)
+    spent = getattr(privacy, "as_dict", lambda: {})()
+    row = {
+        "setting": "synthetic", "epsilon": spent.get("epsilon", math.nan),
+        "epsilon_spent": spent.get("epsilon", math.nan), "delta_spent": spent.get("delta", math.nan),
+        "mu_spent": spent.get("mu") or math.nan, "utility": score, "n_synthetic": len(synthetic),
+        "model_seconds": fit_seconds, "mia_seconds": time.perf_counter() - start, **result.to_dict(),
+    }
+    return row, result
+
+
+def real_baseline(train, test, target, *, model, scoring) -> dict:
+    """Utility of the model trained on the real rows (the ceiling of TSTR)."""
+    return {"setting": "real", "epsilon": math.inf, "epsilon_spent": math.inf,
+            "utility": utility(model, train, test, target, scoring), "n_synthetic": 0}
+
+
+RESULT_COLUMNS = {
+    "setting": "setting", "epsilon_spent": "epsilon", "delta_spent": "delta", "utility": "utility",
+    "mia_attack": "attack", "mia_auc": "attack AUC", "mia_auc_low": "AUC low", "mia_auc_high": "AUC high",
+    "bound_auc": "DP bound AUC", "mia_advantage": "advantage", "bound_advantage": "DP bound adv.",
+    "tpr_at_fpr_0.01": "TPR@1%FPR", "bound_tpr_at_fpr_0.01": "bound TPR@1%", "n_synthetic": "rows",
+}
+
+
+def results_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The columns worth reading, with short names."""
+    columns = [c for c in RESULT_COLUMNS if c in df.columns]
+    return df[columns].rename(columns=RESULT_COLUMNS)
+
+
+def _privacy_from_record(record: dict, path) -> object:
+    from sk_safesynth import PrivacySpent
+
+    spent = record.get("privacy_spent")
+    if not isinstance(spent, dict) or "epsilon" not in spent or "delta" not in spent:
+        raise CLIError(f"{path} has no privacy_spent {{epsilon, delta}}: is it a file written by generate?")
+    return PrivacySpent(float(spent["epsilon"]), float(spent["delta"]), spent.get("mu"))
+
+
+# ---------------------------------------------------------------- commands
+def cmd_generate(args) -> int:
+    """Fit a DP sampler on a CSV and write synthetic rows plus a privacy record."""
+    from sk_safesynth import DPSyntheticSampler
+
+    bounds = read_bounds(args.bounds) if args.bounds else None
+    categories = read_categories(args.categories) if args.categories else None
+    frame = read_csv(args.data, text_columns=categories or ())
+    if args.target:
+        _check_columns(frame, args.data, [args.target], "target column")
+    _check_columns(frame, args.data, list(bounds or ()) + list(categories or ()), "declared column")
+    out = Path(args.out)
+    record_path = Path(args.report_json or f"{out}.privacy.json")
+    _use_model(args.llm)
+    if args.seed is not None:
+        progress(f"note: --seed {args.seed} makes the noise reproducible and NOT cryptographically secure")
+    sampler = DPSyntheticSampler(
+        llm=args.llm, epsilon=args.epsilon, delta=args.delta, method=args.method, bounds=bounds,
+        categories=categories, n_jobs=args.n_jobs, cache_dir=args.cache_dir, verbose=1, random_state=args.seed,
+    )
+    X = frame.drop(columns=[args.target]) if args.target else frame
+    y = frame[args.target] if args.target else None
+    n_rows = args.rows or len(frame)
+
+    progress(f"fitting method={args.method} at epsilon={args.epsilon:g}, delta={args.delta:g} "
+             f"on {len(frame)} rows of {args.data}")
+    start = time.perf_counter()
+    sampler.fit(X, y)
+    fit_seconds = time.perf_counter() - start
+    progress(f"sampling {n_rows} rows with {args.llm} (post-processing: no privacy cost)")
+    start = time.perf_counter()
+    synthetic = sampler.sample(n_rows)[list(frame.columns)]
+    sample_seconds = time.perf_counter() - start
+
+    from sk_safesynth.report import write_json
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    synthetic.to_csv(out, index=False)
+    spent = sampler.privacy_spent_
+    write_json({
+        "tool": f"{PROG} {__version__}", "input": str(args.data), "output": str(out),
+        "n_rows_input": len(frame), "n_rows_output": len(synthetic), "target": args.target,
+        "model": args.llm, "method": sampler.method_,
+        "budget": {"epsilon": args.epsilon, "delta": args.delta},
+        "privacy_spent": spent.as_dict(), "ledger": sampler.ledger_.summary(),
+        "random_state": args.seed, "secure_noise": args.seed is None,
+        "declared": {"bounds": sorted(bounds or ()), "categories": sorted(categories or ())},
+        "schema": sampler.schema_.to_dict(),
+        "timing_seconds": {"fit": fit_seconds, "sample": sample_seconds},
+    }, record_path)
+    print(f"wrote {len(synthetic)} synthetic rows to {out}")
+    print(f"privacy spent: epsilon={spent.epsilon:.4g}, delta={spent.delta:.3g} (method {sampler.method_}); "
+          f"record in {record_path}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    """TSTR utility and membership attacks of a synthetic CSV against real train/test CSVs."""
+    from sk_safesynth.report import Report, save_roc_plot, write_json
+
+    train, test, synthetic = (read_csv(p) for p in (args.train, args.test, args.synthetic))
+    for frame, path in ((train, args.train), (test, args.test), (synthetic, args.synthetic)):
+        _check_columns(frame, path, [args.target], "target column")
+        _check_columns(frame, path, list(train.columns), "column")
+    privacy_path = Path(args.privacy_json or f"{args.synthetic}.privacy.json")
+    privacy = None
+    if args.privacy_json or privacy_path.is_file():
+        privacy = _privacy_from_record(read_json(privacy_path, "privacy record"), privacy_path)
+        progress(f"DP bound from {privacy_path}: epsilon={privacy.epsilon:.4g}, delta={privacy.delta:.3g}")
+    else:
+        progress(f"no {privacy_path}: the attack is reported without a DP bound")
+    test = test[train.columns]
+    scoring = args.scoring or scoring_for(train[args.target])
+    model = tstr_model(args.estimator, scoring)
+
+    progress(f"TSTR: {args.estimator} on {len(synthetic)} synthetic rows, scored ({scoring}) on {len(test)} real rows")
+    baseline = real_baseline(train, test, args.target, model=model, scoring=scoring)
+    progress(f"membership attack {args.attack!r}: members = {args.train}, non-members = {args.test}")
+    row, result = evaluate_release(train, test, synthetic, args.target, model=model, scoring=scoring,
+                                   attack=args.attack, privacy=privacy, seed=args.seed)
+    df = pd.DataFrame([baseline, row])
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    roc = save_roc_plot({Path(args.synthetic).name: result}, out / "mia_roc.png")
+    write_json({"train": args.train, "test": args.test, "synthetic": args.synthetic, "target": args.target,
+                "scoring": scoring, "estimator": args.estimator, "attack": args.attack,
+                "privacy_spent": privacy.as_dict() if privacy else None,
+                "results": df}, out / "results.json")
+    report = Report(f"sk-safesynth evaluation of {Path(args.synthetic).name}")
+    report.text(f"Train on synthetic, test on real (TSTR): `{args.estimator}` trained on `{args.synthetic}` "
+                f"({len(synthetic)} rows) and, as the baseline, on `{args.train}` ({len(train)} rows); "
+                f"both scored with `{scoring}` on `{args.test}` ({len(test)} rows).")
+    report.text(f"Membership inference (`{args.attack}`): members are the real training rows, non-members "
+                "the real test rows. " + _bound_sentence(privacy))
+    report.table(results_table(df)).image(roc, "Membership-inference ROC against the DP bound")
+    paths = report.write(out)
+    print(results_table(df).to_string(index=False))
+    print(f"report: {paths[0]} (and {paths[1].name}, results.json, mia_roc.png)")
+    return 0
+
+
+def _bound_sentence(privacy) -> str:
+    if privacy is None:
+        return "No privacy record was given, so no DP bound is drawn."
+    return (f"The release spent epsilon={privacy.epsilon:.3g}, delta={privacy.delta:.2g}: no attack can do "
+            "better than the dashed DP bound; a measured AUC whose whole interval lies above it would mean a bug.")
+
+
+def demo_pool_size(rows: int) -> int:
+    """LLM candidate rows of the demo: about rows / 5, within [20, 60].
+
+    The embedded model writes about one to two Adult rows per second on 2 cores, and the
+    marginals method also draws 20,000 candidates from the noisy 1-way marginals, so a
+    small LLM pool keeps the demo at a few minutes without starving the method.
+    """
+    return min(60, max(20, rows // 5))
+
+
+def cmd_demo(args) -> int:
+    """Whole story offline on bundled Adult rows: fit, sample, TSTR, MIA, report."""
+    from sklearn.base import clone
+
+    from sk_safesynth import DPSyntheticSampler
+    from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
+    from sk_safesynth.report import save_privacy_utility_plot, save_roc_plot, write_json
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    seed = args.seed
+    test_rows = args.test_rows or max(2 * args.rows, 1000)
+    train = load_adult("train", n_rows=args.rows, random_state=seed)
+    test = load_adult("test", n_rows=test_rows, random_state=seed)
+    train.to_csv(out / "real_train.csv", index=False)
+    test.to_csv(out / "real_test.csv", index=False)
+    pool_size = args.pool_size or demo_pool_size(args.rows)
+    settings = {
+        "rows": args.rows, "test_rows": test_rows, "epsilons": args.epsilons, "delta": args.delta,
+        "method": args.method, "model": args.llm, "pool_size": pool_size, "attack": args.attack,
+        "estimator": args.estimator, "scoring": "roc_auc", "seed": seed,
+    }
+    _use_model(args.llm)
+    sampler = DPSyntheticSampler(
+        llm=args.llm, delta=args.delta, method=args.method, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES,
+        pool_size=pool_size, cache_dir=args.cache_dir, verbose=1, random_state=seed,
+    )
+    model = tstr_model(args.estimator, "roc_auc")
+    progress(f"demo: {args.rows} Adult training rows, {test_rows} test rows, epsilons {args.epsilons}, "
+             f"method={args.method}, {args.llm}")
+    rows = [real_baseline(train, test, ADULT_TARGET, model=model, scoring="roc_auc")]
+    results, privacy, files = {}, {}, []
+    for i, epsilon in enumerate(args.epsilons, 1):
+        step = f"[{i}/{len(args.epsilons)}] epsilon={epsilon:g}"
+        fitted = clone(sampler).set_params(epsilon=epsilon)
+        start = time.perf_counter()
+        fitted.fit(train.drop(columns=[ADULT_TARGET]), train[ADULT_TARGET])
+        fit_seconds = time.perf_counter() - start
+        if i == 1 and args.method in ("auto", "marginals"):
+            progress(f"{step}: the LLM writes {pool_size} candidate rows from the public schema "
+                     "(no privacy cost; once, shared by every epsilon)")
+        progress(f"{step}: sampling {args.rows} rows")
+        start = time.perf_counter()
+        synthetic = fitted.sample(args.rows)[list(train.columns)]
+        sample_seconds = time.perf_counter() - start
+        path = out / f"synthetic_eps{epsilon:g}.csv"
+        synthetic.to_csv(path, index=False)
+        files.append(path.name)
+        progress(f"{step}: TSTR and membership attack '{args.attack}'")
+        row, result = evaluate_release(train, test, synthetic, ADULT_TARGET, model=model, scoring="roc_auc",
+                                       attack=args.attack, privacy=fitted.privacy_spent_, seed=seed or 0)
+        row.update(epsilon=epsilon, fit_seconds=fit_seconds, sample_seconds=sample_seconds)
+        rows.append(row)
+        results[f"epsilon = {epsilon:g}"] = result
+        privacy[f"{epsilon:g}"] = {"spent": fitted.privacy_spent_.as_dict(), "ledger": fitted.ledger_.summary()}
+    df = pd.DataFrame(rows)
+    progress("writing plots and report")
+    utility_png = save_privacy_utility_plot(df, out / "privacy_utility.png")
+    roc_png = save_roc_plot(results, out / "mia_roc.png")
+    total = time.perf_counter() - _START
+    write_json({"settings": settings, "results": df, "privacy": privacy, "runtime_seconds": total,
+                "files": files}, out / "results.json")
+    report = _demo_report(df, settings, utility_png, roc_png, files, total)
+    paths = report.write(out)
+    print(results_table(df).to_string(index=False))
+    print(f"report: {paths[0]} (and {paths[1].name}); {total:.0f} s in all")
+    return 0
+
+
+def _demo_report(df, settings, utility_png, roc_png, files, total):
+    from sk_safesynth.report import Report
+
+    s = settings
+    seed_note = ("`random_state=None`: noise from the AES-CTR CSPRNG" if s["seed"] is None else
+                 f"`--seed {s['seed']}`: reproducible, **not** secure noise")
+    report = Report("sk-safesynth demo: DP synthetic census data (UCI Adult)")
+    report.text(f"Fitted `DPSyntheticSampler(method={s['method']!r})` on {s['rows']} real Adult training rows "
+                f"at each epsilon, sampled {s['rows']} synthetic rows, trained a `{s['estimator']}` model on them "
+                f"and scored it (ROC AUC) on {s['test_rows']} real test rows (train on synthetic, test on real). "
+                f"Then attacked each release with membership inference (`{s['attack']}`).")
+    report.heading("Settings")
+    report.bullets([
+        f"model `{s['model']}`; LLM candidate pool of {s['pool_size']} rows written from the public schema "
+        "only, once, and shared by every epsilon (the marginals method re-runs only numpy per epsilon)",
+        f"epsilons {', '.join(f'{e:g}' for e in s['epsilons'])}, delta {s['delta']:g} per fit; the bounds and "
+        "categories are the data set's public documentation (`ADULT_BOUNDS`, `ADULT_CATEGORIES`): no budget spent",
+        f"{seed_note}",
+        "small on purpose so the demo runs in minutes on 2 cores; expect noisy numbers at a few dozen rows and "
+        "see `docs/benchmarks.md` for full-size results",
+        f"total runtime {total:.0f} s",
+    ])
+    report.heading("Results")
+    report.table(results_table(df))
+    report.text("`utility` is the test ROC AUC (the `real` row trains on the real rows: the ceiling; 0.5 is a "
+                "constant model, e.g. when a small noisy release holds a single class). `attack AUC` is the "
+                "strongest attack with its 95% interval; 0.5 is guessing. `DP bound` is the best any attack could "
+                "do for the privacy spent: an interval entirely above it would mean a bug. `TPR@1%FPR` is n/a "
+                "with fewer than 100 attacked non-members.")
+    report.image(utility_png, "Epsilon against utility (left axis) and attack AUC with its DP bound (right axis)")
+    report.image(roc_png, "Membership-inference ROC per epsilon against the DP bound (dashed)")
+    report.heading("Files")
+    report.bullets([f"`{name}`: synthetic rows" for name in files] + [
+        "`real_train.csv`, `real_test.csv`: the real rows used (members and non-members of the attack)",
+        "`results.json`: every number above, plus the privacy ledger of each fit",
+        "`privacy_utility.png`, `mia_roc.png`: the plots",
+    ])
+    report.text("Re-evaluate one release with `sk-safesynth evaluate real_train.csv real_test.csv "
+                f"{files[0]} --target income`.")
+    return report
+
+
+# ---------------------------------------------------------------- parser and entry point
+def build_parser() -> argparse.ArgumentParser:
+    from sk_safesynth.llm import DEFAULT_MODEL
+
+    common = _Parser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks instead of one-line errors")
+    parser = _Parser(prog=PROG, parents=[common],
+                     description="Differentially private synthetic data with LLMs (scikit-learn plugin).")
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", parents=[common], help="fit on a CSV and write DP synthetic rows",
+                         description="Fit a DP synthesizer on DATA.csv and write synthetic rows and a JSON "
+                                     "record of the privacy spent and the public schema.")
+    gen.add_argument("data", metavar="DATA.csv")
+    gen.add_argument("--epsilon", type=_positive_float, default=1.0, help="privacy budget (default 1)")
+    gen.add_argument("--delta", type=_delta, default=1e-5, help="delta budget (default 1e-5)")
+    gen.add_argument("--rows", type=_positive_int, help="synthetic rows (default: as many as DATA)")
+    gen.add_argument("--out", required=True, metavar="SYNTH.csv", help="synthetic CSV to write")
+    gen.add_argument("--report-json", metavar="PATH", help="privacy record (default: SYNTH.csv.privacy.json)")
+    gen.add_argument("--target", metavar="COL", help="target column (synthesized jointly with the features)")
+    gen.add_argument("--llm", default=DEFAULT_MODEL, metavar="MODEL",
+                     help=f"litellm model string (default: the embedded {DEFAULT_MODEL})")
+    gen.add_argument("--method", choices=METHOD_CHOICES, default="auto")
+    gen.add_argument("--bounds", metavar="JSON", help='public bounds {"col": [low, high]} (else PrivacyLeakWarning)')
+    gen.add_argument("--categories", metavar="JSON",
+                     help='public categories {"col": ["a", "b"]} (else DP selection spends budget)')
+    gen.add_argument("--seed", type=_seed, default=None,
+                     help="reproducible noise, NOT secure (default: cryptographically secure)")
+    gen.add_argument("--cache-dir", metavar="DIR", help="LLM response cache directory")
+    gen.add_argument("--n-jobs", type=int, metavar="J", help="parallel LLM calls (hosted models)")
+    gen.set_defaults(func=cmd_generate)
+
+    ev = sub.add_parser("evaluate", parents=[common], help="TSTR utility and membership attacks of a synthetic CSV",
+                        description="Train on synthetic, test on real, and attack the release (members = "
+                                    "REAL_TRAIN, non-members = REAL_TEST).")
+    ev.add_argument("train", metavar="REAL_TRAIN.csv")
+    ev.add_argument("test", metavar="REAL_TEST.csv")
+    ev.add_argument("synthetic", metavar="SYNTH.csv")
+    ev.add_argument("--target", required=True, metavar="COL")
+    ev.add_argument("--out", default="sksafesynth-report", metavar="DIR", help="report folder")
+    ev.add_argument("--attack", choices=ATTACK_CHOICES, default="all")
+    ev.add_argument("--estimator", choices=ESTIMATOR_CHOICES, default="logreg")
+    ev.add_argument("--scoring", help="scikit-learn scorer (default: roc_auc, accuracy or r2 by target)")
+    ev.add_argument("--privacy-json", metavar="PATH",
+                    help="privacy record for the DP bound (default: SYNTH.csv.privacy.json when present)")
+    ev.add_argument("--seed", type=int, default=0, help="seed of the attacks (default 0)")
+    ev.set_defaults(func=cmd_evaluate)
+
+    demo = sub.add_parser("demo", parents=[common], help="the whole story offline on bundled UCI Adult data",
+                          description="Fit at several epsilons on bundled Adult rows with the embedded model, "
+                                      "sample, measure TSTR utility and membership attacks, write a report.")
+    demo.add_argument("--rows", type=_positive_int, default=300, help="training rows (default 300)")
+    demo.add_argument("--test-rows", type=_positive_int, help="real test rows (default max(2 x rows, 1000))")
+    demo.add_argument("--epsilons", type=_epsilons, default=[0.3, 1.0, 3.0], help="comma-separated (default 0.3,1,3)")
+    demo.add_argument("--delta", type=_delta, default=1e-5)
+    demo.add_argument("--out", default="sksafesynth-demo", metavar="DIR", help="output folder")
+    demo.add_argument("--llm", default=DEFAULT_MODEL, metavar="MODEL")
+    demo.add_argument("--method", choices=METHOD_CHOICES, default="marginals")
+    demo.add_argument("--pool-size", type=_positive_int,
+                      help="LLM-written candidate rows, generated once (default clip(rows/5, 20, 60))")
+    demo.add_argument("--attack", choices=ATTACK_CHOICES, default="all")
+    demo.add_argument("--estimator", choices=ESTIMATOR_CHOICES, default="logreg")
+    demo.add_argument("--cache-dir", metavar="DIR", help="LLM response cache (makes reruns fast)")
+    demo.add_argument("--seed", type=_seed, default=0,
+                      help="seed of data subsets, noise and attacks (default 0; 'none' = secure noise)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+@contextmanager
+def _one_line_warnings(debug: bool):
+    """Show warnings as ``sk-safesynth: Category: message`` lines (full form with --debug)."""
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.filterwarnings("once", category=UserWarning)  # not once per epsilon or fold
+            def show(message, category, filename, lineno, file=None, line=None):
+                print(f"{PROG}: {category.__name__}: {_first_line(message)}", file=sys.stderr, flush=True)
+
+            warnings.showwarning = show
+        yield
+
+
+def main(argv=None) -> int:
+    """Run the command line; returns the exit code (the console script exits with it)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    debug = getattr(args, "debug", False)
+    try:
+        with _one_line_warnings(debug):
+            return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        expected = isinstance(exc, (CLIError, ValueError, TypeError, KeyError, OSError))
+        hint = "" if expected else f" ({type(exc).__name__}; run with --debug for the traceback)"
+        print(f"{PROG}: error: {_first_line(exc)}{hint}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,226 @@
+"""The ``sk-safesynth`` command line: generate, evaluate, demo and one-line errors.
+
+Fast tests run ``main([...])`` in-process with the fake model (the CLI registers it
+when asked for ``sksafesynth-fake/...``); the slow test runs the real console script
+on the embedded model.
+"""
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sk_safesynth import __version__
+from sk_safesynth.cli import main
+from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, load_adult
+from sk_safesynth.llm.testing import FAKE_MODEL
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """Real train/test CSVs of Adult and its public bounds/categories as JSON files."""
+    root = tmp_path_factory.mktemp("cli")
+    load_adult(n_rows=200, random_state=1).to_csv(root / "train.csv", index=False)
+    load_adult("test", n_rows=300, random_state=1).to_csv(root / "test.csv", index=False)
+    (root / "bounds.json").write_text(json.dumps(ADULT_BOUNDS))
+    (root / "categories.json").write_text(json.dumps(ADULT_CATEGORIES))
+    return root
+
+
+def generate(files, out, *extra):
+    return main(["generate", str(files / "train.csv"), "--rows", "150", "--out", str(out), "--target", "income",
+                 "--llm", FAKE_MODEL, "--bounds", str(files / "bounds.json"),
+                 "--categories", str(files / "categories.json"), "--seed", "0", *extra])
+
+
+def finite_numbers(value):
+    """Every number in a parsed JSON document (nulls mark "not measured")."""
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in finite_numbers(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in finite_numbers(v)]
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def test_generate_writes_rows_and_privacy_record(files, tmp_path, capsys):
+    out = tmp_path / "sub" / "synth.csv"
+    assert generate(files, out, "--epsilon", "0.5") == 0
+    synthetic = pd.read_csv(out)
+    real = pd.read_csv(files / "train.csv")
+    assert list(synthetic.columns) == list(real.columns) and len(synthetic) == 150
+    assert set(synthetic["income"]) <= set(ADULT_CATEGORIES["income"])
+    record = json.loads((tmp_path / "sub" / "synth.csv.privacy.json").read_text())
+    assert record["privacy_spent"]["epsilon"] <= 0.5 + 1e-9
+    assert record["budget"] == {"epsilon": 0.5, "delta": 1e-5}
+    assert record["method"] == "marginals" and record["model"] == FAKE_MODEL
+    assert record["n_rows_input"] == 200 and record["n_rows_output"] == 150
+    assert record["ledger"] and record["secure_noise"] is False
+    assert [c["name"] for c in record["schema"]["columns"]] == list(real.columns)
+    assert "wrote 150 synthetic rows" in capsys.readouterr().out
+
+
+def test_generate_custom_record_path_and_default_rows(files, tmp_path):
+    record = tmp_path / "record.json"
+    assert main(["generate", str(files / "train.csv"), "--out", str(tmp_path / "s.csv"), "--llm", FAKE_MODEL,
+                 "--bounds", str(files / "bounds.json"), "--categories", str(files / "categories.json"),
+                 "--report-json", str(record)]) == 0
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 200
+    data = json.loads(record.read_text())
+    assert data["target"] is None and data["secure_noise"] is True
+
+
+def test_generate_warns_about_undeclared_bounds_in_one_line(files, tmp_path, capsys):
+    assert main(["generate", str(files / "train.csv"), "--out", str(tmp_path / "s.csv"), "--llm", FAKE_MODEL,
+                 "--categories", str(files / "categories.json"), "--rows", "20"]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "PrivacyLeakWarning" in line]
+    assert len(lines) == 1 and lines[0].startswith("sk-safesynth: PrivacyLeakWarning: ")
+
+
+def test_evaluate_writes_report(files, tmp_path, capsys):
+    synth = tmp_path / "synth.csv"
+    assert generate(files, synth) == 0
+    report = tmp_path / "report"
+    assert main(["evaluate", str(files / "train.csv"), str(files / "test.csv"), str(synth), "--target", "income",
+                 "--out", str(report), "--attack", "dcr"]) == 0
+    printed = capsys.readouterr().out
+    assert "real" in printed and "synthetic" in printed
+    results = json.loads((report / "results.json").read_text())
+    real, synthetic = results["results"]
+    assert real["setting"] == "real" and 0.5 < real["utility"] <= 1
+    assert synthetic["mia_attack"] == "dcr" and 0 <= synthetic["mia_auc"] <= 1
+    # The privacy record next to the synthetic CSV gives the DP bound.
+    assert results["privacy_spent"]["epsilon"] == pytest.approx(1.0)
+    assert 0.5 < synthetic["bound_auc"] < 1
+    assert (report / "mia_roc.png").stat().st_size > 1000
+    markdown = (report / "report.md").read_text()
+    assert "mia_roc.png" in markdown and "| synthetic |" in markdown
+    assert "<table>" in (report / "report.html").read_text()
+
+
+def test_evaluate_without_privacy_record_has_no_bound(files, tmp_path):
+    synth = tmp_path / "synth.csv"
+    pd.read_csv(files / "test.csv").to_csv(synth, index=False)  # any rows with the right columns
+    assert main(["evaluate", str(files / "train.csv"), str(files / "test.csv"), str(synth), "--target", "income",
+                 "--out", str(tmp_path / "r"), "--attack", "dcr", "--estimator", "hgb"]) == 0
+    synthetic = json.loads((tmp_path / "r" / "results.json").read_text())["results"][1]
+    assert synthetic["bound_auc"] is None and math.isfinite(synthetic["utility"])
+
+
+def test_demo_with_fake_model(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--rows", "40", "--epsilons", "1,3", "--llm", FAKE_MODEL, "--out", str(out)]) == 0
+    check_demo_output(out, epsilons=[1, 3])
+    err = capsys.readouterr().err
+    assert "[1/2] epsilon=1" in err and "[2/2] epsilon=3" in err
+
+
+def check_demo_output(out, epsilons):
+    for name in ["report.md", "report.html", "results.json", "real_train.csv", "real_test.csv"]:
+        assert (out / name).stat().st_size > 0, name
+    for name in ["privacy_utility.png", "mia_roc.png"]:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert (out / name).stat().st_size > 5000, name
+    for epsilon in epsilons:
+        assert len(pd.read_csv(out / f"synthetic_eps{epsilon:g}.csv")) > 0
+    results = json.loads((out / "results.json").read_text())
+    numbers = finite_numbers(results)
+    assert numbers and all(math.isfinite(x) for x in numbers)
+    synthetic = [r for r in results["results"] if r["setting"] == "synthetic"]
+    assert [r["epsilon"] for r in synthetic] == epsilons
+    for row in synthetic:
+        for key in ("utility", "mia_auc", "bound_auc", "epsilon_spent"):
+            assert row[key] is not None and math.isfinite(row[key]), key
+        assert row["epsilon_spent"] <= row["epsilon"] + 1e-9
+    markdown = (out / "report.md").read_text()
+    assert "privacy_utility.png" in markdown and "mia_roc.png" in markdown
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "missing.csv", "--out", "x.csv"], "file not found: missing.csv"),
+    (["generate", "{train}", "--out", "x.csv", "--target", "nope"], "target column 'nope' not in"),
+    (["generate", "{train}", "--out", "x.csv", "--bounds", "{bad_json}"], "is not valid JSON"),
+    (["generate", "{train}", "--out", "x.csv", "--bounds", "{list_json}"], "must hold a JSON object"),
+    (["generate", "{train}", "--out", "x.csv", "--bounds", "{bad_bounds}"], "must be [low, high] numbers"),
+    (["generate", "{latin1}", "--out", "x.csv"], "is not UTF-8 text"),
+    (["generate", "{bad_csv}", "--out", "x.csv"], "cannot read"),
+    (["generate", "{empty}", "--out", "x.csv"], "cannot read"),
+    (["evaluate", "{train}", "{train}", "{train}", "--target", "nope"], "target column 'nope' not in"),
+    (["evaluate", "{train}", "{train}", "{other}", "--target", "income"], "columns 'age', 'workclass'"),
+])
+def test_errors_are_one_line(files, tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.json").write_text("{oops")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "bad_bounds.json").write_text('{"age": [1]}')
+    (tmp_path / "latin1.csv").write_bytes("name,city\nJos\xe9,K\xf6ln\n".encode("latin-1"))
+    (tmp_path / "bad.csv").write_text('a,b\n1,2\n3,"4\n')
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "other.csv").write_text("income,x\n<=50K,1\n")
+    paths = {"train": files / "train.csv", "bad_json": tmp_path / "bad.json", "list_json": tmp_path / "list.json",
+             "bad_bounds": tmp_path / "bad_bounds.json", "latin1": tmp_path / "latin1.csv",
+             "bad_csv": tmp_path / "bad.csv", "empty": tmp_path / "empty.csv", "other": tmp_path / "other.csv"}
+    assert main([a.format(**paths) for a in argv]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sk-safesynth: error: ") and message in err[0], err
+    assert not (tmp_path / "x.csv").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["generate", "d.csv", "--out", "x.csv", "--epsilon", "0"], "must be > 0"),
+    (["generate", "d.csv", "--out", "x.csv", "--epsilon", "-1"], "must be > 0"),
+    (["generate", "d.csv", "--out", "x.csv", "--epsilon", "nan"], "must be finite"),
+    (["generate", "d.csv", "--out", "x.csv", "--delta", "1"], "must be in [0, 1)"),
+    (["generate", "d.csv"], "--out"),
+    (["demo", "--epsilons", "1,0"], "must be > 0"),
+    (["demo", "--rows", "0"], "must be >= 1"),
+    (["evaluate", "a.csv", "b.csv", "c.csv"], "--target"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_exit_2_in_one_line(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_library_errors_are_one_line_and_debug_shows_traceback(files, tmp_path, capsys):
+    # Undeclared categories at a small budget: the sampler refuses with a ValueError.
+    argv = ["generate", str(files / "train.csv"), "--out", str(tmp_path / "s.csv"), "--llm", FAKE_MODEL,
+            "--bounds", str(files / "bounds.json"), "--epsilon", "0.1"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("sk-safesynth: error: ") and "categories" in err[-1]
+    assert not any("Traceback" in line for line in err)
+    with pytest.raises(ValueError):
+        main(argv + ["--debug"])
+
+
+def test_version_and_no_command(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"sk-safesynth {__version__}"
+    assert main([]) == 2
+
+
+def test_console_script_is_installed():
+    script = shutil.which("sk-safesynth")
+    if script is None:
+        pytest.skip("console script not on PATH (run pip install -e .)")
+    done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and __version__ in done.stdout
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_on_embedded_model(tmp_path):
+    pytest.importorskip("xllamacpp")
+    out = tmp_path / "demo"
+    done = subprocess.run([sys.executable, "-m", "sk_safesynth.cli", "demo", "--rows", "40", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    check_demo_output(out, epsilons=[0.3, 1, 3])
+    assert "epsilon=3" in done.stderr and "report:" in done.stdout
