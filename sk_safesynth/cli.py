@@ -194,7 +194,10 @@ def tstr_model(kind: str, scoring: str):
     ``hgb`` (histogram gradient boosting) is stronger on thousands.
     """
     from sklearn.compose import make_column_selector, make_column_transformer
-    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.ensemble import (
+        HistGradientBoostingClassifier,
+        HistGradientBoostingRegressor,
+    )
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -245,7 +248,7 @@ def evaluate_release(train, test, synthetic, target, *, model, scoring, attack, 
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
     result = MIAScorer(attack, random_state=seed).evaluate(train, synthetic[train.columns], test, privacy=privacy)
-    spent = getattr(privacy, "as_dict", lambda: {})()
+    spent = getattr(privacy, "as_dict", dict)()
     row = {
         "setting": "synthetic", "epsilon": spent.get("epsilon", math.nan),
         "epsilon_spent": spent.get("epsilon", math.nan), "delta_spent": spent.get("delta", math.nan),
@@ -409,7 +412,12 @@ def cmd_demo(args) -> int:
     from sklearn.base import clone
 
     from sk_safesynth import DPSyntheticSampler
-    from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
+    from sk_safesynth.datasets import (
+        ADULT_BOUNDS,
+        ADULT_CATEGORIES,
+        ADULT_TARGET,
+        load_adult,
+    )
     from sk_safesynth.report import save_privacy_utility_plot, save_roc_plot, write_json
 
     out = Path(args.out)
@@ -485,16 +493,14 @@ def _demo_report(df, settings, utility_png, roc_png, files, total):
                 f"and scored it (ROC AUC) on {s['test_rows']} real test rows (train on synthetic, test on real). "
                 f"Then attacked each release with membership inference (`{s['attack']}`).")
     report.heading("Settings")
-    report.bullets([
-        f"model `{s['model']}`; LLM candidate pool of {s['pool_size']} rows written from the public schema "
-        "only, once, and shared by every epsilon (the marginals method re-runs only numpy per epsilon)",
-        f"epsilons {', '.join(f'{e:g}' for e in s['epsilons'])}, delta {s['delta']:g} per fit; the bounds and "
-        "categories are the data set's public documentation (`ADULT_BOUNDS`, `ADULT_CATEGORIES`): no budget spent",
-        f"{seed_note}",
-        "small on purpose so the demo runs in minutes on 2 cores; expect noisy numbers at a few dozen rows and "
-        "see `docs/benchmarks.md` for full-size results",
-        f"total runtime {total:.0f} s",
-    ])
+    pool = (f"model `{s['model']}`; LLM candidate pool of {s['pool_size']} rows written from the public schema "
+            "only, once, and shared by every epsilon (the marginals method re-runs only numpy per epsilon)")
+    budget = (f"epsilons {', '.join(f'{e:g}' for e in s['epsilons'])}, delta {s['delta']:g} per fit; the bounds "
+              "and categories are the data set's public documentation (`ADULT_BOUNDS`, `ADULT_CATEGORIES`): "
+              "no budget spent")
+    size = ("small on purpose so the demo runs in minutes on 2 cores; expect noisy numbers at a few dozen rows "
+            "and see `docs/benchmarks.md` for full-size results")
+    report.bullets([pool, budget, seed_note, size, f"total runtime {total:.0f} s"])
     report.heading("Results")
     report.table(results_table(df))
     report.text("`utility` is the test ROC AUC (the `real` row trains on the real rows: the ceiling; 0.5 is a "

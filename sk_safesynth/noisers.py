@@ -51,6 +51,7 @@ from sk_safesynth.privacy import (
     rr_keep_probability,
 )
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
+from sk_safesynth.schema import check_bounds
 
 
 def _output_is_pandas(estimator) -> bool:
@@ -195,18 +196,7 @@ class _BaseNoiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     "bounds must be a (low, high) pair, a dict column -> (low, high), or an array of shape "
                     f"(n_features, 2); got shape {array.shape} for {len(numeric)} numeric column(s)"
                 )
-        checked = []
-        for name, pair in zip(numeric, pairs):
-            try:
-                low, high = (float(v) for v in pair)
-            except (TypeError, ValueError):
-                raise ValueError(f"bounds for column {name!r} must be two numbers, got {pair!r}") from None
-            if not (math.isfinite(low) and math.isfinite(high)):
-                raise ValueError(f"bounds for column {name!r} must be finite numbers, got {pair!r}")
-            if low >= high:
-                raise ValueError(f"bounds for column {name!r} need low < high, got ({low}, {high})")
-            checked.append((low, high))
-        self.bounds_ = np.array(checked, dtype=float)
+        self.bounds_ = np.array([check_bounds(name, pair) for name, pair in zip(numeric, pairs)], dtype=float)
 
     def _resolve_categories(self, frame: pd.DataFrame):
         self.categories_ = {}

@@ -11,9 +11,10 @@ import html
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,25 +128,25 @@ class Report:
     title: str
     blocks: list[tuple[str, Any]] = field(default_factory=list)
 
-    def heading(self, text: str) -> "Report":
+    def heading(self, text: str) -> Report:
         self.blocks.append(("heading", text))
         return self
 
-    def text(self, text: str) -> "Report":
+    def text(self, text: str) -> Report:
         """A paragraph; ``code`` spans in backticks are kept in both formats."""
         self.blocks.append(("text", text))
         return self
 
-    def bullets(self, items: Sequence[str]) -> "Report":
+    def bullets(self, items: Sequence[str]) -> Report:
         self.blocks.append(("bullets", list(items)))
         return self
 
-    def table(self, df: pd.DataFrame) -> "Report":
+    def table(self, df: pd.DataFrame) -> Report:
         """A table; cells are formatted with :func:`format_number`."""
         self.blocks.append(("table", df.astype(object).apply(lambda column: column.map(format_number))))
         return self
 
-    def image(self, path: str | Path, caption: str) -> "Report":
+    def image(self, path: str | Path, caption: str) -> Report:
         self.blocks.append(("image", (Path(path).name, caption)))
         return self
 

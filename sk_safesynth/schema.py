@@ -5,8 +5,8 @@ domains (bounds, categories) that the user declared or that were obtained throug
 DP mechanism. It is the only description of the data that may appear in a prompt
 without noise, and every row an LLM returns is validated against it.
 
-Inference from a DataFrame reads only dtypes (column kinds); domains read from the
-data itself are a privacy leak and are the sampler's business (DP selection) or the
+Kinds are inferred from dtypes only (:func:`infer_kind`); domains read from the data
+itself are a privacy leak and are the sampler's business (DP selection) or the
 user's (declaration).
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -304,65 +304,27 @@ def infer_kind(series: pd.Series) -> str:
     return "categorical"
 
 
-def infer_schema(
-    X: pd.DataFrame,
-    *,
-    bounds: Mapping[str, tuple[float, float]] | None = None,
-    categories: Mapping[str, Iterable] | None = None,
-    kinds: Mapping[str, str] | None = None,
-) -> TableSchema:
-    """Schema of ``X`` from its dtypes, with user-declared domains.
+def check_bounds(name, pair, *, datetime: bool = False) -> tuple[float, float]:
+    """Validate a declared ``(low, high)`` pair: two finite numbers with low < high.
 
-    Only dtypes are read from the data; bounds and categories come from the
-    arguments (public declarations). Columns of a ``pandas.Categorical`` dtype
-    declare their categories through the dtype and those are used.
+    With ``datetime=True`` the ends may be dates (anything ``pandas.Timestamp``
+    accepts) and are returned as POSIX seconds.
     """
-    if not isinstance(X, pd.DataFrame):
-        raise TypeError(f"expected a pandas DataFrame, got {type(X).__name__}")
-    bounds = dict(bounds or {})
-    categories = dict(categories or {})
-    kinds = dict(kinds or {})
-    unknown = (set(bounds) | set(categories) | set(kinds)) - set(map(str, X.columns))
-    if unknown:
-        raise ValueError(f"declared domains for unknown columns: {sorted(unknown)}")
-    columns = []
-    for name in X.columns:
-        series = X[name]
-        kind = kinds.get(name) or infer_kind(series)
-        low = high = None
-        cats = None
-        if name in bounds:
-            low, high = _check_pair(name, bounds[name])
-            if kind == "datetime":
-                low, high = (_to_seconds(low), _to_seconds(high))
-        if name in categories:
-            cats = tuple(categories[name])
-        elif isinstance(series.dtype, pd.CategoricalDtype):
-            cats = tuple(series.dtype.categories)
-        dtype = str(series.dtype)
-        columns.append(ColumnSpec(str(name), kind, low, high, cats, None, dtype))
-    return TableSchema(tuple(columns))
-
-
-def _check_pair(name, pair) -> tuple[float, float]:
     try:
         low, high = pair
     except (TypeError, ValueError):
         raise ValueError(f"bounds for {name!r} must be a (low, high) pair, got {pair!r}") from None
-    if isinstance(low, (str, pd.Timestamp, np.datetime64)):
-        return low, high
-    low, high = float(low), float(high)
+    if datetime:
+        low, high = pd.Timestamp(low).timestamp(), pd.Timestamp(high).timestamp()
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        raise ValueError(f"bounds for {name!r} must be numbers, got {pair!r}") from None
     if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"bounds for {name!r} must be finite, got {pair!r}")
     if low >= high:
         raise ValueError(f"bounds for {name!r} need low < high, got {pair!r}")
     return low, high
-
-
-def _to_seconds(value) -> float:
-    if isinstance(value, (int, float)):
-        return float(value)
-    return pd.Timestamp(value).timestamp()
 
 
 def _fmt(x: float) -> str:

@@ -211,7 +211,7 @@ def test_console_script_is_installed():
     script = shutil.which("sk-safesynth")
     if script is None:
         pytest.skip("console script not on PATH (run pip install -e .)")
-    done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([script, "--version"], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0 and __version__ in done.stdout
 
 
@@ -220,7 +220,7 @@ def test_demo_end_to_end_on_embedded_model(tmp_path):
     pytest.importorskip("xllamacpp")
     out = tmp_path / "demo"
     done = subprocess.run([sys.executable, "-m", "sk_safesynth.cli", "demo", "--rows", "40", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     check_demo_output(out, epsilons=[0.3, 1, 3])
     assert "epsilon=3" in done.stderr and "report:" in done.stdout

@@ -32,7 +32,7 @@ from scipy.stats import norm
 
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
-from sk_safesynth.schema import ColumnSpec, TableSchema, infer_kind
+from sk_safesynth.schema import ColumnSpec, TableSchema, check_bounds, infer_kind
 
 @dataclass
 class PrivateTable:
@@ -121,7 +121,7 @@ def numeric_bounds(table: PrivateTable, kinds: dict, declared: dict | None) -> d
             continue
         values = _as_number(table.frame[name], kind)
         if name in declared:
-            low, high = _check_bounds(name, declared[name], kind)
+            low, high = check_bounds(name, declared[name], datetime=kind == "datetime")
         else:
             low, high = float(values.min()), float(values.max())
             if low == high:
@@ -170,6 +170,8 @@ def select_categories(
         elif kind == "categorical":
             series = table.frame[name]
             if name in declared:
+                if not declared[name]:
+                    raise ValueError(f"categories declared for column {name!r} are empty; list at least one value")
                 categories[name] = declared[name]
             elif isinstance(series.dtype, pd.CategoricalDtype):
                 categories[name] = tuple(series.dtype.categories)
@@ -233,24 +235,6 @@ def _as_number(series: pd.Series, kind: str) -> np.ndarray:
     if kind == "datetime":
         return series.astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
     return series.to_numpy(dtype=float)
-
-
-def _check_bounds(name, pair, kind) -> tuple[float, float]:
-    try:
-        low, high = pair
-    except (TypeError, ValueError):
-        raise ValueError(f"bounds for {name!r} must be a (low, high) pair, got {pair!r}") from None
-    if kind == "datetime":
-        low, high = pd.Timestamp(low).timestamp(), pd.Timestamp(high).timestamp()
-    try:
-        low, high = float(low), float(high)
-    except (TypeError, ValueError):
-        raise ValueError(f"bounds for {name!r} must be numbers, got {pair!r}") from None
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"bounds for {name!r} must be finite, got {pair!r}")
-    if low >= high:
-        raise ValueError(f"bounds for {name!r} need low < high, got {pair!r}")
-    return low, high
 
 
 def _plain(value):
