@@ -109,7 +109,8 @@ def run_one(method, epsilon, seed, X, y, X_test, y_test, llm_rows) -> dict:
         X_syn, y_syn = independent_marginals(X, y, epsilon, 1e-5, len(X), seed)
         privacy = (epsilon, 1e-5)
     else:
-        params = dict(epsilon=epsilon, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES, random_state=seed)
+        params = dict(epsilon=epsilon, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES, random_state=seed,
+                      cache_dir=str(RESULTS.parent / ".cache" / "llm"))
         if method == "marginals":
             sampler = DPSyntheticSampler(method="marginals", pool_size=200, **params)
         elif method == "marginals_nollm":

@@ -41,7 +41,7 @@ def test_readme_snippets_run(fake_llm):
     # The hosted-model snippet needs an API key; every other one runs as written on the fake model.
     code = "\n".join(block for block in blocks if 'llm="gpt-4o-mini"' not in block)
     assert "GridSearchCV" in code and "privacy_utility_report" in code and "MIAScorer" in code
-    code = code.replace("DPSyntheticSampler(", "DPSyntheticSampler(llm=FAKE_MODEL, ")
+    code = code.replace("DPSyntheticSampler(", "DPSyntheticSampler(llm=FAKE_MODEL, random_state=0, ")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # search_privacy's study warning, small-sample MIA warnings
         exec(compile(code, "README.md", "exec"), {"FAKE_MODEL": FAKE_MODEL})  # noqa: S102 (our README)

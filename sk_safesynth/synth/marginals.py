@@ -29,6 +29,11 @@ from sk_safesynth.synth.encoding import Discretizer
 from sk_safesynth.synth.pool import llm_pool
 
 _IPF_ITERATIONS = 40
+_PSEUDO_COUNT = 1.0
+
+
+def _normalise(table: np.ndarray) -> np.ndarray:
+    return table / table.sum()
 
 
 class MarginalsMethod:
@@ -75,44 +80,67 @@ class MarginalsMethod:
         flat = np.ravel_multi_index(tuple(sub[valid].T), shape)
         return np.bincount(flat, weights=weights[valid], minlength=int(np.prod(shape))).reshape(shape)
 
-    def _one_way(self, j: int) -> np.ndarray:
-        """A noisy 1-way marginal of column j, measured or implied by a measured 2-way one."""
-        if (j,) in self.marginals_:
-            return self.marginals_[(j,)]
+    def distributions(self) -> dict[tuple, np.ndarray]:
+        """Consistent probability tables estimated from the noisy counts (post-processing).
+
+        With a target, every measured table (target, f) implies a noisy target
+        marginal; they are pooled by inverse variance (a table over ``k`` levels of f
+        sums ``k`` noisy cells), so the class shares use all the measurements, and each
+        table becomes ``P(target) * P(f | target)``. All tables then agree on the target
+        marginal and no class is lost because one noisy table clipped it to zero.
+        Negative counts are clipped and one pseudo-count per cell keeps every cell
+        reachable.
+        """
+        if self.target is None or self.target not in self.discretizer.names:
+            return {q: _normalise(np.clip(t, 0, None) + _PSEUDO_COUNT) for q, t in self.marginals_.items()}
+        t = self.discretizer.names.index(self.target)
+        two_way = [table for table in self.marginals_.values() if table.ndim == 2]  # axis 0 is the target
+        if two_way:
+            weights = [1.0 / table.shape[1] for table in two_way]
+            pooled = sum(w * table.sum(axis=1) for w, table in zip(weights, two_way)) / sum(weights)
+        else:
+            pooled = self.marginals_[(t,)]
+        prior = _normalise(np.clip(pooled, 0, None) + _PSEUDO_COUNT)
+        out = {}
         for query, table in self.marginals_.items():
+            if table.ndim == 1:
+                out[query] = prior
+                continue
+            conditional = np.clip(table, 0, None) + _PSEUDO_COUNT
+            out[query] = prior[:, None] * conditional / conditional.sum(axis=1, keepdims=True)
+        return out
+
+    def _one_way(self, j: int, tables: dict) -> np.ndarray:
+        """Marginal distribution of column j from the first table that holds it."""
+        for query, table in tables.items():
             if j in query:
-                axes = tuple(a for a, k in enumerate(query) if k != j)
-                return table.sum(axis=axes)
+                return table.sum(axis=tuple(a for a, k in enumerate(query) if k != j))
         raise KeyError(j)
 
-    def _independent_candidates(self, n: int, rng) -> pd.DataFrame:
+    def _independent_candidates(self, n: int, tables: dict, rng) -> pd.DataFrame:
         codes = np.empty((n, len(self.discretizer.names)), dtype=np.int64)
         for j in range(len(self.discretizer.names)):
-            p = np.clip(self._one_way(j), 0, None) + 1e-9
+            p = self._one_way(j, tables)
             codes[:, j] = rng.choice(len(p), size=n, p=p / p.sum())
         return self.discretizer.decode(codes, rng)
 
-    def candidate_pool(self, client, rng) -> pd.DataFrame:
+    def candidate_pool(self, client, tables: dict, rng) -> pd.DataFrame:
         has_text = any(c.kind == "text" for c in self.schema)
         parts = []
         if self.pool_size:
             parts.append(llm_pool(client, self.schema, self.pool_size, rows_per_call=self.rows_per_call,
                                   target=self.target, seed=self.pool_seed))
         if not has_text and self.n_independent:
-            parts.append(self._independent_candidates(self.n_independent, rng))
+            parts.append(self._independent_candidates(self.n_independent, tables, rng))
         if not parts:
             raise ValueError("the candidate pool is empty: set pool_size > 0 (text columns need LLM candidates)")
         pool = pd.concat(parts, ignore_index=True)
         return self.schema.coerce(pool[self.schema.names])
 
-    def weights(self, pool: pd.DataFrame) -> np.ndarray:
-        """Iterative proportional fitting of pool weights to the noisy marginals."""
+    def weights(self, pool: pd.DataFrame, targets: dict) -> np.ndarray:
+        """Iterative proportional fitting of pool weights to the estimated tables."""
         codes = self.discretizer.encode(pool)
         w = np.full(len(pool), 1.0 / len(pool))
-        targets = {}
-        for query, noisy in self.marginals_.items():
-            t = np.clip(noisy, 0, None)
-            targets[query] = t / t.sum() if t.sum() > 0 else np.full_like(t, 1.0 / t.size)
         for _ in range(_IPF_ITERATIONS):
             for query, target in targets.items():
                 sub = codes[:, list(query)]
@@ -128,7 +156,8 @@ class MarginalsMethod:
         return w
 
     def sample(self, n: int, client, rng) -> pd.DataFrame:
-        pool = self.candidate_pool(client, rng)
-        w = self.weights(pool)
+        tables = self.distributions()
+        pool = self.candidate_pool(client, tables, rng)
+        w = self.weights(pool, tables)
         index = rng.choice(len(pool), size=n, replace=True, p=w)
         return pool.iloc[index].reset_index(drop=True)
