@@ -216,6 +216,9 @@ def plot_privacy_utility(df: pd.DataFrame, ax: Any = None) -> Any:
     if len(real):
         ax.axhline(real["utility"].iloc[0], color="C0", ls=":", label="utility (real)")
     ax.set_xscale("log")
+    # label the epsilons that were run, not log-scale minor ticks that overlap
+    ax.set_xticks(syn["epsilon"].to_numpy(), [f"{e:g}" for e in syn["epsilon"]])
+    ax.minorticks_off()
     ax.set_xlabel("epsilon")
     ax.set_ylabel("utility", color="C0")
 

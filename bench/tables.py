@@ -1,0 +1,68 @@
+"""Markdown tables for docs/benchmarks.md from the JSON results of the benches.
+
+Run: python bench/tables.py > /tmp/tables.md   (then paste into docs/benchmarks.md)
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from _common import RESULTS
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    rows = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *rows])
+
+
+def mean_std(values: pd.Series) -> str:
+    values = values.astype(float).dropna()
+    if values.empty:
+        return "n/a"
+    return f"{values.mean():.3f} ± {values.std(ddof=0):.3f}"
+
+
+def adult() -> str:
+    records = []
+    for name in ("utility_adult", "utility_smartnoise"):
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            records += json.loads(path.read_text())["records"]
+    frame = pd.DataFrame(records)
+    rows = []
+    for (method, epsilon), group in frame.groupby(["method", "epsilon"], sort=False):
+        rows.append({
+            "method": method, "ε": epsilon, "seeds": len(group), "synthetic rows": int(group["n_synthetic"].iloc[0]),
+            "GB ROC-AUC": mean_std(group["gb_auc"]), "LR ROC-AUC": mean_std(group["lr_auc"]),
+            "GB accuracy": mean_std(group["gb_acc"]),
+            "DCR MIA AUC": mean_std(group["mia_auc"]) if "mia_auc" in group else "n/a",
+            "MIA TPR@1%FPR": mean_std(group["mia_tpr_at_1pct"]) if "mia_tpr_at_1pct" in group else "n/a",
+            "bound TPR@1%FPR": mean_std(group["bound_tpr_at_1pct"]) if "bound_tpr_at_1pct" in group else "n/a",
+            "seconds": f"{group['seconds'].astype(float).mean():.1f}",
+        })
+    order = {"real": 0, "independent": 1, "smartnoise_mst": 2, "smartnoise_aim": 3, "marginals_nollm": 4,
+             "marginals": 5, "noisy_icl": 6, "private_evolution": 7}
+    table = pd.DataFrame(rows).sort_values(["method", "ε"], key=lambda c: c.map(order) if c.name == "method" else c)
+    return markdown(table)
+
+
+def simple(name: str, key: str) -> str:
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        return f"(no {name}.json yet)"
+    data = json.loads(path.read_text())[key]
+    return markdown(pd.DataFrame(data).round(4))
+
+
+if __name__ == "__main__":
+    print("## Adult\n\n" + adult())
+    print("\n## Noise\n\n" + simple("noise", "results"))
+    print("\n## Scaling\n\n" + simple("scaling", "results"))
+    print("\n## MIA\n\n" + simple("mia", "results"))
+    print("\n## News\n\n" + simple("news", "results"))
+    print("\n## Cost\n\n" + simple("cost", "per_thousand_rows"))
+    print("\n" + simple("cost", "grid_search"))
