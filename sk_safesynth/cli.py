@@ -7,6 +7,7 @@ everything else); ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import math
 import sys
@@ -107,6 +108,11 @@ def read_csv(path: str | Path, *, text_columns=()) -> pd.DataFrame:
         raise CLIError(f"cannot read {path} as CSV: {_first_line(exc)}") from None
     if frame.empty:
         raise CLIError(f"{path} has no data rows")
+    with path.open(encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:  # pandas would silently rename them to "a.1", ...
+        raise CLIError(f"{path} has duplicate column names: {repeated}")
     # Object dtype for strings: the library infers categories from str values either way,
     # and mixed pandas string dtypes would otherwise count as different column kinds.
     strings = frame.select_dtypes(include=["object", "string"]).columns

@@ -197,6 +197,12 @@ class _BaseNoiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                     f"(n_features, 2); got shape {array.shape} for {len(numeric)} numeric column(s)"
                 )
         self.bounds_ = np.array([check_bounds(name, pair) for name, pair in zip(numeric, pairs)], dtype=float)
+        values = frame[numeric].to_numpy(dtype=float)
+        outside = [name for j, name in enumerate(numeric)
+                   if (values[:, j] < self.bounds_[j, 0]).all() or (values[:, j] > self.bounds_[j, 1]).all()]
+        if outside:
+            warnings.warn(f"declared bounds of {outside} exclude every value; all values are clipped",
+                          UserWarning, stacklevel=3)
 
     def _resolve_categories(self, frame: pd.DataFrame):
         self.categories_ = {}

@@ -199,6 +199,10 @@ class DPSyntheticSampler(BaseEstimator):
         self._validate_params()
         epsilon = check_epsilon(self.epsilon)
         delta = check_delta(self.delta, allow_zero=True)
+        uses_gaussian = self.method != "noisy_icl" or self.mechanism == "gaussian"
+        if delta == 0 and uses_gaussian:
+            raise ValueError("delta=0 needs method='noisy_icl' with mechanism='laplace'; the other methods use "
+                             "the Gaussian mechanism, which needs delta > 0")
         validate_data(self, X, reset=True, dtype=None, ensure_all_finite=not isinstance(X, pd.DataFrame),
                       ensure_min_features=1)
         table = prepare_table(X, y)

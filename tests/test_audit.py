@@ -213,8 +213,8 @@ def test_canary_stays_out_of_prompts_under_faults_and_retries(method):
 
 def test_noisers_pickle_no_training_rows():
     X = pd.DataFrame({"income": [CANARY_NUMBER, 10.0, 20.0], "city": ["Paris", "Lyon", "Nice"]})
-    for noiser in (LaplaceNoiser(1.0, bounds={"income": (0, 100_000)}, categories={"city": ["Paris", "Lyon", "Nice"]}),
-                   GaussianNoiser(1.0, bounds={"income": (0, 100_000)}, categories={"city": ["Paris", "Lyon", "Nice"]})):
+    domain = {"bounds": {"income": (0, 100_000)}, "categories": {"city": ["Paris", "Lyon", "Nice"]}}
+    for noiser in (LaplaceNoiser(1.0, **domain), GaussianNoiser(1.0, **domain)):
         blob = pickle.dumps(noiser.fit(X))
         assert np.float64(CANARY_NUMBER).tobytes() not in blob and b"61234" not in blob
 
@@ -243,7 +243,8 @@ def test_random_state_none_gives_fresh_noise_per_fit(method, monkeypatch):
     monkeypatch.setattr(random_module, "secure_generator", lambda: calls.append(1) or secure())
     X, y = _canary_table(60)
     X = X.drop(columns=["note", "since"])
-    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, method=method, bounds={"age": (18, 80), "income": (0, 1e5)},
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, method=method,
+                                 bounds={"age": (18, 80), "income": (0, 1e5)},
                                  categories={"city": ["Paris", "Lyon", "Nice"], "label": ["no", "yes"]},
                                  pool_size=20, n_independent=200, population_size=10, random_state=None)
     states = [pickle.dumps(_released(sampler.fit(X, y))) for _ in range(2)]

@@ -221,7 +221,8 @@ class LLMClient:
 
     # -- rows -------------------------------------------------------------------------
 
-    def generate(self, schema: TableSchema, tasks: Iterable[GenerationTask], seed: int | None = None) -> GenerationResult:
+    def generate(self, schema: TableSchema, tasks: Iterable[GenerationTask],
+                 seed: int | None = None) -> GenerationResult:
         """Generate exactly ``task.n_rows`` valid rows for each task.
 
         Parameters
@@ -456,7 +457,8 @@ def _past(deadline: float | None, margin: float = 0.0) -> bool:
     return deadline is not None and time.time() + margin >= deadline
 
 
-def _jobs(tasks: Iterable[GenerationTask], max_rows_per_call: int) -> Iterator[tuple[tuple[int, int], int, GenerationTask]]:
+def _jobs(tasks: Iterable[GenerationTask],
+          max_rows_per_call: int) -> Iterator[tuple[tuple[int, int], int, GenerationTask]]:
     """``((task index, call index), rows, task)`` for each call-sized part of each task, lazily."""
     for i, task in enumerate(tasks):
         for k, start in enumerate(range(0, int(task.n_rows), max_rows_per_call)):

@@ -3,6 +3,7 @@
 from sk_safesynth.privacy.calibration import (
     analytic_gaussian_sigma,
     gaussian_delta,
+    gaussian_epsilon,
     laplace_scale,
     rr_epsilon,
     rr_keep_probability,
@@ -29,6 +30,7 @@ __all__ = [
     "discrete_gaussian",
     "discrete_laplace",
     "gaussian_delta",
+    "gaussian_epsilon",
     "gaussian_event",
     "laplace_event",
     "laplace_scale",

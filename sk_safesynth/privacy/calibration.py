@@ -76,6 +76,26 @@ def analytic_gaussian_sigma(epsilon: float, delta: float, l2_sensitivity: float 
     return sigma * l2_sensitivity
 
 
+def gaussian_epsilon(mu: float, delta: float) -> float:
+    """Exact ε(δ) of a μ-GDP Gaussian mechanism (noise multiplier ``1/μ``).
+
+    The smallest ε with ``gaussian_delta(1/μ, ε) <= δ`` (Balle & Wang 2018,
+    Theorem 8; δ decreases in ε), found by bisection and rounded up.
+    """
+    if mu <= 0:
+        return 0.0
+    sigma = 1.0 / mu
+    if gaussian_delta(sigma, 0.0) <= delta:
+        return 0.0
+    high = 1.0
+    while gaussian_delta(sigma, high) > delta:
+        high *= 2.0
+    epsilon = brentq(lambda e: gaussian_delta(sigma, e) - delta, 0.0, high, xtol=1e-14, rtol=1e-14)
+    while gaussian_delta(sigma, epsilon) > delta:
+        epsilon = math.nextafter(epsilon, math.inf)
+    return epsilon
+
+
 def rr_keep_probability(epsilon: float, n_categories: int) -> float:
     """Probability of keeping the true value in ε-DP k-ary randomized response.
 
@@ -86,11 +106,13 @@ def rr_keep_probability(epsilon: float, n_categories: int) -> float:
     epsilon = check_epsilon(epsilon)
     if n_categories < 2:
         return 1.0
-    # expm1 and a stable ratio keep this exact for tiny and huge epsilon
-    if epsilon > 700:
-        return 1.0
-    e = math.expm1(epsilon)
-    return e / (e + n_categories)
+    e = math.expm1(min(epsilon, 700.0))
+    p = e / (e + n_categories)
+    # Rounding must never spend more than epsilon: step down to a p that is safe
+    # (for huge epsilon p stops just below 1, spending less than asked).
+    while p >= 1.0 or rr_epsilon(p, n_categories) > epsilon:
+        p = math.nextafter(p, 0.0)
+    return p
 
 
 def rr_epsilon(keep_probability: float, n_categories: int) -> float:

@@ -22,12 +22,14 @@ directly, each built for the semantics above.
 
 Reported spend: with only pure-DP events (Laplace, randomized response) the
 exact basic composition ``(Σ ε_i, 0)`` — tight for pure DP and always finite (a
-PLD's ε at δ=0 is infinite for Laplace because of tail truncation); otherwise the
-PLD's ε at the budget's δ, i.e. ``(ε(δ), δ)``.
+PLD's ε at δ=0 is infinite for Laplace because of tail truncation); with only
+Gaussian events the exact ε(δ) of their composition (one Gaussian); otherwise the
+composed PLD's ε at the budget's δ. Reported as ``(ε(δ), δ)``.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from dataclasses import dataclass, field
@@ -36,7 +38,7 @@ import dp_accounting
 from dp_accounting.pld import privacy_loss_distribution as pld_lib
 
 from sk_safesynth.exceptions import PrivacyBudgetExceeded
-from sk_safesynth.privacy.calibration import check_delta, check_epsilon, rr_epsilon
+from sk_safesynth.privacy.calibration import check_delta, check_epsilon, gaussian_epsilon, rr_epsilon
 
 _DISCRETIZATION = 1e-4
 # Budgets are compared with a relative slack of 1e-9 so that a mechanism calibrated
@@ -110,6 +112,18 @@ def _pure_epsilon(event, count: int) -> float | None:
             return 0.0
         return count * rr_epsilon(1.0 - event.noise_parameter, event.num_buckets)
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _pld_epsilon(others: tuple, gaussian_mu: float, delta: float) -> float:
+    """epsilon(delta) of the composed PLDs (memoised: fits and grid searches repeat them)."""
+    plds = [event_pld(e, c) for e, c in others]
+    if gaussian_mu > 0:
+        plds.append(event_pld(dp_accounting.GaussianDpEvent(1.0 / gaussian_mu)))
+    composed = plds[0]
+    for other in plds[1:]:
+        composed = composed.compose(other)
+    return float(composed.get_epsilon_for_delta(delta))
 
 
 def event_pld(event, count: int = 1) -> pld_lib.PrivacyLossDistribution:
@@ -224,20 +238,15 @@ class PrivacyLedger:
                 f"{self.delta:.3g} is left"
             )
         # Gaussian mechanisms compose exactly into one Gaussian with mu^2 = sum(mu_i^2)
-        # (Dong, Roth & Su 2019); merging them avoids the discretisation error that
-        # composing their PLDs one by one would add.
+        # (Dong, Roth & Su 2019). Alone, its epsilon(delta) is the analytic Gaussian
+        # curve (Balle & Wang 2018), exact; with other events, their PLDs are composed.
         gaussian_mu = math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat
                                     if isinstance(e, dp_accounting.GaussianDpEvent)))
-        others = [(e, c) for e, c in flat if not isinstance(e, dp_accounting.GaussianDpEvent)]
-        mu = gaussian_mu if not others and not extra else None
-        plds = [event_pld(e, c) for e, c in others]
-        if gaussian_mu > 0:
-            plds.append(event_pld(dp_accounting.GaussianDpEvent(1.0 / gaussian_mu)))
-        composed = plds[0]
-        for other in plds[1:]:
-            composed = composed.compose(other)
-        epsilon = float(composed.get_epsilon_for_delta(pld_delta))
-        return PrivacySpent(epsilon, self.delta, mu)
+        others = tuple((e, c) for e, c in flat if not isinstance(e, dp_accounting.GaussianDpEvent))
+        if not others:
+            mu = gaussian_mu if not extra else None
+            return PrivacySpent(gaussian_epsilon(gaussian_mu, pld_delta), self.delta, mu)
+        return PrivacySpent(_pld_epsilon(others, gaussian_mu, pld_delta), self.delta, None)
 
     def summary(self) -> list[dict]:
         """One dict per recorded event: label and event parameters."""

@@ -25,10 +25,12 @@ model, are a release: use a local ``embedding_model`` for private text.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 
+from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.llm import GenerationTask
 from sk_safesynth.privacy import analytic_gaussian_sigma, discrete_gaussian, gaussian_event
 from sk_safesynth.synth.encoding import VectorEncoder
@@ -59,6 +61,13 @@ class PrivateEvolutionMethod:
 
     def fit(self, frame: pd.DataFrame, schema, target, ledger, epsilon, delta, rng, client):
         self.schema = schema
+        if client.embedding_model is not None and any(c.kind == "text" for c in schema):
+            warnings.warn(
+                f"private text is sent to the embedding model {client.embedding_model!r} to compute votes: "
+                "that is a release outside the DP guarantee unless the model runs in this process",
+                PrivacyLeakWarning,
+                stacklevel=4,
+            )
         encoder = VectorEncoder(schema, embed=client.embed)
         private = encoder.encode(frame[schema.names])
         sigma = analytic_gaussian_sigma(epsilon, delta, l2_sensitivity=math.sqrt(2)) * math.sqrt(self.n_rounds)
