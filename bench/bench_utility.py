@@ -173,6 +173,8 @@ def main() -> None:
                     warnings.simplefilter("ignore")
                     record = run_one(method, epsilon, seed, X, y, X_test, y_test, args.llm_rows)
                 print(json.dumps(record), flush=True)
+                # re-read before writing: several bench processes may share the file
+                records = json.loads(path.read_text())["records"] if path.exists() else []
                 records = [r for r in records if (r["method"], r["epsilon"], r["seed"]) != key] + [record]
                 write_json("utility_adult", {"records": records})
     print_table(summarize(records), "Adult TSTR (mean ± std over seeds) and DCR membership inference")

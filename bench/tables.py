@@ -1,11 +1,17 @@
 """Markdown tables for docs/benchmarks.md from the JSON results of the benches.
 
-Run: python bench/tables.py > /tmp/tables.md   (then paste into docs/benchmarks.md)
+Run: python bench/tables.py            (print every table)
+     python bench/tables.py --update    (rewrite the tables between the
+                                         <!-- table:NAME --> ... <!-- /table --> markers
+                                         of docs/benchmarks.md)
 """
 
 from __future__ import annotations
 
 import json
+import re
+import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -58,11 +64,29 @@ def simple(name: str, key: str) -> str:
     return markdown(pd.DataFrame(data).round(4))
 
 
+def tables() -> dict[str, str]:
+    return {
+        "adult": adult(),
+        "noise": simple("noise", "results"),
+        "scaling": simple("scaling", "results"),
+        "mia": simple("mia", "results"),
+        "news": simple("news", "results"),
+        "cost": simple("cost", "per_thousand_rows"),
+        "grid": simple("cost", "grid_search"),
+    }
+
+
+def update(doc: Path) -> None:
+    text = doc.read_text()
+    for name, table in tables().items():
+        pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(\n<!-- /table -->)", re.S)
+        text = pattern.sub(lambda m: m.group(1) + table + m.group(2), text)
+    doc.write_text(text)
+
+
 if __name__ == "__main__":
-    print("## Adult\n\n" + adult())
-    print("\n## Noise\n\n" + simple("noise", "results"))
-    print("\n## Scaling\n\n" + simple("scaling", "results"))
-    print("\n## MIA\n\n" + simple("mia", "results"))
-    print("\n## News\n\n" + simple("news", "results"))
-    print("\n## Cost\n\n" + simple("cost", "per_thousand_rows"))
-    print("\n" + simple("cost", "grid_search"))
+    if "--update" in sys.argv:
+        update(Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md")
+    else:
+        for name, table in tables().items():
+            print(f"## {name}\n\n{table}\n")
