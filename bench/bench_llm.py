@@ -15,27 +15,18 @@ import os
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from sk_safesynth.llm import GenerationTask, LLMClient
 from sk_safesynth.llm.local_model import get_local_model, n_threads
-from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
-from sk_safesynth.schema import ColumnSpec, TableSchema
+from sk_safesynth.llm.testing import (
+    ADULT_LIKE_EXAMPLES,
+    ADULT_LIKE_SCHEMA,
+    FAKE_MODEL,
+    install_fake_provider,
+)
 
 RESULTS = Path(__file__).parent / "results" / "llm.json"
-ADULT = TableSchema((
-    ColumnSpec("age", "integer", 17, 90, dtype="int64"),
-    ColumnSpec("workclass", "categorical", categories=("Private", "Self-emp", "Federal-gov", "Local-gov", "State-gov")),
-    ColumnSpec("education", "categorical", categories=("Bachelors", "HS-grad", "Masters", "Some-college", "Doctorate")),
-    ColumnSpec("hours_per_week", "integer", 1, 99, dtype="int64"),
-    ColumnSpec("income", "categorical", categories=("<=50K", ">50K")),
-))
-EXAMPLES = pd.DataFrame(
-    [[39, "State-gov", "Bachelors", 40, "<=50K"], [50, "Self-emp", "Bachelors", 13, "<=50K"],
-     [38, "Private", "HS-grad", 40, "<=50K"], [52, "Self-emp", "HS-grad", 45, ">50K"],
-     [31, "Private", "Masters", 50, ">50K"], [42, "Federal-gov", "Doctorate", 60, ">50K"]],
-    columns=ADULT.names,
-)
+ADULT = ADULT_LIKE_SCHEMA
+EXAMPLES = ADULT_LIKE_EXAMPLES
 
 
 def bench_embedded(n_tasks: int = 4, rows_per_task: int = 20) -> dict:

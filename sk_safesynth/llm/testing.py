@@ -19,8 +19,10 @@ import time
 import uuid
 
 import numpy as np
+import pandas as pd
 
 from sk_safesynth.llm.backend import get_litellm, replace_provider
+from sk_safesynth.schema import ColumnSpec, TableSchema
 
 FAKE_PROVIDER = "sksafesynth-fake"
 FAKE_MODEL = f"{FAKE_PROVIDER}/rows"
@@ -34,6 +36,22 @@ FAULTS = ("timeout", "rate_limit", "server_error", "malformed", "out_of_range", 
           "unknown_category", "refusal", "truncated")
 #: Value written by the ``unknown_category`` fault.
 UNKNOWN_CATEGORY = "UNSEEN-CATEGORY-XQ"
+
+#: A small Adult-like schema and public demonstration rows, shared by the real-model
+#: tests and the LLM bench.
+ADULT_LIKE_SCHEMA = TableSchema((
+    ColumnSpec("age", "integer", 17, 90, dtype="int64"),
+    ColumnSpec("workclass", "categorical", categories=("Private", "Self-emp", "Federal-gov", "Local-gov", "State-gov")),
+    ColumnSpec("education", "categorical", categories=("Bachelors", "HS-grad", "Masters", "Some-college", "Doctorate")),
+    ColumnSpec("hours_per_week", "integer", 1, 99, dtype="int64"),
+    ColumnSpec("income", "categorical", categories=("<=50K", ">50K")),
+))
+ADULT_LIKE_EXAMPLES = pd.DataFrame(
+    [[39, "State-gov", "Bachelors", 40, "<=50K"], [50, "Self-emp", "Bachelors", 13, "<=50K"],
+     [38, "Private", "HS-grad", 40, "<=50K"], [52, "Self-emp", "HS-grad", 45, ">50K"],
+     [31, "Private", "Masters", 50, ">50K"], [42, "Federal-gov", "Doctorate", 60, ">50K"]],
+    columns=ADULT_LIKE_SCHEMA.names,
+)
 
 _current: FakeProvider | None = None
 
