@@ -275,7 +275,7 @@ class DPSyntheticSampler(BaseEstimator):
                                    rows_per_call=self.rows_per_call, pool_seed=self._pool_seed())
         if name == "noisy_icl":
             return NoisyICLMethod(mechanism=self.mechanism, n_shots=self.n_shots, max_demos=self.max_demos,
-                                  rows_per_call=self.rows_per_call)
+                                  rows_per_call=self.rows_per_call, secure=self.random_state is None)
         return PrivateEvolutionMethod(population_size=self.population_size, n_rounds=self.n_rounds,
                                       rows_per_call=self.rows_per_call, pool_seed=self._pool_seed())
 

@@ -277,3 +277,20 @@ def test_llm_usage_is_accounted():
     usage = sampler.llm_usage_
     assert usage["n_calls"] >= 3 and usage["rows"] == 25
     assert usage["completion_tokens"] > 0
+
+
+def test_secure_fit_never_seeds_the_demonstration_noise(monkeypatch):
+    """With random_state=None the noiser must draw from its own CSPRNG, not a derived seed."""
+    from sk_safesynth import noisers
+
+    seen = []
+    original = noisers.GaussianNoiser.fit
+
+    def spy(self, X, y=None):
+        seen.append(self.random_state)
+        return original(self, X, y)
+
+    monkeypatch.setattr(noisers.GaussianNoiser, "fit", spy)
+    _sampler("noisy_icl", random_state=None).fit(*_table())
+    _sampler("noisy_icl", random_state=3).fit(*_table())
+    assert seen[0] is None and isinstance(seen[1], int)

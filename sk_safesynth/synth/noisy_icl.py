@@ -34,8 +34,9 @@ from sk_safesynth.synth.pool import fill_text
 
 
 class NoisyICLMethod:
-    def __init__(self, *, mechanism: str, n_shots: int, max_demos: int, rows_per_call: int):
+    def __init__(self, *, mechanism: str, n_shots: int, max_demos: int, rows_per_call: int, secure: bool):
         self.mechanism = mechanism
+        self.secure = secure
         self.n_shots = n_shots
         self.max_demos = max_demos
         self.rows_per_call = rows_per_call
@@ -57,7 +58,9 @@ class NoisyICLMethod:
         categories = {c.name: list(c.categories) for c in structured if c.kind in ("categorical", "boolean")}
         for name in categories:  # randomized response works on labels; booleans and ints included
             private[name] = private[name].astype(object)
-        seed = int(rng.integers(0, 2**32 - 1))
+        # A secure fit keeps the noiser on its own CSPRNG: a 32-bit seed drawn for it
+        # could be brute-forced from the released values and the noise subtracted.
+        seed = None if self.secure else int(rng.integers(0, 2**32 - 1))
         if self.mechanism == "laplace":
             noiser = LaplaceNoiser(epsilon, bounds=bounds or None, categories=categories, random_state=seed)
         else:
