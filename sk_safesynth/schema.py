@@ -24,6 +24,8 @@ KINDS = ("numeric", "integer", "boolean", "categorical", "datetime", "text")
 # An object column whose values are mostly distinct long strings is free text,
 # not a category: categories are short labels that repeat.
 _TEXT_MIN_MEAN_LENGTH = 30
+# Shortest text the LLM may write in a text column (JSON-schema minLength).
+_TEXT_MIN_LENGTH = 80
 
 
 class RowValidationError(ValueError):
@@ -152,8 +154,12 @@ class ColumnSpec:
         if self.kind == "datetime":
             return {"type": "string", "format": "date-time"}
         out = {"type": "string"}
-        if self.kind == "text" and self.max_length is not None:
-            out["maxLength"] = int(self.max_length)
+        if self.kind == "text":
+            # a floor on length keeps small models from answering a passage with one word
+            limit = int(self.max_length) if self.max_length is not None else None
+            out["minLength"] = min(_TEXT_MIN_LENGTH, limit) if limit else _TEXT_MIN_LENGTH
+            if limit is not None:
+                out["maxLength"] = limit
         return out
 
     def describe(self) -> str:
@@ -173,7 +179,9 @@ class ColumnSpec:
                 hi = pd.Timestamp(self.high, unit="s").date()
                 return f"{self.name}: date between {lo} and {hi}"
             return f"{self.name}: date"
-        return f"{self.name}: free text"
+        if self.max_length is not None:
+            return f"{self.name}: free text, a realistic passage of several sentences (at most {self.max_length} characters)"
+        return f"{self.name}: free text, a realistic passage of several sentences"
 
 
 @dataclass(frozen=True)
