@@ -6,7 +6,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -79,6 +79,12 @@ class TrainOnSynthetic(MetaEstimatorMixin, BaseEstimator):
         if self.n_samples is not None and "n_samples" in sampler.get_params():
             sampler.set_params(n_samples=self.n_samples)
         X_syn, y_syn = sampler.fit_resample(X, y)
+        if is_classifier(self.estimator) and len(np.unique(np.asarray(y_syn))) < 2:
+            raise ValueError(
+                f"the synthetic training set holds a single class ({np.unique(np.asarray(y_syn)).tolist()}): "
+                "at this budget and table size the DP release lost the other classes; use a larger epsilon, "
+                "more rows, or a larger n_samples"
+            )
         self.sampler_ = sampler
         self.estimator_ = clone(self.estimator).fit(X_syn, y_syn)
         self.synthetic_X_ = X_syn

@@ -294,3 +294,13 @@ def test_secure_fit_never_seeds_the_demonstration_noise(monkeypatch):
     _sampler("noisy_icl", random_state=None).fit(*_table())
     _sampler("noisy_icl", random_state=3).fit(*_table())
     assert seen[0] is None and isinstance(seen[1], int)
+
+
+def test_train_on_synthetic_single_class_release_is_a_clear_error():
+    class OneClassSampler(DPSyntheticSampler):
+        def fit_resample(self, X, y):
+            return X, pd.Series(["high"] * len(X), name=y.name)
+
+    X, y = _table(50)
+    with pytest.raises(ValueError, match="single class"):
+        TrainOnSynthetic(OneClassSampler(FAKE_MODEL), LogisticRegression()).fit(X[["age", "income"]], y)
