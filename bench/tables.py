@@ -79,8 +79,9 @@ def tables() -> dict[str, str]:
 def update(doc: Path) -> None:
     text = doc.read_text()
     for name, table in tables().items():
-        pattern = re.compile(rf"(<!-- table:{name} -->\n).*?(\n<!-- /table -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + table + m.group(2), text)
+        # the body between the markers may be empty; never match across another table
+        pattern = re.compile(rf"(<!-- table:{name} -->\n)(?:(?!<!-- table:).)*?(<!-- /table -->)", re.S)
+        text = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
     doc.write_text(text)
 
 
