@@ -79,14 +79,19 @@ class TrainOnSynthetic(MetaEstimatorMixin, BaseEstimator):
         if self.n_samples is not None and "n_samples" in sampler.get_params():
             sampler.set_params(n_samples=self.n_samples)
         X_syn, y_syn = sampler.fit_resample(X, y)
-        if is_classifier(self.estimator) and len(np.unique(np.asarray(y_syn))) < 2:
-            raise ValueError(
-                f"the synthetic training set holds a single class ({np.unique(np.asarray(y_syn)).tolist()}): "
-                "at this budget and table size the DP release lost the other classes; use a larger epsilon, "
-                "more rows, or a larger n_samples"
-            )
         self.sampler_ = sampler
-        self.estimator_ = clone(self.estimator).fit(X_syn, y_syn)
+        try:
+            self.estimator_ = clone(self.estimator).fit(X_syn, y_syn)
+        except ValueError as exc:
+            classes = np.unique(np.asarray(y_syn))
+            if not is_classifier(self.estimator) or len(classes) > 1:
+                raise
+            # Most classifiers refuse one class; say why the release holds only one.
+            raise ValueError(
+                f"the synthetic training set holds a single class ({classes.tolist()}): at this budget and table "
+                "size the DP release lost the other classes; use a larger epsilon, more rows, a larger "
+                "n_samples, or an estimator that accepts one class"
+            ) from exc
         self.synthetic_X_ = X_syn
         self.synthetic_y_ = y_syn
         self.privacy_spent_ = getattr(sampler, "privacy_spent_", None)
