@@ -15,3 +15,15 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture
+def fresh_fake_llm():
+    """The fake LLM provider installed, with no memoised candidate pool before or after."""
+    from sk_safesynth.llm.testing import install_fake_provider
+    from sk_safesynth.synth.pool import clear_pool_cache
+
+    install_fake_provider()
+    clear_pool_cache()
+    yield
+    clear_pool_cache()

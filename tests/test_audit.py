@@ -33,7 +33,6 @@ from sk_safesynth.llm import capture_prompts
 from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
 from sk_safesynth.privacy import analytic_gaussian_sigma, ledger as ledger_module, make_generator
 from sk_safesynth.privacy import random as random_module
-from sk_safesynth.synth.pool import clear_pool_cache
 
 METHODS = ["marginals", "noisy_icl", "private_evolution"]
 DELTA = 1e-5
@@ -41,12 +40,8 @@ CANARY_TEXT = "CANARY-7QX-OKAPI-HARPSICHORD"
 CANARY_NUMBER = 61234.5625
 
 
-@pytest.fixture(autouse=True)
-def fake_llm():
-    install_fake_provider()
-    clear_pool_cache()
-    yield
-    clear_pool_cache()
+# every test: the fake LLM installed, and no candidate pool memoised by another test
+pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
 
 
 @pytest.fixture

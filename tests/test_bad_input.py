@@ -16,20 +16,15 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from sk_safesynth import (DPSyntheticSampler, GaussianNoiser, LaplaceNoiser, MIAScorer, PrivacyLeakWarning, TrainOnSynthetic)
 from sk_safesynth.llm import capture_prompts
-from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
-from sk_safesynth.synth.pool import clear_pool_cache
+from sk_safesynth.llm.testing import FAKE_MODEL
 
 METHODS = ["marginals", "noisy_icl", "private_evolution"]
 CITIES = ["Paris", "Lyon", "Nice"]
 BOUNDS = {"a": (0, 10)}
 
 
-@pytest.fixture(autouse=True)
-def fake_llm():
-    install_fake_provider()
-    clear_pool_cache()
-    yield
-    clear_pool_cache()
+# every test: the fake LLM installed, and no candidate pool memoised by another test
+pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
 
 
 def _frame(n=40, seed=0):

@@ -21,11 +21,8 @@ CANARY_TEXT = "CANARY-QX7-ZEBRA"
 CANARY_NUMBER = 77777.125
 
 
-@pytest.fixture(autouse=True)
-def fake_llm():
-    install_fake_provider()
-    clear_pool_cache()
-    yield
+# every test: the fake LLM installed, and no candidate pool memoised by another test
+pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
 
 
 def _table(n=400, seed=0):
