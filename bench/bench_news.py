@@ -1,21 +1,27 @@
-"""News topics (BBC, 5 classes; the AGNews stand-in): TSTR accuracy of TF-IDF + LogisticRegression.
+"""DP synthetic news articles (BBC, 5 topics; the AGNews stand-in) on the embedded model.
 
-Run: python bench/bench_news.py [--eps 1,4,1e6] [--rows-per-class 5] [--seeds 0]
+Run: python bench/bench_news.py [--eps 1,4] [--seeds 0,1,2] [--methods pe_kw,icl_kw] [--n 500]
+     python bench/bench_news.py --throughput          # decode rate vs the raw model
 
-Data: ../shared/data/bbc_news.csv (research use; not redistributed in the package),
-split 70/30 stratified. ``epsilon=1e6`` stands for "no privacy" (noise negligible).
-The embedded 270M model writes every synthetic article (at most ``--max-chars``
-characters); it is slow at long text on 2 cores, so few rows per class are
-generated and the table says how many.
+Utility is TSTR: TF-IDF + LogisticRegression trained on the synthetic articles, accuracy
+on the real held-out split (70/30 stratified, seed 0). Rows: ``real`` (trained on the
+real training split), ``label-only`` (no privacy: articles written under the public
+header alone, the zero-privacy prompt baseline) and each DP method. Every method uses
+the public header template ``"BBC News > {label}\\n\\nHeadline:"`` and the same cached
+public population. Data: ../shared/data/bbc_news.csv (research use; not shipped).
+Results go to bench/results/<--out>.json after every run.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -23,54 +29,124 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
-from _common import print_table, write_json
+from _common import RESULTS, print_table, write_json
 from sk_safesynth import DPSyntheticSampler
+from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
+from sk_safesynth.synth import TextNoisyICL, TextPrivateEvolution
+from sk_safesynth.synth.documents import header, public_documents
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc_news.csv"
+TEMPLATE = "BBC News > {label}\n\nHeadline:"
+CACHE = Path(tempfile.gettempdir()) / "sksafesynth-bench-news-cache"
+
+
+def methods(population: int) -> dict:
+    common = dict(population_size=population, template=TEMPLATE)
+    return {
+        "pe": TextPrivateEvolution(**common),
+        "pe_kw": TextPrivateEvolution(keywords=8, **common),
+        "icl": TextNoisyICL(**common),
+        "icl_kw": TextNoisyICL(keywords=8, **common),
+    }
 
 
 def tfidf_lr():
-    return make_pipeline(TfidfVectorizer(sublinear_tf=True, min_df=1), LogisticRegression(max_iter=2000))
+    return make_pipeline(TfidfVectorizer(sublinear_tf=True), LogisticRegression(max_iter=2000))
+
+
+def accuracy(texts, labels, test: pd.DataFrame) -> float:
+    return float(accuracy_score(test["label"], tfidf_lr().fit(texts, labels).predict(test["text"])))
+
+
+def throughput() -> None:
+    """Completion tokens/s of ``LLMClient.write`` against llama.cpp decoding the same prompts raw."""
+    from sk_safesynth.llm.local_model import get_local_model
+
+    prompts = [TEMPLATE.format(label=label) for label in ("business", "sports", "tech", "politics")] * 5
+    model = get_local_model()
+    model.complete({"prompt": "warm up", "n_predict": 8})
+    start, raw_tokens = time.perf_counter(), 0
+    for i, prompt in enumerate(prompts):
+        reply = model.complete({"prompt": prompt, "n_predict": 100, "temperature": 1.0, "seed": 10_000 + i})
+        raw_tokens += reply["usage"]["completion_tokens"] if "usage" in reply else reply["tokens_predicted"]
+    raw = raw_tokens / (time.perf_counter() - start)
+    client = LLMClient(DEFAULT_MODEL)
+    start = time.perf_counter()
+    result = client.write(prompts, max_tokens=100, seed=1, stop=["\n\n\n"])
+    seconds = time.perf_counter() - start
+    ours = result.completion_tokens / seconds
+    rows = [{"what": "raw llama.cpp decode", "texts": len(prompts), "tokens/s": round(raw, 1)},
+            {"what": "LLMClient.write", "texts": len(prompts), "tokens/s": round(ours, 1),
+             "texts/s": round(len(prompts) / seconds, 3), "share of raw": round(ours / raw, 3)}]
+    print_table(rows, "Text generation throughput on the embedded model (one process)")
+    write_json("news_throughput", {"results": rows})
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--eps", default="1,4,1e6")
-    parser.add_argument("--methods", default="noisy_icl,private_evolution")
-    parser.add_argument("--rows-per-class", type=int, default=5)
-    parser.add_argument("--max-chars", type=int, default=400)
-    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--eps", default="1,4")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--methods", default="pe_kw,icl_kw")
+    parser.add_argument("--n", type=int, default=500, help="synthetic articles per run")
+    parser.add_argument("--population", type=int, default=100)
+    parser.add_argument("--baseline", action="store_true", help="add the real and label-only rows")
+    parser.add_argument("--out", default="news")
+    parser.add_argument("--throughput", action="store_true")
     args = parser.parse_args()
+    if args.throughput:
+        throughput()
+        return
     news = pd.read_csv(DATA)
     train, test = train_test_split(news, test_size=0.3, stratify=news["label"], random_state=0)
     labels = sorted(news["label"].unique())
-    results = []
-    model = tfidf_lr().fit(train["text"], train["label"])
-    results.append({"method": "real", "epsilon": "inf", "seed": "-", "n_train": len(train),
-                    "accuracy": accuracy_score(test["label"], model.predict(test["text"])), "seconds": 0.0})
-    print(results[-1], flush=True)
-    n_rows = args.rows_per_class * len(labels)
-    for method in args.methods.split(","):
+    path = RESULTS / f"{args.out}.json"
+    results = json.loads(path.read_text())["results"] if path.exists() else []
+    done = {(r["method"], str(r["epsilon"]), str(r["seed"])) for r in results}
+
+    def record(row: dict) -> None:
+        results.append(row)
+        print(row, flush=True)
+        write_json(args.out, {"results": results, "n": args.n, "population": args.population,
+                              "template": TEMPLATE})
+
+    if args.baseline and ("real", "inf", "-") not in done:
+        record({"method": "real", "epsilon": "inf", "seed": "-", "n_train": len(train),
+                "accuracy": accuracy(train["text"], train["label"], test), "seconds": 0.0})
+    if args.baseline and ("label-only", "inf", "0") not in done:
+        client = LLMClient(DEFAULT_MODEL, cache_dir=str(CACHE))
+        per_class = -(-args.n // len(labels))
+        start = time.perf_counter()
+        pool = public_documents(client, TEMPLATE, [{"label": label} for label in labels], per_class,
+                                max_tokens=100, seed=0, max_length=1000)
+        texts = [text for group in pool for text in group]
+        y = [label for label, group in zip(labels, pool) for _ in group]
+        record({"method": "label-only", "epsilon": "inf", "seed": "0", "n_train": len(texts),
+                "accuracy": accuracy(texts, y, test), "seconds": round(time.perf_counter() - start, 1),
+                "example": header(TEMPLATE, {"label": labels[0]}) + " " + texts[0][:200]})
+    for name in args.methods.split(","):
         for epsilon in map(float, args.eps.split(",")):
             for seed in map(int, args.seeds.split(",")):
+                if (name, str(epsilon), str(seed)) in done:
+                    continue
+                method = methods(args.population)[name]
+                sampler = DPSyntheticSampler(epsilon=epsilon, method=method, categories={"label": labels},
+                                             kinds={"text": "text"}, n_samples=args.n, cache_dir=str(CACHE),
+                                             random_state=seed)
                 start = time.perf_counter()
-                sampler = DPSyntheticSampler(
-                    epsilon=epsilon, method=method, categories={"label": labels}, kinds={"text": "text"},
-                    n_samples=n_rows, population_size=n_rows, n_rounds=2, pool_size=n_rows, max_text_length=args.max_chars,
-                    llm_kwargs={"max_rows_per_call": 2}, random_state=seed,
-                )
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     X_syn, y_syn = sampler.fit_resample(train[["text"]], train["label"])
-                accuracy = float("nan")
-                if y_syn.nunique() > 1:
-                    accuracy = accuracy_score(test["label"], tfidf_lr().fit(X_syn["text"], y_syn).predict(test["text"]))
-                results.append({"method": method, "epsilon": "inf (1e6)" if epsilon >= 1e6 else epsilon,
-                                "seed": seed, "n_train": len(X_syn), "accuracy": accuracy,
-                                "seconds": round(time.perf_counter() - start, 1)})
-                print(results[-1], flush=True)
-    print_table(results, "BBC news topics: TSTR accuracy of TF-IDF + LogisticRegression on the real test split")
-    write_json("news", {"results": results, "rows_per_class": args.rows_per_class})
+                seconds = time.perf_counter() - start
+                usage = sampler.llm_usage_
+                record({"method": name, "epsilon": epsilon, "seed": seed, "n_train": len(X_syn),
+                        "accuracy": accuracy(X_syn["text"], y_syn, test), "seconds": round(seconds, 1),
+                        "texts": usage["texts"], "cached": usage["n_cached"],
+                        "tokens_per_s": round(usage["completion_tokens"] / seconds, 1),
+                        "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6),
+                        "class_shares": dict(zip(*np.unique(y_syn, return_counts=True))),
+                        "example": str(X_syn["text"].iloc[0])[:200]})
+    print_table([{k: v for k, v in r.items() if k not in ("example", "class_shares")} for r in results],
+                "BBC news: TSTR accuracy of TF-IDF + LogisticRegression on the real test split")
 
 
 if __name__ == "__main__":

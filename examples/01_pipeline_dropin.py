@@ -18,7 +18,7 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from sk_safesynth import DPSyntheticSampler, TrainOnSynthetic
+from sk_safesynth import DPSyntheticSampler, Marginals, TrainOnSynthetic
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, load_adult
 from sk_safesynth.llm import DEFAULT_MODEL
 
@@ -40,7 +40,7 @@ model = make_pipeline(
 # Public bounds and categories (from the data set's documentation) cost no privacy budget;
 # declare them for the columns the sampler sees (the target included).
 sampler = DPSyntheticSampler(
-    llm=LLM, epsilon=1.0, delta=1e-5, pool_size=30,
+    llm=LLM, epsilon=1.0, delta=1e-5, method=Marginals(pool_size=30),
     bounds={c: ADULT_BOUNDS[c] for c in FEATURES if c in ADULT_BOUNDS},
     categories={c: ADULT_CATEGORIES[c] for c in FEATURES + ["income"] if c in ADULT_CATEGORIES},
     random_state=0,  # reproducible for the example; leave None for cryptographically secure noise

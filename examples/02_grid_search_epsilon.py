@@ -22,7 +22,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from sk_safesynth import DPSyntheticSampler, MIAScorer, TrainOnSynthetic, search_privacy
+from sk_safesynth import DPSyntheticSampler, Marginals, MIAScorer, TrainOnSynthetic, search_privacy
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, load_adult
 from sk_safesynth.llm import DEFAULT_MODEL
 from sk_safesynth.mia import MIAInsufficientDataWarning
@@ -41,7 +41,7 @@ model = make_pipeline(
     LogisticRegression(max_iter=1000),
 )
 sampler = DPSyntheticSampler(
-    llm=LLM, pool_size=30, random_state=0,
+    llm=LLM, method=Marginals(pool_size=30), random_state=0,
     bounds={c: ADULT_BOUNDS[c] for c in COLUMNS if c in ADULT_BOUNDS},
     categories={c: ADULT_CATEGORIES[c] for c in COLUMNS + ["income"] if c in ADULT_CATEGORIES},
 )

@@ -21,7 +21,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from sk_safesynth import DPSyntheticSampler, MIAScorer
+from sk_safesynth import DPSyntheticSampler, Marginals, MIAScorer
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, load_adult
 from sk_safesynth.evaluation import plot_privacy_utility, privacy_utility_report
 from sk_safesynth.llm import DEFAULT_MODEL
@@ -39,7 +39,7 @@ model = make_pipeline(
     ),
     HistGradientBoostingClassifier(random_state=0),
 )
-sampler = DPSyntheticSampler(llm=LLM, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES, pool_size=40,
+sampler = DPSyntheticSampler(llm=LLM, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES, method=Marginals(pool_size=40),
                              random_state=0)
 
 with warnings.catch_warnings():

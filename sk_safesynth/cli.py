@@ -293,6 +293,27 @@ def _privacy_from_record(record: dict, path) -> object:
     return PrivacySpent(float(spent["epsilon"]), float(spent["delta"]), spent.get("mu"))
 
 
+def _method(name: str, template: str | None):
+    """The ``method`` argument of the sampler for ``--method`` and ``--template``."""
+    if template is None:
+        return name
+    from sk_safesynth.synth import METHODS
+
+    method = auto_method_for_text() if name == "auto" else METHODS[name][1]()
+    if "template" not in method.get_params():
+        raise CLIError(f"--template is for text tables; --method {name} does not write text under a header")
+    # "\n" typed in a shell arrives as a backslash and an n
+    return method.set_params(template=template.replace("\\n", "\n"))
+
+
+def auto_method_for_text():
+    """What ``--method auto`` is on a text table."""
+    from sk_safesynth.schema import ColumnSpec, TableSchema
+    from sk_safesynth.synth import auto_method
+
+    return auto_method(TableSchema((ColumnSpec("label", "categorical"), ColumnSpec("text", "text"))))
+
+
 # ---------------------------------------------------------------- commands
 def cmd_generate(args) -> int:
     """Fit a DP sampler on a CSV and write synthetic rows plus a privacy record."""
@@ -310,8 +331,9 @@ def cmd_generate(args) -> int:
     if args.seed is not None:
         progress(f"note: --seed {args.seed} makes the noise reproducible and NOT cryptographically secure")
     sampler = DPSyntheticSampler(
-        llm=args.llm, epsilon=args.epsilon, delta=args.delta, method=args.method, bounds=bounds,
-        categories=categories, n_jobs=args.n_jobs, cache_dir=args.cache_dir, verbose=1, random_state=args.seed,
+        llm=args.llm, epsilon=args.epsilon, delta=args.delta, method=_method(args.method, args.template),
+        bounds=bounds, categories=categories, n_jobs=args.n_jobs, cache_dir=args.cache_dir, verbose=1,
+        random_state=args.seed,
     )
     X = frame.drop(columns=[args.target]) if args.target else frame
     y = frame[args.target] if args.target else None
@@ -336,7 +358,7 @@ def cmd_generate(args) -> int:
     write_json({
         "tool": f"{PROG} {__version__}", "input": str(args.data), "output": str(out),
         "n_rows_input": len(frame), "n_rows_output": len(synthetic), "target": args.target,
-        "model": args.llm, "method": sampler.method_,
+        "model": args.llm, "method": sampler.method_.name, "method_class": type(sampler.method_).__name__, "method_params": sampler.method_.get_params(),
         "budget": {"epsilon": args.epsilon, "delta": args.delta},
         "privacy_spent": spent.as_dict(), "ledger": sampler.ledger_.summary(),
         "random_state": args.seed, "secure_noise": args.seed is None,
@@ -345,7 +367,7 @@ def cmd_generate(args) -> int:
         "timing_seconds": {"fit": fit_seconds, "sample": sample_seconds},
     }, record_path)
     print(f"wrote {len(synthetic)} synthetic rows to {out}")
-    print(f"privacy spent: epsilon={spent.epsilon:.4g}, delta={spent.delta:.3g} (method {sampler.method_}); "
+    print(f"privacy spent: epsilon={spent.epsilon:.4g}, delta={spent.delta:.3g} (method {sampler.method_!r}); "
           f"record in {record_path}")
     return 0
 
@@ -413,6 +435,14 @@ def demo_pool_size(rows: int) -> int:
     return min(60, max(20, rows // 5))
 
 
+def _demo_method(name: str, pool_size: int):
+    from sk_safesynth.synth import METHODS, Marginals
+
+    if name in ("auto", "marginals"):
+        return Marginals(pool_size=pool_size)
+    return METHODS[name][0]()
+
+
 def cmd_demo(args) -> int:
     """Whole story offline on bundled Adult rows: fit, sample, TSTR, MIA, report."""
     from sklearn.base import clone
@@ -442,8 +472,8 @@ def cmd_demo(args) -> int:
     }
     _use_model(args.llm)
     sampler = DPSyntheticSampler(
-        llm=args.llm, delta=args.delta, method=args.method, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES,
-        pool_size=pool_size, cache_dir=args.cache_dir, verbose=1, random_state=seed,
+        llm=args.llm, delta=args.delta, method=_demo_method(args.method, pool_size), bounds=ADULT_BOUNDS,
+        categories=ADULT_CATEGORIES, cache_dir=args.cache_dir, verbose=1, random_state=seed,
     )
     model = tstr_model(args.estimator, "roc_auc")
     progress(f"demo: {args.rows} Adult training rows, {test_rows} test rows, epsilons {args.epsilons}, "
@@ -552,6 +582,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--llm", default=DEFAULT_MODEL, metavar="MODEL",
                      help=f"litellm model string (default: the embedded {DEFAULT_MODEL})")
     gen.add_argument("--method", choices=METHOD_CHOICES, default="auto")
+    gen.add_argument("--template", metavar="TEXT",
+                     help='public header of each synthetic text, e.g. "BBC News > {label}\\n\\nHeadline:" '
+                          "({column} placeholders for categorical columns)")
     gen.add_argument("--bounds", metavar="JSON", help='public bounds {"col": [low, high]} (else PrivacyLeakWarning)')
     gen.add_argument("--categories", metavar="JSON",
                      help='public categories {"col": ["a", "b"]} (else DP selection spends budget)')

@@ -13,12 +13,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.privacy import PrivacyLedger, make_generator
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
+from sk_safesynth.synth import METHODS, FitContext, GenerationMethod, resolve_method
 from sk_safesynth.synth.domain import build_schema, column_kinds, numeric_bounds, prepare_table, select_categories
-from sk_safesynth.synth.marginals import MarginalsMethod
-from sk_safesynth.synth.noisy_icl import NoisyICLMethod
-from sk_safesynth.synth.private_evolution import PrivateEvolutionMethod
 
-METHODS = ("noisy_icl", "private_evolution", "marginals")
 _USAGE_FIELDS = ("n_calls", "n_cached", "prompt_tokens", "completion_tokens", "cost", "n_invalid")
 
 
@@ -31,15 +28,23 @@ class _MeteredClient:
 
     def generate(self, *args, **kwargs):
         result = self._client.generate(*args, **kwargs)
-        for name in _USAGE_FIELDS:
-            self._usage[name] += getattr(result, name)
+        self._add(result)
         self._usage["rows"] += len(result.rows)
         return result
 
+    def write(self, *args, **kwargs):
+        result = self._client.write(*args, **kwargs)
+        self._add(result)
+        self._usage["texts"] += sum(map(len, result.texts))
+        return result
+
+    def _add(self, result) -> None:
+        for name in _USAGE_FIELDS:
+            self._usage[name] += getattr(result, name)
+
     def __getattr__(self, name):
         return getattr(self._client, name)
-# The method that wins the utility benchmark (docs/benchmarks.md, docs/methods.md).
-AUTO_METHOD = "marginals"
+
 
 
 class DPSyntheticSampler(BaseEstimator):
@@ -59,10 +64,15 @@ class DPSyntheticSampler(BaseEstimator):
         Total privacy budget of one fit (> 0).
     delta : float, default=1e-5
         Total delta budget in [0, 1); Gaussian mechanisms need delta > 0.
-    method : {"auto", "marginals", "noisy_icl", "private_evolution"}, default="auto"
-        Generation method; ``"auto"`` is ``"marginals"``, the benchmark winner.
-    mechanism : {"gaussian", "laplace"}, default="gaussian"
-        Noise of the ``noisy_icl`` demonstrations (the other methods are Gaussian).
+    method : str or GenerationMethod, default="auto"
+        Generation method: an object such as ``Marginals(n_bins=32)``,
+        ``NoisyICL(n_shots=5)``, ``PrivateEvolution()``, ``TextPrivateEvolution()`` or
+        ``TextNoisyICL()`` (its parameters reach ``get_params`` and ``GridSearchCV`` as
+        ``method__<name>``), or a name: ``"marginals"``, ``"noisy_icl"``,
+        ``"private_evolution"`` (the text variant on a table of one text column and
+        categorical columns), or ``"auto"``, the benchmark winner for the table:
+        :class:`~sk_safesynth.synth.Marginals` for tables,
+        ``TextPrivateEvolution(keywords=8)`` for text.
     bounds : dict or None, default=None
         Public ``{column: (low, high)}`` bounds of numeric, integer and datetime
         columns. Missing ones are read from the data with a ``PrivacyLeakWarning``.
@@ -77,22 +87,6 @@ class DPSyntheticSampler(BaseEstimator):
         Rows returned by ``fit_resample`` (default: as many as X).
     domain_budget : float, default=0.1
         Share of (epsilon, delta) spent on DP category selection when needed.
-    rows_per_call : int, default=10
-        Rows asked for in one LLM call.
-    n_shots : int, default=5
-        ``noisy_icl``: noised demonstrations per prompt.
-    max_demos : int, default=2000
-        ``noisy_icl``: records (randomly chosen) that are noised as demonstrations.
-    pool_size : int, default=200
-        ``marginals``: LLM-written candidate rows (privacy-free, cached).
-    n_independent : int, default=20000
-        ``marginals``: extra candidates drawn from the noisy 1-way marginals.
-    n_bins : int, default=16
-        ``marginals``: bins per numeric column.
-    population_size : int, default=60
-        ``private_evolution``: candidates per round.
-    n_rounds : int, default=2
-        ``private_evolution``: rounds of voting.
     max_text_length : int, default=1000
         Longest text (characters) the LLM may write in a text column.
     n_jobs : int or None, default=None
@@ -116,13 +110,15 @@ class DPSyntheticSampler(BaseEstimator):
         ``(epsilon, delta)`` spent by the fit (never above the budget).
     ledger_ : PrivacyLedger
         The events behind ``privacy_spent_``.
-    method_ : str
-        The method used.
+    method_ : GenerationMethod
+        The fitted method (a clone of ``method``, or the object a name stands for);
+        it holds DP outputs only.
     target_name_ : str or None
         Name of the target column in ``sample`` output.
     llm_usage_ : dict
         LLM accounting of this fit and every ``sample`` since: calls, cache hits,
-        prompt and completion tokens, cost (USD, from litellm), invalid rows replaced.
+        prompt and completion tokens, cost (USD, from litellm), invalid rows or short
+        texts replaced, rows and texts written.
     n_features_in_, feature_names_in_
         As in scikit-learn.
     """
@@ -131,21 +127,12 @@ class DPSyntheticSampler(BaseEstimator):
         "llm": [str],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "delta": [Interval(Real, 0, 1, closed="left")],
-        "method": [StrOptions({"auto", *METHODS})],
-        "mechanism": [StrOptions({"gaussian", "laplace"})],
+        "method": [StrOptions({"auto", *METHODS}), GenerationMethod],
         "bounds": [None, dict],
         "categories": [None, dict],
         "kinds": [None, dict],
         "n_samples": [None, Interval(Integral, 1, None, closed="left")],
         "domain_budget": [Interval(Real, 0, 1, closed="neither")],
-        "rows_per_call": [Interval(Integral, 1, None, closed="left")],
-        "n_shots": [Interval(Integral, 1, None, closed="left")],
-        "max_demos": [Interval(Integral, 1, None, closed="left")],
-        "pool_size": [Interval(Integral, 0, None, closed="left")],
-        "n_independent": [Interval(Integral, 0, None, closed="left")],
-        "n_bins": [Interval(Integral, 2, None, closed="left")],
-        "population_size": [Interval(Integral, 2, None, closed="left")],
-        "n_rounds": [Interval(Integral, 1, None, closed="left")],
         "max_text_length": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [None, Integral],
         "cache_dir": [None, str],
@@ -154,29 +141,18 @@ class DPSyntheticSampler(BaseEstimator):
         "random_state": ["random_state"],
     }
 
-    def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", mechanism="gaussian",
-                 bounds=None, categories=None, kinds=None, *, n_samples=None, domain_budget=0.1,
-                 rows_per_call=10, n_shots=5, max_demos=2000, pool_size=200, n_independent=20000, n_bins=16,
-                 population_size=60, n_rounds=2, max_text_length=1000, n_jobs=None, cache_dir=None, llm_kwargs=None,
-                 verbose=0, random_state=None):
+    def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", bounds=None, categories=None,
+                 kinds=None, *, n_samples=None, domain_budget=0.1, max_text_length=1000, n_jobs=None, cache_dir=None,
+                 llm_kwargs=None, verbose=0, random_state=None):
         self.llm = llm
         self.epsilon = epsilon
         self.delta = delta
         self.method = method
-        self.mechanism = mechanism
         self.bounds = bounds
         self.categories = categories
         self.kinds = kinds
         self.n_samples = n_samples
         self.domain_budget = domain_budget
-        self.rows_per_call = rows_per_call
-        self.n_shots = n_shots
-        self.max_demos = max_demos
-        self.pool_size = pool_size
-        self.n_independent = n_independent
-        self.n_bins = n_bins
-        self.population_size = population_size
-        self.n_rounds = n_rounds
         self.max_text_length = max_text_length
         self.n_jobs = n_jobs
         self.cache_dir = cache_dir
@@ -199,16 +175,12 @@ class DPSyntheticSampler(BaseEstimator):
         self._validate_params()
         epsilon = check_epsilon(self.epsilon)
         delta = check_delta(self.delta, allow_zero=True)
-        uses_gaussian = self.method != "noisy_icl" or self.mechanism == "gaussian"
-        if delta == 0 and uses_gaussian:
-            raise ValueError("delta=0 needs method='noisy_icl' with mechanism='laplace'; the other methods use "
-                             "the Gaussian mechanism, which needs delta > 0")
         validate_data(self, X, reset=True, dtype=None, ensure_all_finite=not isinstance(X, pd.DataFrame),
                       ensure_min_features=1)
         table = prepare_table(X, y)
         rng = make_generator(self.random_state)
         ledger = PrivacyLedger(epsilon, delta)
-        self.llm_usage_ = dict.fromkeys((*_USAGE_FIELDS, "rows"), 0)
+        self.llm_usage_ = dict.fromkeys((*_USAGE_FIELDS, "rows", "texts"), 0)
         kinds = column_kinds(table, self.kinds, self.categories)
         bounds = numeric_bounds(table, kinds, self.bounds)
         needs_selection = any(
@@ -220,22 +192,24 @@ class DPSyntheticSampler(BaseEstimator):
         if needs_selection and delta == 0:
             raise ValueError("DP category selection needs delta > 0: set delta or declare every categorical "
                              "column's values with categories={column: [...]}")
+        # The method is chosen from kinds alone (public), before any domain is released.
+        provisional = build_schema(table, kinds, bounds, {}, max_text_length=self.max_text_length)
+        method = resolve_method(self.method, provisional)
+        method._validate_params()
+        if delta == 0 and method.needs_delta():
+            raise ValueError(f"delta=0 needs a pure-DP method such as NoisyICL(mechanism='laplace'); {method!r} "
+                             "uses the Gaussian mechanism, which needs delta > 0")
+        method.check_schema(provisional)
         categories, _ = select_categories(table, kinds, self.categories, ledger, epsilon * share, delta * share, rng)
         schema = build_schema(table, kinds, bounds, categories, max_text_length=self.max_text_length)
-        method_name = AUTO_METHOD if self.method == "auto" else self.method
-        method = self._make_method(method_name)
-        epsilon_m, delta_m = epsilon * (1 - share), delta * (1 - share)
-        args = (table.frame, schema, table.target, ledger, epsilon_m, delta_m, rng)
-        if method_name == "private_evolution":
-            method.fit(*args, self._client())
-        else:
-            method.fit(*args)
+        context = FitContext(frame=table.frame, schema=schema, target=table.target, ledger=ledger,
+                             epsilon=epsilon * (1 - share), delta=delta * (1 - share), rng=rng, client=self._client(),
+                             secure=self.random_state is None, public_seed=self._public_seed())
+        self.method_ = method.fit(context)
         self.schema_ = schema
         self.ledger_ = ledger
         self.privacy_spent_ = ledger.spent
-        self.method_ = method_name
         self.target_name_ = table.target
-        self.generator_ = method
         return self
 
     def sample(self, n_samples: int) -> pd.DataFrame:
@@ -249,7 +223,7 @@ class DPSyntheticSampler(BaseEstimator):
         check_is_fitted(self, "schema_")
         if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        rows = self.generator_.sample(int(n_samples), self._client(), self._sample_rng())
+        rows = self.method_.sample(int(n_samples), self._client(), self._sample_rng())
         return self.schema_.coerce(rows[self.schema_.names].reset_index(drop=True))
 
     def fit_resample(self, X, y):
@@ -269,19 +243,9 @@ class DPSyntheticSampler(BaseEstimator):
         return X_syn, y_syn
 
     # ------------------------------------------------------------------ helpers
-    def _make_method(self, name: str):
-        if name == "marginals":
-            return MarginalsMethod(n_bins=self.n_bins, pool_size=self.pool_size, n_independent=self.n_independent,
-                                   rows_per_call=self.rows_per_call, pool_seed=self._pool_seed())
-        if name == "noisy_icl":
-            return NoisyICLMethod(mechanism=self.mechanism, n_shots=self.n_shots, max_demos=self.max_demos,
-                                  rows_per_call=self.rows_per_call, secure=self.random_state is None)
-        return PrivateEvolutionMethod(population_size=self.population_size, n_rounds=self.n_rounds,
-                                      rows_per_call=self.rows_per_call, pool_seed=self._pool_seed())
-
-    def _pool_seed(self) -> int:
-        # The candidate pool sees no private data, so a fixed seed is safe and lets
-        # folds and epsilons share one cached pool.
+    def _public_seed(self) -> int:
+        # Privacy-free generation (candidate pools) sees no private data, so a fixed
+        # seed is safe and lets folds and epsilons share one cached pool.
         return self.random_state if isinstance(self.random_state, Integral) else 0
 
     def _sample_rng(self) -> np.random.Generator:

@@ -27,3 +27,22 @@ def fresh_fake_llm():
     clear_pool_cache()
     yield
     clear_pool_cache()
+
+
+def method(name: str, **params):
+    """The method object ``name`` stands for on a table, given the parameters it accepts
+    (tests pass one set of sizes to every method)."""
+    from sk_safesynth.synth import METHODS
+
+    cls = METHODS[name][0]
+    accepted = cls().get_params()
+    return cls(**{key: value for key, value in params.items() if key in accepted})
+
+
+def text_method(name: str, **params):
+    """Like :func:`method`, for the text variant of ``name``."""
+    from sk_safesynth.synth import METHODS
+
+    cls = METHODS[name][1]
+    accepted = cls().get_params()
+    return cls(**{key: value for key, value in params.items() if key in accepted})

@@ -33,6 +33,9 @@ from sk_safesynth.llm import capture_prompts
 from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
 from sk_safesynth.privacy import analytic_gaussian_sigma, ledger as ledger_module, make_generator
 from sk_safesynth.privacy import random as random_module
+from sk_safesynth.synth import Marginals, NoisyICL, PrivateEvolution
+
+from conftest import method as make_method
 
 METHODS = ["marginals", "noisy_icl", "private_evolution"]
 DELTA = 1e-5
@@ -92,13 +95,13 @@ def test_marginals_audit(audit_mode):
     epsilon, k, n_runs = 4.0, 10, 800
     D = pd.DataFrame({"c": ["a"] * k + ["b"] * k})
     D_prime = D.assign(c=["z"] + ["a"] * (k - 1) + ["b"] * k)
-    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, delta=DELTA, method="marginals",
-                                 categories={"c": ["a", "b", "z"]}, pool_size=0, n_independent=10)
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, delta=DELTA, method=Marginals(pool_size=0, n_independent=10),
+                                 categories={"c": ["a", "b", "z"]})
     # One 1-way query: replacing a record moves (count_a, count_z) by (-1, +1), L2 norm sqrt(2).
     sigma = analytic_gaussian_sigma(epsilon, DELTA, l2_sensitivity=math.sqrt(2))
 
     def statistic(fitted):
-        counts = fitted.generator_.marginals_[(0,)]
+        counts = fitted.method_.marginals_[(0,)]
         return counts[2] - counts[0]  # z minus a: mean -k on D, -k + 2 on D'
 
     threshold = -k + 2 * math.sqrt(2) * sigma  # two noise standard deviations above D's mean
@@ -116,10 +119,10 @@ def test_noisy_icl_audit(audit_mode):
     shows 1" has probability e^-ε/2 on D and 1/2 on D': the test is tight.
     """
     epsilon, n_runs = 2.0, 600
-    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, method="noisy_icl", mechanism="laplace",
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, method=NoisyICL(mechanism="laplace"),
                                  bounds={"x": (0.0, 1.0)})
     negatives, positives = _audit(lambda X: sampler.fit(X), pd.DataFrame({"x": [0.0]}), pd.DataFrame({"x": [1.0]}),
-                                  lambda fitted: fitted.generator_.demonstrations_["x"].iloc[0], 1.0, n_runs)
+                                  lambda fitted: fitted.method_.demonstrations_["x"].iloc[0], 1.0, n_runs)
     assert sampler.privacy_spent_.epsilon == pytest.approx(epsilon)
     bound = _report("noisy_icl (laplace)", epsilon, negatives, positives, n_runs, 0.0)
     assert bound <= epsilon
@@ -129,10 +132,10 @@ def test_noisy_icl_audit(audit_mode):
 def test_private_evolution_audit(audit_mode):
     """Votes between two public candidates: the canary moves one vote from c1 to c0."""
     epsilon, k, n_runs = 4.0, 20, 800
-    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, delta=DELTA, method="private_evolution",
-                                 bounds={"x": (0.0, 1.0)}, population_size=2, n_rounds=1)
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, delta=DELTA, method=PrivateEvolution(population_size=2, n_rounds=1),
+                                 bounds={"x": (0.0, 1.0)})
     # The candidates come from the schema only (memoised, identical in every run).
-    candidates = sampler.fit(pd.DataFrame({"x": [0.5]})).generator_.population_["x"].to_numpy()
+    candidates = sampler.fit(pd.DataFrame({"x": [0.5]})).method_.population_["x"].to_numpy()
     assert len(set(candidates)) == 2
     D = pd.DataFrame({"x": [candidates[1]] * k + [candidates[0]] * k})
     D_prime = D.assign(x=[candidates[0]] + [candidates[1]] * (k - 1) + [candidates[0]] * k)
@@ -140,7 +143,7 @@ def test_private_evolution_audit(audit_mode):
     # weight of c0 = v0 / (v0 + v1) with noisy votes v ~ k + N(0, sigma^2): about 1/2 + (v0 - v1) / 4k
     threshold = 0.5 + 2 * math.sqrt(2) * sigma / (4 * k)
     negatives, positives = _audit(lambda X: sampler.fit(X), D, D_prime,
-                                  lambda fitted: fitted.generator_.weights_[0], threshold, n_runs)
+                                  lambda fitted: fitted.method_.weights_[0], threshold, n_runs)
     bound = _report("private_evolution", epsilon, negatives, positives, n_runs, DELTA)
     assert bound <= sampler.privacy_spent_.epsilon
     assert bound > 0.8
@@ -172,10 +175,10 @@ def _canary_table(n=120, seed=0):
 
 def _text_sampler(method, **params):
     return DPSyntheticSampler(
-        FAKE_MODEL, epsilon=4.0, method=method, kinds={"note": "text"},
+        FAKE_MODEL, epsilon=4.0, method=make_method(method, pool_size=20, population_size=10, rows_per_call=5),
+        kinds={"note": "text"},
         bounds={"age": (18, 80), "income": (0, 100_000), "since": ("2015-01-01", "2024-01-01")},
-        categories={"city": ["Paris", "Lyon", "Nice"], "label": ["no", "yes"]}, random_state=0,
-        pool_size=20, population_size=10, rows_per_call=5, **params)
+        categories={"city": ["Paris", "Lyon", "Nice"], "label": ["no", "yes"]}, random_state=0, **params)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -238,22 +241,23 @@ def test_random_state_none_gives_fresh_noise_per_fit(method, monkeypatch):
     monkeypatch.setattr(random_module, "secure_generator", lambda: calls.append(1) or secure())
     X, y = _canary_table(60)
     X = X.drop(columns=["note", "since"])
-    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, method=method,
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0,
+                                 method=make_method(method, pool_size=20, n_independent=200, population_size=10),
                                  bounds={"age": (18, 80), "income": (0, 1e5)},
                                  categories={"city": ["Paris", "Lyon", "Nice"], "label": ["no", "yes"]},
-                                 pool_size=20, n_independent=200, population_size=10, random_state=None)
+                                 random_state=None)
     states = [pickle.dumps(_released(sampler.fit(X, y))) for _ in range(2)]
     assert states[0] != states[1]
     assert len(calls) >= 2  # one secure generator per fit at least
 
 
 def _released(sampler):
-    generator = sampler.generator_
-    if sampler.method_ == "marginals":
-        return generator.marginals_
-    if sampler.method_ == "noisy_icl":
-        return generator.demonstrations_
-    return generator.weights_
+    method = sampler.method_
+    if method.name == "marginals":
+        return method.marginals_
+    if method.name == "noisy_icl":
+        return method.demonstrations_
+    return method.weights_
 
 
 def test_fixed_random_state_is_reproducible_and_documented():

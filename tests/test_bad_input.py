@@ -18,6 +18,8 @@ from sk_safesynth import (DPSyntheticSampler, GaussianNoiser, LaplaceNoiser, MIA
 from sk_safesynth.llm import capture_prompts
 from sk_safesynth.llm.testing import FAKE_MODEL
 
+from conftest import method as make_method
+
 METHODS = ["marginals", "noisy_icl", "private_evolution"]
 CITIES = ["Paris", "Lyon", "Nice"]
 BOUNDS = {"a": (0, 10)}
@@ -38,9 +40,10 @@ def _noiser(kind, **params):
 
 
 def _sampler(method="marginals", **params):
-    defaults = dict(llm=FAKE_MODEL, epsilon=1.0, method=method, bounds=BOUNDS, categories={"c": CITIES},
-                    random_state=0, pool_size=10, n_independent=200, population_size=10, rows_per_call=5)
-    return DPSyntheticSampler(**{**defaults, **params})
+    sizes = dict(pool_size=10, n_independent=200, population_size=10, rows_per_call=5)
+    method_params = {k: params.pop(k) for k in [*sizes, "mechanism"] if k in params}
+    defaults = dict(llm=FAKE_MODEL, epsilon=1.0, bounds=BOUNDS, categories={"c": CITIES}, random_state=0)
+    return DPSyntheticSampler(method=make_method(method, **{**sizes, **method_params}), **{**defaults, **params})
 
 
 def _tstr(**params):

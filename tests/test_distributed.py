@@ -20,6 +20,8 @@ from sk_safesynth.llm.testing import FAKE_MODEL, current_fake, install_fake_prov
 from sk_safesynth.schema import ColumnSpec, TableSchema  # noqa: E402
 from sk_safesynth.synth.pool import clear_pool_cache  # noqa: E402
 
+from conftest import method as make_method  # noqa: E402
+
 SCHEMA = TableSchema((
     ColumnSpec("age", "integer", 17, 90, dtype="int64"),
     ColumnSpec("city", "categorical", categories=("Paris", "Lyon", "Nice")),
@@ -65,9 +67,9 @@ def test_generation_on_dask_matches_local(dask_client):
 def test_sampler_on_dask_matches_local(dask_client, method):
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"age": rng.integers(17, 91, 120), "city": rng.choice(["Paris", "Lyon", "Nice"], 120)})
-    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, method=method, bounds={"age": (17, 90)},
-                                 categories={"city": ["Paris", "Lyon", "Nice"]}, random_state=3,
-                                 pool_size=30, n_independent=100, rows_per_call=5)
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, bounds={"age": (17, 90)},
+                                 method=make_method(method, pool_size=30, n_independent=100, rows_per_call=5),
+                                 categories={"city": ["Paris", "Lyon", "Nice"]}, random_state=3)
     install_fake_provider()
     sampler.fit(X)
     clear_pool_cache()

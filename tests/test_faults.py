@@ -19,6 +19,8 @@ from sk_safesynth.llm.testing import FAKE_MODEL, FAULTS, UNKNOWN_CATEGORY, insta
 from sk_safesynth.schema import ColumnSpec, TableSchema
 from sk_safesynth.synth.pool import clear_pool_cache
 
+from conftest import method as make_method
+
 METHODS = ["marginals", "noisy_icl", "private_evolution"]
 BOUNDS = {"age": (18, 80), "income": (0, 100_000)}
 CATEGORIES = {"city": ["Paris", "Lyon", "Nice"], "label": ["no", "yes"]}
@@ -49,9 +51,9 @@ def _table(n=150, seed=0):
 def _fitted(method, **llm_kwargs):
     """A sampler fitted with a healthy provider: faults are then injected at sampling time."""
     install_fake_provider()
+    method = make_method(method, pool_size=40, n_independent=300, population_size=20, rows_per_call=5)
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, method=method, bounds=BOUNDS, categories=CATEGORIES,
-                                 random_state=0, pool_size=40, n_independent=300, population_size=20,
-                                 rows_per_call=5, n_jobs=2, llm_kwargs=llm_kwargs)
+                                 random_state=0, n_jobs=2, llm_kwargs=llm_kwargs)
     return sampler.fit(*_table())
 
 
@@ -84,7 +86,7 @@ def test_thirty_percent_faults_during_fit():
     clean = _fitted("private_evolution", **ROBUST)
     install_fake_provider(fault_rate=0.3)
     clear_pool_cache()
-    faulty = DPSyntheticSampler(**clean.get_params()).fit(*_table())
+    faulty = DPSyntheticSampler(**clean.get_params(deep=False)).fit(*_table())
     assert _ledger_state(faulty) == _ledger_state(clean)
     assert len(faulty.sample(40)) == 40
 
@@ -107,13 +109,13 @@ def test_total_failure_is_a_clear_bounded_error(method):
 
 def test_total_failure_in_fit_leaves_a_fitted_sampler_untouched():
     sampler = _fitted("private_evolution", max_retries=1, backoff=0.001)
-    before, population = _ledger_state(sampler), sampler.generator_.population_.copy()
+    before, population = _ledger_state(sampler), sampler.method_.population_.copy()
     install_fake_provider(fault_rate=1.0)
     clear_pool_cache()
     with pytest.raises(LLMGenerationError):
         sampler.fit(*_table(seed=1))
     assert _ledger_state(sampler) == before
-    pd.testing.assert_frame_equal(sampler.generator_.population_, population)
+    pd.testing.assert_frame_equal(sampler.method_.population_, population)
 
 
 @pytest.mark.parametrize("fault", FAULTS)

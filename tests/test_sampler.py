@@ -15,6 +15,9 @@ from sk_safesynth import DPSyntheticSampler, PrivacyLeakWarning, TrainOnSyntheti
 from sk_safesynth.llm import capture_prompts
 from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
 from sk_safesynth.synth.pool import clear_pool_cache
+from sk_safesynth.synth import Marginals
+
+from conftest import method as make_method, text_method
 
 METHODS = ["marginals", "noisy_icl", "private_evolution"]
 CANARY_TEXT = "CANARY-QX7-ZEBRA"
@@ -45,9 +48,10 @@ CATEGORIES = {"city": ["Paris", "Lyon", "Nice"], "risk": ["high", "low"]}
 
 
 def _sampler(method, **params):
-    defaults = dict(llm=FAKE_MODEL, epsilon=1.0, method=method, bounds=BOUNDS, categories=CATEGORIES,
-                    random_state=0, pool_size=30, n_independent=2000, population_size=20)
-    return DPSyntheticSampler(**{**defaults, **params})
+    sizes = dict(pool_size=30, n_independent=2000, population_size=20)
+    method_params = {k: params.pop(k) for k in [*sizes, "mechanism", "n_shots", "rows_per_call"] if k in params}
+    defaults = dict(llm=FAKE_MODEL, epsilon=1.0, bounds=BOUNDS, categories=CATEGORIES, random_state=0)
+    return DPSyntheticSampler(method=make_method(method, **{**sizes, **method_params}), **{**defaults, **params})
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -106,10 +110,32 @@ def test_params_not_mutated_and_clone():
     from sklearn.base import clone
 
     sampler = _sampler("marginals")
+    method = sampler.method
     before = {k: (v.copy() if isinstance(v, dict) else v) for k, v in sampler.get_params().items()}
     sampler.fit(*_table())
-    assert sampler.get_params() == before
-    assert clone(sampler).get_params() == before
+    assert sampler.get_params() == before  # the method object included, by identity
+    assert sampler.method is method and not hasattr(method, "marginals_")  # the fit used a clone
+    cloned = clone(sampler).get_params()
+    assert cloned.pop("method") is not method
+    assert cloned == {k: v for k, v in before.items() if k != "method"}
+
+
+def test_method_parameters_reach_grid_search():
+    from sk_safesynth import Marginals, NoisyICL
+
+    sampler = DPSyntheticSampler(FAKE_MODEL, method=NoisyICL(n_shots=5))
+    assert sampler.get_params()["method__n_shots"] == 5
+    sampler.set_params(method__n_shots=2)
+    assert sampler.method.n_shots == 2
+    X, y = _table()
+    model = TrainOnSynthetic(_sampler("marginals", n_samples=100, categories={"risk": ["high", "low"]}),
+                             LogisticRegression())
+    search = GridSearchCV(model, {"sampler__method__n_bins": [4, 32]}, cv=2).fit(X[["age", "income"]], y)
+    fitted = [params["sampler__method__n_bins"] for params in search.cv_results_["params"]]
+    assert fitted == [4, 32]
+    assert search.best_estimator_.sampler_.method_.discretizer_.n_levels("income") in (4, 32)
+    with pytest.raises(ValueError, match="n_bins"):
+        DPSyntheticSampler(FAKE_MODEL, method=Marginals(n_bins=1)).fit(X, y)
 
 
 def _canary_table():
@@ -139,7 +165,7 @@ def test_no_raw_value_reaches_a_prompt(method):
 def test_noisy_icl_demonstrations_are_noised():
     X, y = _table(300)
     sampler = _sampler("noisy_icl").fit(X, y)
-    demos = sampler.generator_.demonstrations_
+    demos = sampler.method_.demonstrations_
     private_rows = set(map(tuple, X[["age", "income"]].to_numpy()))
     shown = set(map(tuple, demos[["age", "income"]].to_numpy()))
     assert len(shown & private_rows) == 0
@@ -210,9 +236,10 @@ def test_text_column_end_to_end_on_bbc(shared_data):
     news = pd.read_csv(shared_data / "bbc_news.csv").groupby("label").head(20).reset_index(drop=True)
     X, y = news[["text"]], news["label"]
     labels = sorted(y.unique())
-    for method in METHODS:
+    for name in METHODS:
+        method = text_method(name, pool_size=20, n_independent=200, population_size=10)
         sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, method=method, categories={"label": labels},
-                                     kinds={"text": "text"}, random_state=0, pool_size=20, population_size=10)
+                                     kinds={"text": "text"}, random_state=0)
         with capture_prompts() as prompts:
             X_syn, y_syn = sampler.fit_resample(X, y)
         assert len(X_syn) == len(X) and set(y_syn) <= set(labels)
@@ -258,7 +285,7 @@ def test_undeclared_bounds_warn():
         _sampler("marginals", bounds=None).fit(X, y)
 
 
-@parametrize_with_checks([DPSyntheticSampler(FAKE_MODEL, method="marginals", pool_size=0, n_independent=200),
+@parametrize_with_checks([DPSyntheticSampler(FAKE_MODEL, method=Marginals(pool_size=0, n_independent=200)),
                           DPSyntheticSampler(FAKE_MODEL, method="noisy_icl")])
 def test_sklearn_estimator_checks(estimator, check):
     install_fake_provider()

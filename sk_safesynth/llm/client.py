@@ -8,7 +8,7 @@ import threading
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -19,7 +19,16 @@ from joblib import Memory, Parallel, delayed
 from sk_safesynth.exceptions import LLMBudgetExceeded, LLMGenerationError
 from sk_safesynth.llm.backend import DEFAULT_MODEL, LOCAL_PROVIDER, get_litellm
 from sk_safesynth.llm.capture import record_prompt
-from sk_safesynth.llm.prompts import build_messages, parse_rows, prompt_text, response_format, summarize_errors
+from sk_safesynth.llm.prompts import (
+    DOCUMENT_INSTRUCTION,
+    build_document,
+    build_messages,
+    parse_rows,
+    prompt_text,
+    response_format,
+    row_response_format,
+    summarize_errors,
+)
 from sk_safesynth.schema import TableSchema
 
 # Providers of this package: they always get a response_format.
@@ -29,6 +38,7 @@ _EMBEDDING_FEATURES = 2**12
 # Calls per chunk of a run: enough to keep 32+ parallel calls busy, few enough that a
 # chunk's prompts and rows are small.
 _CHUNK_CALLS = 512
+PROMPT_STYLES = ("auto", "chat", "document")
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,29 @@ class GenerationResult:
 
     rows: pd.DataFrame
     task_index: np.ndarray
+    n_calls: int = 0
+    n_cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    n_invalid: int = 0
+
+
+@dataclass
+class TextResult:
+    """Texts written for a list of document prompts, with the run's accounting.
+
+    Attributes
+    ----------
+    texts : list of list of str
+        For each prompt, exactly the number of continuations asked for.
+    n_calls, n_cached, prompt_tokens, completion_tokens, cost
+        As in :class:`GenerationResult`.
+    n_invalid : int
+        Continuations that were too short and were asked for again.
+    """
+
+    texts: list[list[str]]
     n_calls: int = 0
     n_cached: int = 0
     prompt_tokens: int = 0
@@ -186,6 +219,14 @@ class LLMClient:
     time_limit : float, optional
         Maximum wall-clock seconds of one ``generate`` run, retries and backoff
         included; None means no limit beyond ``max_retries`` and ``timeout``.
+    prompt_style : {"auto", "chat", "document"}, default="auto"
+        How prompts are written. ``"document"`` (base and completion models) writes
+        a document that the model continues: rows as JSON lines after a header and
+        the demonstrations, one row per completion choice, cut at the line's end;
+        texts as documents under a header. ``"chat"`` sends instructions and the
+        same material as messages and asks for a JSON answer. ``"auto"`` picks
+        ``"document"`` for the embedded model and for models litellm lists as
+        text-completion models, ``"chat"`` otherwise.
 
     Notes
     -----
@@ -199,7 +240,7 @@ class LLMClient:
                  n_jobs: int | None = None, cache_dir=None, max_retries: int = 4, token_budget: int | None = None,
                  cost_cap: float | None = None, timeout: float = 120, verbose: int = 0,
                  embedding_model: str | None = None, max_rows_per_call: int = 20, structured="auto",
-                 backoff: float = 0.5, time_limit: float | None = None):
+                 backoff: float = 0.5, time_limit: float | None = None, prompt_style: str = "auto"):
         self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -215,6 +256,9 @@ class LLMClient:
         self.structured = structured
         self.backoff = backoff
         self.time_limit = time_limit
+        self.prompt_style = prompt_style
+        if prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {prompt_style!r}")
 
     def __repr__(self) -> str:
         return f"LLMClient(model={self.model!r})"
@@ -333,16 +377,40 @@ class LLMClient:
             if spend.problem() is not None or _past(spend.deadline):
                 return
             task = tasks[job]
-            messages = build_messages(schema, task.examples, n_rows, task.hint)
-            params = {"temperature": self.temperature, "max_tokens": self.max_tokens or _max_tokens(schema, n_rows)}
+            params = {"temperature": self.temperature}
             call_seed = _call_seed(seed, job, round_)
             if call_seed is not None:
                 params["seed"] = call_seed
-            if use_schema:
-                params["response_format"] = response_format(schema, n_rows)
+            if self.style() == "document":
+                # One row per choice: the model writes the next line of the document.
+                prompt = build_document(schema, task.examples, task.hint)
+                params.update(n=n_rows, stop=["\n"], max_tokens=self.max_tokens or _max_tokens(schema, 1))
+                if use_schema:
+                    params["response_format"] = row_response_format(schema)
+                request, text = {"prompt": prompt}, prompt
+            else:
+                messages = build_messages(schema, task.examples, n_rows, task.hint)
+                params["max_tokens"] = self.max_tokens or _max_tokens(schema, n_rows)
+                if use_schema:
+                    params["response_format"] = response_format(schema, n_rows)
+                request, text = {"messages": messages}, prompt_text(messages)
             # Recorded here, in the calling process, so audits see prompts sent by remote workers too.
-            record_prompt(prompt_text(messages))
-            yield delayed(_call_rows)(self, schema, messages, params, job, spend.deadline)
+            record_prompt(text)
+            yield delayed(_call_rows)(self, schema, request, params, job, spend.deadline)
+
+    def style(self) -> str:
+        """The prompt style in use: ``"document"`` or ``"chat"`` (see ``prompt_style``)."""
+        if self.prompt_style != "auto":
+            return self.prompt_style
+        if self.model.split("/", 1)[0] == LOCAL_PROVIDER:
+            return "document"  # a base model: it continues documents
+        if self.model.split("/", 1)[0] in _OWN_PROVIDERS:
+            return "chat"
+        try:
+            mode = get_litellm().get_model_info(self.model).get("mode")
+        except Exception:  # unknown to litellm's model map
+            mode = None
+        return "document" if mode == "completion" else "chat"
 
     def _use_response_format(self, litellm) -> bool:
         if self.structured != "auto":
@@ -353,6 +421,88 @@ class LLMClient:
             return bool(litellm.supports_response_schema(model=self.model))
         except Exception:  # unknown model: litellm raises instead of answering
             return False
+
+    # -- documents --------------------------------------------------------------------
+
+    def write(self, prompts: Sequence[str], *, max_tokens: int, n: int = 1, seed: int | None = None,
+              stop: Sequence[str] | None = None, min_chars: int = 1) -> TextResult:
+        """Continue each document prompt ``n`` times.
+
+        Parameters
+        ----------
+        prompts : sequence of str
+            Documents to continue (public or DP-protected text only: they are sent
+            as they are). In ``"document"`` style the model continues each prompt
+            verbatim; in ``"chat"`` style it gets :data:`DOCUMENT_INSTRUCTION` as the
+            system message and the prompt as the user message.
+        max_tokens : int
+            Completion tokens per continuation.
+        n : int, default=1
+            Continuations per prompt (completion choices).
+        seed : int, optional
+            Reproducible runs with seeded providers, as in :meth:`generate`.
+        stop : sequence of str, optional
+            Stop sequences (e.g. the start of the next document).
+        min_chars : int, default=1
+            Continuations shorter than this (after stripping) are asked for again, at
+            most ``max_retries`` times.
+
+        Returns
+        -------
+        TextResult
+
+        Raises
+        ------
+        LLMGenerationError, LLMBudgetExceeded
+            As :meth:`generate`.
+        """
+        litellm = get_litellm()
+        deadline = None if self.time_limit is None else time.time() + self.time_limit
+        spend = _Spend(self.token_budget, self.cost_cap, deadline)
+        texts: list[list[str]] = [[] for _ in prompts]
+        needed = {i: int(n) for i in range(len(prompts)) if n > 0}
+        n_short = 0
+        with _progress(len(prompts) * n, self.verbose, unit="text") as bar, \
+                Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator_unordered") as parallel:
+            for round_ in range(self.max_retries + 1):
+                pending = [(i, k) for i, k in needed.items() if k > 0]
+                if not pending:
+                    break
+                spend.check(self)
+                calls = self._text_calls(litellm, prompts, pending, max_tokens, seed, stop, round_, min_chars, spend)
+                for i, good, short, usage, cached in parallel(calls):
+                    spend.add(usage, cached)
+                    good = good[: needed[i]]
+                    texts[i].extend(good)
+                    needed[i] -= len(good)
+                    n_short += len(short)
+                    bar.update(len(good))
+                    spend.check(self)
+        if any(needed.values()):
+            raise LLMGenerationError(
+                f"{self.model} wrote {sum(map(len, texts))} of {len(prompts) * n} texts of at least {min_chars} "
+                f"characters after {self.max_retries + 1} rounds ({n_short} too short)"
+            )
+        return TextResult(texts=texts, n_invalid=n_short, **spend.snapshot())
+
+    def _text_calls(self, litellm, prompts, pending, max_tokens, seed, stop, round_, min_chars, spend: _Spend):
+        for i, n in pending:
+            if spend.problem() is not None or _past(spend.deadline):
+                return
+            params = {"temperature": self.temperature, "max_tokens": int(max_tokens), "n": n}
+            call_seed = _call_seed(seed, (i, 0), round_)
+            if call_seed is not None:
+                params["seed"] = call_seed
+            if stop:
+                params["stop"] = list(stop)
+            if self.style() == "document":
+                request, text = {"prompt": prompts[i]}, prompts[i]
+            else:
+                messages = [{"role": "system", "content": DOCUMENT_INSTRUCTION},
+                            {"role": "user", "content": prompts[i]}]
+                request, text = {"messages": messages}, prompt_text(messages)
+            record_prompt(text)
+            yield delayed(_call_text)(self, request, params, i, spend.deadline, min_chars)
 
     # -- embeddings -------------------------------------------------------------------
 
@@ -383,32 +533,57 @@ class LLMClient:
         return vectors / np.where(norms == 0, 1, norms)
 
 
-def _call_rows(client: LLMClient, schema: TableSchema, messages: list[dict], params: dict, job, deadline):
+def _call_rows(client: LLMClient, schema: TableSchema, request: dict, params: dict, job, deadline):
     """One completion, parsed and validated (runs in a joblib worker, possibly remote)."""
+    record, cached = _cached_completion(client, request, params, deadline)
+    valid, invalid = [], []
+    for text in record["texts"]:
+        rows, errors = parse_rows(text, schema)
+        valid.extend(rows)
+        invalid.extend(errors)
+    usage = {key: record[key] for key in ("prompt_tokens", "completion_tokens", "cost")}
+    return job, valid, invalid, usage, cached
+
+
+def _call_text(client: LLMClient, request: dict, params: dict, job, deadline, min_chars: int):
+    """One document completion: the continuations of at least ``min_chars`` characters."""
+    record, cached = _cached_completion(client, request, params, deadline)
+    texts = [text.strip() for text in record["texts"]]
+    usage = {key: record[key] for key in ("prompt_tokens", "completion_tokens", "cost")}
+    return job, [t for t in texts if len(t) >= min_chars], [t for t in texts if len(t) < min_chars], usage, cached
+
+
+def _cached_completion(client: LLMClient, request: dict, params: dict, deadline) -> tuple[dict, bool]:
+    """A completion record, from the response cache when it holds one."""
     litellm = get_litellm()  # registers the embedded provider in a fresh worker process
     complete, cached = _completion_record, False
     if client.cache_dir is not None:
         complete = Memory(client.cache_dir, verbose=0).cache(_completion_record,
                                                              ignore=["client", "litellm", "deadline"])
-        cached = complete.check_call_in_cache(client.model, messages, params, client=client, litellm=litellm,
+        cached = complete.check_call_in_cache(client.model, request, params, client=client, litellm=litellm,
                                               deadline=deadline)
-    record = complete(client.model, messages, params, client=client, litellm=litellm, deadline=deadline)
-    valid, invalid = parse_rows(record["text"], schema)
-    usage = {key: record[key] for key in ("prompt_tokens", "completion_tokens", "cost")}
-    return job, valid, invalid, usage, cached
+    return complete(client.model, request, params, client=client, litellm=litellm, deadline=deadline), cached
 
 
-def _completion_record(model: str, messages: list[dict], params: dict, *, client: LLMClient, litellm,
+def _completion_record(model: str, request: dict, params: dict, *, client: LLMClient, litellm,
                        deadline: float | None = None) -> dict:
-    """One completion as a plain, cacheable dict (text, tokens, cost)."""
-    response = _with_backoff(
-        litellm, client,
-        lambda: litellm.completion(model=model, messages=messages, timeout=client.timeout, **params),
-        deadline,
-    )
+    """One completion as a plain, cacheable dict (texts of the choices, tokens, cost).
+
+    ``request`` holds chat ``messages`` or a document ``prompt``. A document goes to
+    text completion; the embedded and fake providers take it as one user message,
+    which they continue verbatim.
+    """
+    if "messages" in request:
+        call = lambda: litellm.completion(model=model, messages=request["messages"], timeout=client.timeout, **params)
+    elif model.split("/", 1)[0] in _OWN_PROVIDERS:
+        messages = [{"role": "user", "content": request["prompt"]}]
+        call = lambda: litellm.completion(model=model, messages=messages, timeout=client.timeout, **params)
+    else:
+        call = lambda: litellm.text_completion(model=model, prompt=request["prompt"], timeout=client.timeout, **params)
+    response = _with_backoff(litellm, client, call, deadline)
     usage = getattr(response, "usage", None)
     return {
-        "text": response.choices[0].message.content or "",
+        "texts": [_choice_text(choice) for choice in response.choices],
         "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
         "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
         "cost": 0.0 if model.startswith(LOCAL_PROVIDER + "/") else _cost(litellm, response, client),
@@ -440,6 +615,13 @@ def _with_backoff(litellm, client: LLMClient, call, deadline: float | None = Non
             ) from error
         time.sleep(delay)
         attempt += 1
+
+
+def _choice_text(choice) -> str:
+    message = getattr(choice, "message", None)
+    if message is not None:
+        return message.content or ""
+    return getattr(choice, "text", None) or ""
 
 
 def _cost(litellm, response, client: LLMClient) -> float:
@@ -481,17 +663,17 @@ def _max_tokens(schema: TableSchema, n_rows: int) -> int:
 
 
 class _progress:
-    """tqdm bar over rows, shown only when ``verbose`` and stderr is a terminal."""
+    """tqdm bar over rows or texts, shown only when ``verbose`` and stderr is a terminal."""
 
-    def __init__(self, total: int | None, verbose: int):
-        self.total, self.verbose = total, verbose
+    def __init__(self, total: int | None, verbose: int, unit: str = "row"):
+        self.total, self.verbose, self.unit = total, verbose, unit
         self.bar = None
 
     def __enter__(self):
         if self.verbose and sys.stderr.isatty():
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=self.total, unit="row", desc="LLM rows")
+            self.bar = tqdm(total=self.total, unit=self.unit, desc=f"LLM {self.unit}s")
         return self
 
     def update(self, n: int) -> None:

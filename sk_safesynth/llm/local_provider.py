@@ -3,7 +3,9 @@
 Maps OpenAI chat parameters onto llama.cpp's completion API:
 
 - chat messages are rendered as one plain prompt (the model is a base model, with no
-  chat template: it continues text, so the prompt is the conversation's text);
+  chat template: it continues text, so the prompt is the conversation's text); a lone
+  user message is a document (document-style prompts, ``litellm.text_completion``)
+  and is continued verbatim;
 - ``response_format`` (``json_schema`` or ``json_object``) becomes a llama.cpp JSON
   schema, compiled to a grammar (llguidance), so enums and numeric min/max are
   enforced; the JSON is compact (no free whitespace);
@@ -29,15 +31,19 @@ def render_prompt(messages: list[dict]) -> str:
 
     Turns are separated by blank lines, without role labels: our prompts put the
     instructions, the schema and the examples in order, so the text already reads as a
-    document whose natural continuation is the answer.
+    document whose natural continuation is the answer. A lone user message is a
+    document and is returned as it is: its last characters (``"Headline:"``, a
+    newline after JSON lines) say where the continuation starts.
     """
-    parts = []
+    contents = []
     for message in messages:
         content = message.get("content") or ""
         if isinstance(content, list):  # OpenAI content parts
             content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        parts.append(content.strip())
-    return "\n\n".join(parts) + "\n\n"
+        contents.append(content)
+    if len(messages) == 1 and messages[0].get("role", "user") == "user":
+        return contents[0]
+    return "\n\n".join(part.strip() for part in contents) + "\n\n"
 
 
 def llama_request(prompt: str, params: dict) -> dict:

@@ -1,9 +1,15 @@
-"""Prompts that ask an LLM for table rows, and strict parsing of its answers.
+"""Prompts that ask an LLM for table rows or texts, and strict parsing of its answers.
 
-One prompt format serves hosted chat models and the embedded base model: the system
-message says what to do, the user message gives the public schema, the (DP-protected
-or public) examples and the request, and ends where the answer starts, so a base model
-continues it and a chat model answers it.
+Two styles (``LLMClient(prompt_style=...)``):
+
+- **chat** (hosted chat models): a system message says what to do; the user message
+  gives the public schema, the (DP-protected or public) examples and the request; the
+  answer is ``{"rows": [...]}`` under a JSON schema.
+- **document** (base and text-completion models, the embedded one included): a
+  document the model continues. Rows are JSON lines under a header that describes the
+  columns, after the demonstrations; each completion choice writes the next line (one
+  row), cut at the newline and constrained by the row's JSON schema where the provider
+  supports it. A base model continues a document well; asked a question, it drifts.
 
 Rows travel as JSON arrays in column order inside ``{"rows": [...]}``. Measured on
 Gemma 3 270M with grammar-constrained decoding, a 5-column Adult-like row costs about
@@ -26,6 +32,12 @@ import numpy as np
 import pandas as pd
 
 from sk_safesynth.schema import RowValidationError, TableSchema
+
+#: System message of a document continued by a chat model.
+DOCUMENT_INSTRUCTION = (
+    "Continue the document below. Answer with the continuation only: no title, no "
+    "commentary, no repetition of the document."
+)
 
 SYSTEM_PROMPT = (
     "You write realistic synthetic rows for a data table. Every value must follow its "
@@ -59,6 +71,29 @@ def response_format(schema: TableSchema, n_rows: int) -> dict:
         "type": "json_schema",
         "json_schema": {"name": "rows", "schema": rows_schema(schema, n_rows), "strict": False},
     }
+
+
+def row_response_format(schema: TableSchema) -> dict:
+    """``response_format`` for one row (a JSON array), for document-style calls."""
+    return {"type": "json_schema", "json_schema": {"name": "row", "schema": row_schema(schema), "strict": False}}
+
+
+def build_document(schema: TableSchema, examples: pd.DataFrame | None, hint: str = "") -> str:
+    """A JSON-lines document whose next line is a new row (document style).
+
+    The header lists the public column definitions; ``hint`` becomes a comment line;
+    ``examples`` (DP-protected or public, by the caller's guarantee) are the lines
+    before the one the model writes.
+    """
+    lines = ["# Data table. Columns:"]
+    lines += [f"#   {column.describe()}" for column in schema]
+    lines.append("# One row per line, a JSON array in this column order: " + json.dumps(schema.names))
+    if hint:
+        lines.append("# " + hint.strip())
+    if examples is not None and len(examples):
+        lines += [json.dumps([_jsonable(v) for v in record], separators=(",", ":"))
+                  for record in examples[schema.names].itertuples(index=False)]
+    return "\n".join(lines) + "\n"
 
 
 def build_messages(schema: TableSchema, examples: pd.DataFrame | None, n_rows: int, hint: str = "") -> list[dict]:

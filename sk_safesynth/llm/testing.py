@@ -101,8 +101,15 @@ class FakeProvider:
         self.__dict__.update(state)
         self._lock = threading.Lock()
 
-    def answer(self, messages: list[dict], params: dict) -> tuple[str, int, int, str]:
-        """Text of the answer, prompt and completion tokens, finish reason (or raise a fault)."""
+    def answer(self, messages: list[dict], params: dict) -> tuple[list[str], int, int, str]:
+        """Texts of the ``n`` choices, prompt and completion tokens, finish reason (or raise a fault).
+
+        With a JSON schema the answer is a random value satisfying it; values of
+        demonstration rows found in the prompt (JSON arrays of the right length) are
+        copied with probability 1/2 per value, as a model follows its examples. Without
+        a schema the answer is text made of the prompt's words, so what a prompt shows
+        is what the text is about.
+        """
         seed = _seed(messages, params)
         with self._lock:
             self.n_calls += 1
@@ -115,25 +122,33 @@ class FakeProvider:
         if self.latency:
             time.sleep(self.latency)
         rng = np.random.default_rng(seed)
-        prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
+        prompt = "\n".join(str(m.get("content", "")) for m in messages)
+        prompt_tokens = len(prompt) // 4
         fault = self._draw_fault(np.random.default_rng(None if seed is None else [seed, repeat]))
         if fault in ("timeout", "rate_limit", "server_error"):
             _raise(fault)
         schema = _schema_of(params.get("response_format"))
-        if fault == "refusal" or schema is None:
-            text = "I'm sorry, but I can't help with that."
+        if fault == "refusal":
+            texts = ["I'm sorry, but I can't help with that."]
+        elif schema is None:
+            texts = [_words_of(prompt, rng) for _ in range(int(params.get("n") or 1))]
         else:
-            value = _dates_within(random_value(schema, rng), schema, _date_ranges(messages), rng)
-            if fault == "out_of_range":
-                value = _break_a_bound(value, schema)
-            elif fault in ("wrong_type", "unknown_category"):
-                value = _break_a_value(value, schema, fault)
-            text = json.dumps(value)
+            texts = []
+            examples = _example_rows(prompt, schema)
+            for _ in range(int(params.get("n") or 1)):
+                value = _dates_within(random_value(schema, rng), schema, _date_ranges(messages), rng)
+                value = _follow(value, examples, rng)
+                if fault == "out_of_range":
+                    value = _break_a_bound(value, schema)
+                elif fault in ("wrong_type", "unknown_category"):
+                    value = _break_a_value(value, schema, fault)
+                texts.append(json.dumps(value))
             if fault == "malformed":
-                text = text[: len(text) // 2]
+                texts = [text[: len(text) // 2] for text in texts]
             elif fault == "truncated":
-                return text[: max(1, len(text) * 3 // 4)], prompt_tokens, max(1, len(text) // 4), "length"
-        return text, prompt_tokens, max(1, len(text) // 4), "stop"
+                cut = [text[: max(1, len(text) * 3 // 4)] for text in texts]
+                return cut, prompt_tokens, max(1, sum(map(len, cut)) // 4), "length"
+        return texts, prompt_tokens, max(1, sum(map(len, texts)) // 4), "stop"
 
     def _draw_fault(self, rng: np.random.Generator) -> str | None:
         if self.fault_rate and self.faults and rng.random() < self.fault_rate:
@@ -157,11 +172,12 @@ def install_fake_provider(latency: float = 0.0, fault_rate: float = 0.0, faults:
         def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
                        encoding, api_key, logging_obj, optional_params, acompletion=None, litellm_params=None,
                        logger_fn=None, headers={}, timeout=None, client=None):
-            text, prompt_tokens, completion_tokens, finish = fake.answer(messages, dict(optional_params))
+            texts, prompt_tokens, completion_tokens, finish = fake.answer(messages, dict(optional_params))
             model_response.id = f"chatcmpl-{uuid.uuid4().hex}"
             model_response.model = model
-            model_response.choices = [Choices(index=0, finish_reason=finish,
-                                              message=Message(role="assistant", content=text))]
+            model_response.choices = [Choices(index=i, finish_reason=finish,
+                                              message=Message(role="assistant", content=text))
+                                      for i, text in enumerate(texts)]
             model_response.usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                                          total_tokens=prompt_tokens + completion_tokens)
             return model_response
@@ -211,10 +227,51 @@ def random_value(schema: dict, rng: np.random.Generator):
     return text[: schema.get("maxLength", len(text))]
 
 
+def _words_of(prompt: str, rng: np.random.Generator, n_words: int = 30) -> str:
+    """A text of ``n_words`` words drawn from the prompt's own words."""
+    words = re.findall(r"[A-Za-z][A-Za-z-]+", prompt) or ["text"]
+    return " " + " ".join(words[i] for i in rng.integers(len(words), size=n_words))
+
+
+def _row_items(schema: dict) -> list[dict] | None:
+    """Column schemas of one row: of a row array, or of the rows of ``{"rows": [...]}``."""
+    if "prefixItems" in schema:
+        return schema["prefixItems"]
+    return schema.get("properties", {}).get("rows", {}).get("items", {}).get("prefixItems")
+
+
+def _example_rows(prompt: str, schema: dict) -> list[list]:
+    """Demonstration rows in the prompt: JSON arrays with one value per column."""
+    items = _row_items(schema)
+    if not items:
+        return []
+    rows = []
+    for match in re.finditer(r"\[[^\[\]\n]*\]", prompt):
+        try:
+            row = json.loads(match.group(0))
+        except ValueError:
+            continue
+        if isinstance(row, list) and len(row) == len(items) and not all(isinstance(v, str) for v in row):
+            rows.append(row)
+    return rows
+
+
+def _follow(value, examples: list[list], rng: np.random.Generator):
+    """Copy each value from a random demonstration row with probability 1/2."""
+    if not examples:
+        return value
+    rows = value.get("rows") if isinstance(value, dict) else [value]
+    for row in rows or []:
+        for position in range(len(row)):
+            if rng.random() < 0.5:
+                row[position] = examples[int(rng.integers(len(examples)))][position]
+    return value
+
+
 def _break_a_bound(value, schema: dict):
     """Put one value outside its column's minimum (the out-of-range fault)."""
-    rows = value.get("rows") if isinstance(value, dict) else None
-    items = schema.get("properties", {}).get("rows", {}).get("items", {}).get("prefixItems", [])
+    rows = value.get("rows") if isinstance(value, dict) else [value] if isinstance(value, list) else None
+    items = _row_items(schema) or []
     for position, column in enumerate(items):
         if rows and "minimum" in column:
             rows[0][position] = column["minimum"] - 1000
@@ -229,13 +286,13 @@ def _date_ranges(messages: list[dict]) -> list[tuple[str, str] | None]:
     """
     text = "\n".join(str(m.get("content", "")) for m in messages)
     return [(low, high) if low else None
-            for low, high in re.findall(r"^- [^\n]*?: date(?: between (\S+) and (\S+))?$", text, re.MULTILINE)]
+            for low, high in re.findall(r"^(?:- |#\s+)[^\n]*?: date(?: between (\S+) and (\S+))?$", text, re.MULTILINE)]
 
 
 def _dates_within(value, schema: dict, ranges: list, rng: np.random.Generator):
     """Redraw every date of ``value`` inside the bounds the prompt gave for its column."""
-    rows = value.get("rows") if isinstance(value, dict) else None
-    items = schema.get("properties", {}).get("rows", {}).get("items", {}).get("prefixItems", [])
+    rows = value.get("rows") if isinstance(value, dict) else [value] if isinstance(value, list) else None
+    items = _row_items(schema) or []
     positions = [p for p, column in enumerate(items) if column.get("format") == "date-time"]
     if not rows or len(positions) != len(ranges):
         return value
@@ -250,8 +307,8 @@ def _dates_within(value, schema: dict, ranges: list, rng: np.random.Generator):
 
 def _break_a_value(value, schema: dict, fault: str):
     """Put a value of the wrong JSON type in every row, or an unknown category in the first."""
-    rows = value.get("rows") if isinstance(value, dict) else None
-    items = schema.get("properties", {}).get("rows", {}).get("items", {}).get("prefixItems", [])
+    rows = value.get("rows") if isinstance(value, dict) else [value] if isinstance(value, list) else None
+    items = _row_items(schema) or []
     if not rows:
         return value
     enums = [p for p, column in enumerate(items) if "enum" in column]

@@ -34,7 +34,9 @@ import math
 import threading
 from dataclasses import dataclass, field
 
+import attr
 import dp_accounting
+from dp_accounting.pld.common import DifferentialPrivacyParameters
 from dp_accounting.pld import privacy_loss_distribution as pld_lib
 
 from sk_safesynth.exceptions import PrivacyBudgetExceeded
@@ -88,6 +90,35 @@ def randomized_response_event(keep_probability: float, n_categories: int) -> dp_
     )
 
 
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class SampledRowsDpEvent(dp_accounting.DpEvent):
+    """Rows privatized one by one, of which a secret uniform subset is released.
+
+    ``sampled`` is dp-accounting's ``SampledWithoutReplacementDpEvent(n, m, row_event)``:
+    ``m`` of the ``n`` records drawn without replacement, each privatized by
+    ``row_event`` (the events of one row, composed). ``row_delta`` is the delta at which
+    ``row_event`` is evaluated. Under the replace-one relation a row mechanism that is
+    ``(ε₀, δ₀)``-DP becomes ``(log(1 + q (e^ε₀ - 1)), q δ₀)``-DP with ``q = m / n``
+    (Balle, Barthe & Gaboardi 2018, Theorem 10); the ledger composes that guarantee
+    through dp-accounting's PLD of ``(ε, δ)`` parameters.
+    """
+
+    sampled: dp_accounting.SampledWithoutReplacementDpEvent
+    row_delta: float = 0.0
+
+    @property
+    def sampling_rate(self) -> float:
+        return self.sampled.sample_size / self.sampled.source_dataset_size
+
+    def privacy(self) -> tuple[float, float]:
+        """Amplified ``(ε, δ)`` of the release."""
+        row = PrivacyLedger(math.inf, self.row_delta)
+        row.entries = [LedgerEntry("row", self.sampled.event)]
+        epsilon_0 = row.spent.epsilon
+        q = self.sampling_rate
+        return math.log1p(q * math.expm1(epsilon_0)), q * self.row_delta
+
+
 def _flatten(event: dp_accounting.DpEvent, count: int = 1):
     if isinstance(event, dp_accounting.ComposedDpEvent):
         for sub in event.events:
@@ -97,7 +128,7 @@ def _flatten(event: dp_accounting.DpEvent, count: int = 1):
     elif isinstance(event, dp_accounting.NoOpDpEvent):
         return
     elif isinstance(event, (dp_accounting.LaplaceDpEvent, dp_accounting.GaussianDpEvent,
-                            dp_accounting.RandomizedResponseDpEvent)):
+                            dp_accounting.RandomizedResponseDpEvent, SampledRowsDpEvent)):
         yield event, count
     else:
         raise TypeError(f"the ledger does not account {type(event).__name__}")
@@ -111,6 +142,9 @@ def _pure_epsilon(event, count: int) -> float | None:
         if event.num_buckets < 2:
             return 0.0
         return count * rr_epsilon(1.0 - event.noise_parameter, event.num_buckets)
+    if isinstance(event, SampledRowsDpEvent):
+        epsilon, delta = event.privacy()
+        return count * epsilon if delta == 0 else None
     return None
 
 
@@ -143,6 +177,11 @@ def event_pld(event, count: int = 1) -> pld_lib.PrivacyLossDistribution:
             num_buckets=event.num_buckets,
             value_discretization_interval=_DISCRETIZATION,
             neighboring_relation=dp_accounting.NeighboringRelation.REPLACE_ONE,
+        ).self_compose(count)
+    if isinstance(event, SampledRowsDpEvent):
+        epsilon, delta = event.privacy()
+        return pld_lib.from_privacy_parameters(
+            DifferentialPrivacyParameters(epsilon, delta), value_discretization_interval=_DISCRETIZATION
         ).self_compose(count)
     raise TypeError(f"the ledger does not account {type(event).__name__}")
 

@@ -1,1 +1,57 @@
-"""Generation methods of :class:`~sk_safesynth.DPSyntheticSampler` and their shared parts."""
+"""Generation methods of :class:`~sk_safesynth.DPSyntheticSampler` (one module each)."""
+
+from __future__ import annotations
+
+from sklearn.base import clone
+
+from sk_safesynth.schema import TableSchema
+from sk_safesynth.synth.base import FitContext, GenerationMethod
+from sk_safesynth.synth.marginals import Marginals
+from sk_safesynth.synth.noisy_icl import NoisyICL
+from sk_safesynth.synth.private_evolution import PrivateEvolution
+from sk_safesynth.synth.text_methods import TextNoisyICL, TextPrivateEvolution
+
+#: Method names accepted as strings, and the class each means for tables and for text.
+METHODS: dict[str, tuple[type[GenerationMethod], type[GenerationMethod]]] = {
+    "marginals": (Marginals, Marginals),
+    "noisy_icl": (NoisyICL, TextNoisyICL),
+    "private_evolution": (PrivateEvolution, TextPrivateEvolution),
+}
+
+
+def auto_method(schema: TableSchema) -> GenerationMethod:
+    """The benchmark winner for this kind of table (docs/benchmarks.md, docs/methods.md)."""
+    if is_text_table(schema):
+        return TextPrivateEvolution(keywords=8)
+    return Marginals()
+
+
+def is_text_table(schema: TableSchema) -> bool:
+    """One text column, every other column categorical or boolean: the text methods' tables."""
+    kinds = [c.kind for c in schema]
+    return kinds.count("text") == 1 and all(k in ("text", "categorical", "boolean") for k in kinds)
+
+
+def resolve_method(method, schema: TableSchema) -> GenerationMethod:
+    """An unfitted method object for ``method`` (a name or an object, which is cloned)."""
+    if isinstance(method, GenerationMethod):
+        return clone(method)
+    if method == "auto":
+        return auto_method(schema)
+    for_tables, for_text = METHODS[method]
+    return for_text() if is_text_table(schema) else for_tables()
+
+
+__all__ = [
+    "METHODS",
+    "FitContext",
+    "GenerationMethod",
+    "Marginals",
+    "NoisyICL",
+    "PrivateEvolution",
+    "TextNoisyICL",
+    "TextPrivateEvolution",
+    "auto_method",
+    "is_text_table",
+    "resolve_method",
+]

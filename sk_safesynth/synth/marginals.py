@@ -15,16 +15,23 @@ schema only, plus rows drawn independently from the noisy 1-way marginals) is
 reweighted by iterative proportional fitting to the noisy marginals (as PMW-Pub,
 Liu et al. 2021, reweights public data), and synthetic rows are drawn by weight.
 The LLM step is privacy-free, so it is cached and shared across folds and epsilons.
+Text columns are written afterwards, each text a document under its row's
+categorical values (:func:`~sk_safesynth.synth.documents.write_text`).
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval
 
-from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+from sk_safesynth.privacy import analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+from sk_safesynth.schema import TableSchema
+from sk_safesynth.synth.base import FitContext, GenerationMethod
+from sk_safesynth.synth.documents import write_text
 from sk_safesynth.synth.encoding import Discretizer
 from sk_safesynth.synth.pool import llm_pool
 
@@ -36,42 +43,71 @@ def _normalise(table: np.ndarray) -> np.ndarray:
     return table / table.sum()
 
 
-class MarginalsMethod:
-    """State of a fitted marginals synthesizer: public discretizer and noisy counts only."""
+class Marginals(GenerationMethod):
+    """Noisy marginals, and a candidate pool reweighted to them (the default for tables).
 
-    def __init__(self, *, n_bins: int, pool_size: int, n_independent: int, rows_per_call: int, pool_seed: int):
+    Parameters
+    ----------
+    n_bins : int, default=16
+        Equal-width bins per numeric column over its public bounds.
+    pool_size : int, default=200
+        LLM-written candidate rows from the public schema (privacy-free, cached).
+    n_independent : int, default=20000
+        Candidates drawn from the noisy 1-way marginals.
+    rows_per_call : int, default=10
+        Rows asked for in one LLM call.
+
+    Attributes
+    ----------
+    sigma_ : float
+        Standard deviation of the discrete Gaussian noise on every count.
+    marginals_ : dict
+        Noisy count tables keyed by column-index tuples (DP outputs).
+    discretizer_ : Discretizer
+        Public bins and categories of every non-text column.
+    """
+
+    name = "marginals"
+    _parameter_constraints: dict = {
+        "n_bins": [Interval(Integral, 2, None, closed="left")],
+        "pool_size": [Interval(Integral, 0, None, closed="left")],
+        "n_independent": [Interval(Integral, 0, None, closed="left")],
+        "rows_per_call": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, n_bins=16, pool_size=200, n_independent=20000, rows_per_call=10):
         self.n_bins = n_bins
         self.pool_size = pool_size
         self.n_independent = n_independent
         self.rows_per_call = rows_per_call
-        self.pool_seed = pool_seed
 
-    def fit(self, frame: pd.DataFrame, schema, target, ledger: PrivacyLedger, epsilon, delta, rng):
-        self.schema = schema
-        self.target = target
-        self.discretizer = Discretizer(schema, self.n_bins)
-        names = self.discretizer.names
-        if not names:
+    def check_schema(self, schema) -> None:
+        if all(c.kind == "text" for c in schema):
             raise ValueError("method='marginals' needs at least one non-text column")
+
+    def _fit(self, context: FitContext) -> None:
+        target = context.target
+        self.discretizer_ = Discretizer(context.schema, self.n_bins)
+        self.public_seed_ = context.public_seed
+        names = self.discretizer_.names
         if target is not None and target in names:
             t = names.index(target)
             queries = [(t, j) for j in range(len(names)) if j != t] or [(t,)]
         else:
             queries = [(j,) for j in range(len(names))] + [(j, j + 1) for j in range(len(names) - 1)]
         sensitivity = math.sqrt(2 * len(queries))
-        sigma = analytic_gaussian_sigma(epsilon, delta, l2_sensitivity=sensitivity)
-        ledger.spend(gaussian_event(sigma, sensitivity), f"Gaussian marginals ({len(queries)} queries)")
-        codes = self.discretizer.encode(frame)
+        sigma = analytic_gaussian_sigma(context.epsilon, context.delta, l2_sensitivity=sensitivity)
+        context.ledger.spend(gaussian_event(sigma, sensitivity), f"Gaussian marginals ({len(queries)} queries)")
+        codes = self.discretizer_.encode(context.frame)
         self.sigma_ = sigma
         self.marginals_ = {}
         for query in queries:
             counts = self._counts(codes, query, np.ones(len(codes)))
-            noisy = counts + discrete_gaussian(sigma, counts.shape, rng)
+            noisy = counts + discrete_gaussian(sigma, counts.shape, context.rng)
             self.marginals_[query] = noisy.astype(float)
-        return self
 
     def _shape(self, query) -> tuple[int, ...]:
-        return tuple(self.discretizer.n_levels(self.discretizer.names[j]) for j in query)
+        return tuple(self.discretizer_.n_levels(self.discretizer_.names[j]) for j in query)
 
     def _counts(self, codes: np.ndarray, query, weights: np.ndarray) -> np.ndarray:
         shape = self._shape(query)
@@ -91,9 +127,9 @@ class MarginalsMethod:
         Negative counts are clipped and one pseudo-count per cell keeps every cell
         reachable.
         """
-        if self.target is None or self.target not in self.discretizer.names:
+        if self.target_ is None or self.target_ not in self.discretizer_.names:
             return {q: _normalise(np.clip(t, 0, None) + _PSEUDO_COUNT) for q, t in self.marginals_.items()}
-        t = self.discretizer.names.index(self.target)
+        t = self.discretizer_.names.index(self.target_)
         two_way = [table for table in self.marginals_.values() if table.ndim == 2]  # axis 0 is the target
         if two_way:
             weights = [1.0 / table.shape[1] for table in two_way]
@@ -118,28 +154,29 @@ class MarginalsMethod:
         raise KeyError(j)
 
     def _independent_candidates(self, n: int, tables: dict, rng) -> pd.DataFrame:
-        codes = np.empty((n, len(self.discretizer.names)), dtype=np.int64)
-        for j in range(len(self.discretizer.names)):
+        codes = np.empty((n, len(self.discretizer_.names)), dtype=np.int64)
+        for j in range(len(self.discretizer_.names)):
             p = self._one_way(j, tables)
             codes[:, j] = rng.choice(len(p), size=n, p=p / p.sum())
-        return self.discretizer.decode(codes, rng)
+        return self.discretizer_.decode(codes, rng)
 
     def candidate_pool(self, client, tables: dict, rng) -> pd.DataFrame:
-        has_text = any(c.kind == "text" for c in self.schema)
+        """LLM-written candidates (public schema only) and draws from the noisy 1-way marginals."""
+        structured = TableSchema(tuple(c for c in self.schema_ if c.kind != "text"))
         parts = []
         if self.pool_size:
-            parts.append(llm_pool(client, self.schema, self.pool_size, rows_per_call=self.rows_per_call,
-                                  target=self.target, seed=self.pool_seed))
-        if not has_text and self.n_independent:
+            parts.append(llm_pool(client, structured, self.pool_size, rows_per_call=self.rows_per_call,
+                                  target=self.target_, seed=self.public_seed_))
+        if self.n_independent:
             parts.append(self._independent_candidates(self.n_independent, tables, rng))
         if not parts:
-            raise ValueError("the candidate pool is empty: set pool_size > 0 (text columns need LLM candidates)")
+            raise ValueError("the candidate pool is empty: set pool_size > 0 or n_independent > 0")
         pool = pd.concat(parts, ignore_index=True)
-        return self.schema.coerce(pool[self.schema.names])
+        return structured.coerce(pool[structured.names])
 
     def weights(self, pool: pd.DataFrame, targets: dict) -> np.ndarray:
         """Iterative proportional fitting of pool weights to the estimated tables."""
-        codes = self.discretizer.encode(pool)
+        codes = self.discretizer_.encode(pool)
         w = np.full(len(pool), 1.0 / len(pool))
         for _ in range(_IPF_ITERATIONS):
             for query, target in targets.items():
@@ -155,9 +192,10 @@ class MarginalsMethod:
                     w /= total
         return w
 
-    def sample(self, n: int, client, rng) -> pd.DataFrame:
+    def _sample(self, n: int, client, rng) -> pd.DataFrame:
         tables = self.distributions()
         pool = self.candidate_pool(client, tables, rng)
         w = self.weights(pool, tables)
         index = rng.choice(len(pool), size=n, replace=True, p=w)
-        return pool.iloc[index].reset_index(drop=True)
+        rows = pool.iloc[index].reset_index(drop=True)
+        return write_text(client, self.schema_, rows, seed=int(rng.integers(0, 2**31 - 1)))

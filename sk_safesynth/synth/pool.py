@@ -58,37 +58,3 @@ def clear_pool_cache() -> None:
     """Forget memoised candidate pools (they are public; this only frees memory)."""
     with _LOCK:
         _CACHE.clear()
-
-
-def fill_text(client: LLMClient, schema: TableSchema, rows: pd.DataFrame, *, rows_per_call: int,
-              seed: int) -> pd.DataFrame:
-    """Add the schema's text columns to ``rows`` (which hold every other column).
-
-    Rows are grouped by their categorical values; for each group the LLM writes full
-    rows told to carry those values, and only their text is kept. ``rows`` must be
-    DP outputs or public: their categorical values appear in the prompt.
-    """
-    text_columns = [c.name for c in schema if c.kind == "text"]
-    if not text_columns:
-        return rows
-    keys = [c.name for c in schema if c.kind in ("categorical", "boolean") and c.name in rows.columns]
-    out = rows.copy()
-    for name in text_columns:
-        out[name] = None
-    groups = [(None, out.index)] if not keys else [(v, g.index) for v, g in out.groupby(keys, sort=True)]
-    tasks, owners = [], []
-    for value, index in groups:
-        values = value if isinstance(value, tuple) else (value,)
-        hint = "Write realistic, diverse rows."
-        if keys:
-            hint += " In every row, " + ", ".join(f"{k} is {v}" for k, v in zip(keys, values)) + "."
-        for start in range(0, len(index), rows_per_call):
-            chunk = index[start : start + rows_per_call]
-            tasks.append(GenerationTask(examples=None, n_rows=len(chunk), hint=hint))
-            owners.append(chunk)
-    result = client.generate(schema, tasks, seed=seed)
-    for task_number, chunk in enumerate(owners):
-        generated = result.rows[result.task_index == task_number]
-        for name in text_columns:
-            out.loc[chunk, name] = generated[name].to_numpy()
-    return out

@@ -24,73 +24,79 @@ model, are a release: use a local ``embedding_model`` for private text.
 
 from __future__ import annotations
 
-import math
-import warnings
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
+from sklearn.utils._param_validation import Interval
 
-from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.llm import GenerationTask
-from sk_safesynth.privacy import analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.encoding import VectorEncoder
 from sk_safesynth.synth.pool import llm_pool
-
-_CHUNK = 4096
-
-
-def nearest(private: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """Index of the nearest candidate (L2) for each private vector, in memory-bounded chunks."""
-    c_sq = (candidates**2).sum(axis=1)
-    out = np.empty(len(private), dtype=np.int64)
-    for start in range(0, len(private), _CHUNK):
-        block = private[start : start + _CHUNK]
-        d = c_sq[None, :] - 2.0 * block @ candidates.T
-        out[start : start + _CHUNK] = d.argmin(axis=1)
-    return out
+from sk_safesynth.synth.votes import as_probabilities, nearest, noisy_votes, vote_sigma, warn_remote_embedding
 
 
-class PrivateEvolutionMethod:
-    def __init__(self, *, population_size: int, n_rounds: int, rows_per_call: int, pool_seed: int,
-                 threshold: float = 0.0):
+class PrivateEvolution(GenerationMethod):
+    """Private Evolution for tables: the LLM evolves public candidates by noisy votes.
+
+    Parameters
+    ----------
+    population_size : int, default=60
+        Candidates per round.
+    n_rounds : int, default=2
+        Rounds of voting (each a Gaussian mechanism; they share the budget).
+    rows_per_call : int, default=10
+        Rows asked for in one LLM call.
+    threshold : float, default=0.0
+        Noisy votes below ``threshold * sigma_`` count as zero.
+
+    Attributes
+    ----------
+    sigma_ : float
+        Noise standard deviation of each round's vote histogram.
+    population_ : DataFrame
+        The final candidates (DP outputs).
+    weights_ : ndarray
+        Their sampling weights, from the last noisy votes.
+    """
+
+    name = "private_evolution"
+    _parameter_constraints: dict = {
+        "population_size": [Interval(Integral, 2, None, closed="left")],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "rows_per_call": [Interval(Integral, 1, None, closed="left")],
+        "threshold": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, population_size=60, n_rounds=2, rows_per_call=10, threshold=0.0):
         self.population_size = population_size
         self.n_rounds = n_rounds
         self.rows_per_call = rows_per_call
-        self.pool_seed = pool_seed
         self.threshold = threshold
 
-    def fit(self, frame: pd.DataFrame, schema, target, ledger, epsilon, delta, rng, client):
-        self.schema = schema
-        if client.embedding_model is not None and any(c.kind == "text" for c in schema):
-            warnings.warn(
-                f"private text is sent to the embedding model {client.embedding_model!r} to compute votes: "
-                "that is a release outside the DP guarantee unless the model runs in this process",
-                PrivacyLeakWarning,
-                stacklevel=4,
-            )
+    def _fit(self, context: FitContext) -> None:
+        schema, client, rng = context.schema, context.client, context.rng
+        warn_remote_embedding(client, schema)
         encoder = VectorEncoder(schema, embed=client.embed)
-        private = encoder.encode(frame[schema.names])
-        sigma = analytic_gaussian_sigma(epsilon, delta, l2_sensitivity=math.sqrt(2)) * math.sqrt(self.n_rounds)
+        private = encoder.encode(context.frame[schema.names])
+        sigma = vote_sigma(context.epsilon, context.delta, self.n_rounds)
         population = llm_pool(client, schema, self.population_size, rows_per_call=self.rows_per_call,
-                              target=target, seed=self.pool_seed)
+                              target=context.target, seed=context.public_seed)
         for round_ in range(self.n_rounds):
-            ledger.spend(gaussian_event(sigma, math.sqrt(2)), f"Private Evolution vote, round {round_ + 1}")
             votes = np.bincount(nearest(private, encoder.encode(population)), minlength=len(population))
-            noisy = (votes + discrete_gaussian(sigma, len(votes), rng)).astype(float)
-            scores = np.clip(noisy - self.threshold * sigma, 0, None)
+            scores = noisy_votes(votes, sigma, self.threshold, context.ledger, round_, rng)
             if round_ == self.n_rounds - 1:
                 break
             population = self._evolve(population, scores, client, rng)
         self.sigma_ = sigma
         self.population_ = population.reset_index(drop=True)
-        self.weights_ = scores / scores.sum() if scores.sum() > 0 else np.full(len(scores), 1.0 / len(scores))
-        return self
+        self.weights_ = as_probabilities(scores)
 
     def _evolve(self, population: pd.DataFrame, scores: np.ndarray, client, rng) -> pd.DataFrame:
         """Keep the winners by noisy votes and add LLM variations of them."""
-        p = scores / scores.sum() if scores.sum() > 0 else np.full(len(scores), 1.0 / len(scores))
         n_keep = max(1, self.population_size // 2)
-        winners = population.iloc[rng.choice(len(population), size=n_keep, replace=True, p=p)]
+        winners = population.iloc[rng.choice(len(population), size=n_keep, replace=True, p=as_probabilities(scores))]
         n_new = self.population_size - n_keep
         shots = max(1, min(5, n_keep))
         tasks = []
@@ -98,9 +104,9 @@ class PrivateEvolutionMethod:
             examples = winners.iloc[rng.choice(n_keep, size=shots, replace=False)]
             tasks.append(GenerationTask(examples=examples, n_rows=min(self.rows_per_call, n_new - start),
                                         hint="Write variations of these rows: similar, but not copies."))
-        variations = client.generate(self.schema, tasks, seed=int(rng.integers(0, 2**31 - 1))).rows
+        variations = client.generate(self.schema_, tasks, seed=int(rng.integers(0, 2**31 - 1))).rows
         return pd.concat([winners, variations], ignore_index=True)
 
-    def sample(self, n: int, client, rng) -> pd.DataFrame:
+    def _sample(self, n: int, client, rng) -> pd.DataFrame:
         index = rng.choice(len(self.population_), size=n, replace=True, p=self.weights_)
         return self.population_.iloc[index].reset_index(drop=True)

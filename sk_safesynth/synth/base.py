@@ -1,0 +1,102 @@
+"""The interface every generation method implements, and what a fit hands it.
+
+A method is a small scikit-learn style object: ``__init__`` stores its own
+parameters (so ``get_params``, ``set_params``, ``clone`` and ``GridSearchCV`` reach
+them as ``sampler__method__<name>``), :meth:`GenerationMethod.fit` reads the private
+table once through a :class:`FitContext` and keeps only DP outputs in attributes
+ending in ``_``, and :meth:`GenerationMethod.sample` is post-processing.
+
+Adding a method means writing one subclass in one module and listing it in
+:data:`sk_safesynth.synth.METHODS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from sk_safesynth.privacy import PrivacyLedger
+from sk_safesynth.schema import TableSchema
+
+
+@dataclass
+class FitContext:
+    """Everything a method's ``fit`` may use; the private ``frame`` lives only here.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        The private rows (target included as a column). Never stored by a method.
+    schema : TableSchema
+        Public schema: declared or DP domains only.
+    target : str or None
+        Name of the target column.
+    ledger : PrivacyLedger
+        Where every mechanism records its event before releasing anything.
+    epsilon, delta : float
+        The share of the budget this method may spend.
+    rng : numpy.random.Generator
+        Noise source (a CSPRNG unless the user fixed a seed).
+    client : LLMClient
+        The LLM, for privacy-free candidates and for DP-protected prompts.
+    secure : bool
+        Whether noise must come from the CSPRNG (``random_state=None``).
+    public_seed : int
+        Seed of privacy-free generation (candidate pools), shared across folds and
+        epsilons so that the response cache answers repeated work.
+    """
+
+    frame: pd.DataFrame
+    schema: TableSchema
+    target: str | None
+    ledger: PrivacyLedger
+    epsilon: float
+    delta: float
+    rng: np.random.Generator
+    client: object
+    secure: bool
+    public_seed: int
+
+
+class GenerationMethod(BaseEstimator):
+    """Base class of the generation methods of :class:`~sk_safesynth.DPSyntheticSampler`.
+
+    Subclasses set :attr:`name`, declare ``_parameter_constraints`` and implement
+    ``_fit(context)`` and ``_sample(n, client, rng)``.
+    """
+
+    #: Name accepted by ``DPSyntheticSampler(method=...)``.
+    name: str = ""
+    #: Whether the method handles text columns as documents (text methods) or tables.
+    for_text: bool = False
+
+    def needs_delta(self) -> bool:
+        """Whether the method's mechanisms need ``delta > 0`` (Gaussian ones do)."""
+        return True
+
+    def check_schema(self, schema: TableSchema) -> None:
+        """Raise ``ValueError`` when the method cannot synthesise ``schema``."""
+
+    def fit(self, context: FitContext) -> GenerationMethod:
+        """Spend ``context.epsilon, context.delta`` on ``context.frame``; keep DP outputs only."""
+        self._validate_params()
+        self.check_schema(context.schema)
+        self.schema_ = context.schema
+        self.target_ = context.target
+        self._fit(context)
+        return self
+
+    def sample(self, n: int, client, rng: np.random.Generator) -> pd.DataFrame:
+        """``n`` synthetic rows in schema order (post-processing, no privacy cost)."""
+        check_is_fitted(self, "schema_")
+        return self._sample(n, client, rng)[self.schema_.names]
+
+    def _fit(self, context: FitContext) -> None:
+        raise NotImplementedError
+
+    def _sample(self, n: int, client, rng: np.random.Generator) -> pd.DataFrame:
+        raise NotImplementedError

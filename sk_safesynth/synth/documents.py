@@ -1,0 +1,230 @@
+"""Text as documents: headers, public candidate documents, DP keywords and votes.
+
+A base model writes good text when it continues a document, not when it answers a
+request. Each synthetic text is therefore the continuation of a *header*: a public
+template filled with the row's categorical values (declared or DP-released, e.g. the
+label), optionally with DP-released keywords. ``"BBC News > {label}\\n\\nHeadline:"``
+is such a template; without one, :func:`default_template` writes ``"label: sports"``
+lines and the text column's name.
+
+Nothing private enters a header: the template is the user's public declaration, the
+values are DP outputs or public categories, and the keywords come from the noisy
+histogram of :func:`dp_keywords`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+import threading
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import diags
+
+from sk_safesynth.privacy import PrivacyLedger, discrete_gaussian, gaussian_event
+from sk_safesynth.schema import TableSchema
+
+# Continuations shorter than this are asked for again.
+MIN_TEXT_CHARS = 40
+_POOL_CACHE: dict[str, list[str]] = {}
+_POOL_LOCK = threading.Lock()
+_WORD = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
+
+
+def text_columns(schema: TableSchema) -> list[str]:
+    return [c.name for c in schema if c.kind == "text"]
+
+
+def condition_columns(schema: TableSchema) -> list[str]:
+    """Columns whose values a header may show: categorical and boolean ones."""
+    return [c.name for c in schema if c.kind in ("categorical", "boolean")]
+
+
+def default_template(schema: TableSchema, text_column: str) -> str:
+    """``"Column: {column}"`` lines for the condition columns, then a blank line: the
+    model continues with the text itself. Declare a template that names the kind of
+    document (``"BBC News > {label}\n\nHeadline:"``) for much better text."""
+    lines = [f"{name[:1].upper()}{name[1:]}: {{{name}}}" for name in condition_columns(schema)]
+    return "\n".join(lines) + "\n\n" if lines else ""
+
+
+def check_template(template: str, schema: TableSchema) -> list[str]:
+    """Placeholders of ``template``; raise when one is not a condition column or ``keywords``."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"template {template!r} is not a valid format string: {exc}") from None
+    allowed = {*condition_columns(schema), "keywords"}
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise ValueError(f"template placeholders {unknown} are not categorical or boolean columns "
+                         f"(allowed: {sorted(allowed)})")
+    return fields
+
+
+def header(template: str, values: dict, keywords: list[str] | None = None) -> str:
+    """The document header for one row's condition ``values`` (and keywords)."""
+    fields = {**{k: str(v) for k, v in values.items()}, "keywords": ", ".join(keywords or [])}
+    text = template.format_map(fields)
+    if keywords and "{keywords}" not in template:
+        text = f"Keywords: {fields['keywords']}\n{text}"
+    return text
+
+
+def stop_sequences(template: str) -> list[str]:
+    """Where a continuation has run into the next document: its header's fixed start."""
+    prefix = template.split("{", 1)[0].strip()
+    stops = ["\n\n\n", "\n---"]
+    if len(prefix) >= 4:
+        stops.append("\n" + prefix)
+    return stops
+
+
+def tidy(text: str, max_length: int | None) -> str:
+    """A continuation as a text value: stripped, cut at ``max_length`` on a word boundary."""
+    text = text.strip()
+    if max_length is not None and len(text) > max_length:
+        cut = text[:max_length]
+        text = cut[: cut.rfind(" ")] if " " in cut else cut
+    return text
+
+
+def write_documents(client, prompts: list[str], *, max_tokens: int, seed: int, stop: list[str],
+                    max_length: int | None) -> list[str]:
+    """One tidy continuation per prompt."""
+    result = client.write(prompts, max_tokens=max_tokens, seed=seed, stop=stop, min_chars=MIN_TEXT_CHARS)
+    return [tidy(texts[0], max_length) for texts in result.texts]
+
+
+def public_documents(client, template: str, groups: list[dict], per_group: int, *, max_tokens: int, seed: int,
+                     max_length: int | None) -> list[list[str]]:
+    """``per_group`` documents written under each group's public header (no privacy cost).
+
+    Memoised in-process by model, template, groups and seed: folds and epsilons share it.
+    """
+    key = repr((client.model, client.temperature, client.style(), template, groups, per_group, max_tokens, seed))
+    with _POOL_LOCK:
+        if key in _POOL_CACHE:
+            return [list(texts) for texts in _POOL_CACHE[key]]
+    # Round-robin order: the first k per group of a larger pool are the same calls (same
+    # seeds) as a pool of k per group, so the response cache answers them.
+    prompts = [header(template, values) for _ in range(per_group) for values in groups]
+    texts = write_documents(client, prompts, max_tokens=max_tokens, seed=seed, stop=stop_sequences(template),
+                            max_length=max_length)
+    out = [texts[g :: len(groups)] for g in range(len(groups))]
+    with _POOL_LOCK:
+        _POOL_CACHE[key] = out
+    return [list(texts) for texts in out]
+
+
+def clear_document_cache() -> None:
+    """Forget memoised public documents (they are public; this only frees memory)."""
+    with _POOL_LOCK:
+        _POOL_CACHE.clear()
+
+
+def embed_documents(texts) -> np.ndarray:
+    """Data-independent word embedding (hashed unigrams and bigrams, English stop words out).
+
+    Nothing is fitted, so the map is the same whatever the private texts are: safe
+    to apply to them in-process.
+    """
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    vectorizer = HashingVectorizer(n_features=2**16, stop_words="english", ngram_range=(1, 2), token_pattern=_WORD,
+                                   alternate_sign=False, norm="l2", lowercase=True)
+    return vectorizer.transform([str(t) for t in texts])
+
+
+def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabulary: list[str],
+                ledger: PrivacyLedger, sigma: float, rng: np.random.Generator,
+                top: int = 100) -> list[tuple[list[str], np.ndarray]]:
+    """Per group, the words that most distinguish its private texts, with weights (DP).
+
+    Mechanism: each private text contributes the unit-L2-norm indicator vector of the
+    ``vocabulary`` words it contains (weight ``1/sqrt(k)`` on each of its ``k`` words)
+    to its group's row of a (group × word) histogram. Replacing one text changes two
+    non-negative unit vectors, so the histogram moves by at most ``sqrt(2)`` in L2
+    norm: discrete Gaussian noise of standard deviation ``sigma`` makes the histogram a
+    Gaussian mechanism with noise multiplier ``sigma / sqrt(2)``, recorded in ``ledger``. ``vocabulary`` must be public (e.g. the words of the public documents).
+
+    Post-processing: a word is a keyword of group g when its noisy score exceeds
+    ``3 σ``; keywords are ranked by how much more they occur in g than in the other
+    groups, and weighted by that margin.
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    sensitivity = math.sqrt(2.0)
+    ledger.spend(gaussian_event(sigma, sensitivity), f"keyword histogram ({len(vocabulary)} words)")
+    vectorizer = CountVectorizer(vocabulary=vocabulary, binary=True, token_pattern=_WORD, lowercase=True)
+    counts = vectorizer.transform([str(t) for t in texts]).tocsr()
+    # Integer arithmetic on a 2**-16 lattice: each text adds floor(2**16 / sqrt(k)) to
+    # each of its k words, so its vector has norm <= 1 exactly (flooring never rounds
+    # up), and discrete Gaussian noise of sigma * 2**16 on the integer table adds noise
+    # sigma on the unscaled one.
+    scale = 2**16
+    per_text = np.maximum(np.diff(counts.indptr), 1)
+    weighted = diags(np.floor(scale / np.sqrt(per_text))) @ counts.astype(np.float64)
+    table = np.zeros((n_groups, len(vocabulary)))
+    for g in range(n_groups):
+        rows = group_codes == g
+        if rows.any():
+            table[g] = np.asarray(weighted[rows].sum(axis=0)).ravel()
+    noisy = (table + discrete_gaussian(sigma * scale, table.shape, rng)) / scale
+    words = np.asarray(vocabulary)
+    out = []
+    for g in range(n_groups):
+        others = (noisy.sum(axis=0) - noisy[g]) / max(n_groups - 1, 1)
+        margin = noisy[g] - others
+        eligible = np.flatnonzero(noisy[g] > 3 * sigma)
+        ranked = eligible[np.argsort(-margin[eligible])][:top]
+        ranked = ranked[margin[ranked] > 0]
+        weights = margin[ranked] / margin[ranked].sum() if len(ranked) else np.empty(0)
+        out.append((list(words[ranked]), weights))
+    return out
+
+
+def public_vocabulary(documents: list[str], size: int, exclude: str = "") -> list[str]:
+    """The ``size`` most frequent words of public documents (stop words and the words of
+    ``exclude``, e.g. the headers, left out: they say nothing new)."""
+    from sklearn.feature_extraction.text import CountVectorizer, ENGLISH_STOP_WORDS
+
+    known = set(re.findall(_WORD, exclude.lower()))
+    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | known), binary=True, token_pattern=_WORD,
+                                 max_features=size)
+    vectorizer.fit(documents)
+    return [str(word) for word in vectorizer.get_feature_names_out()]
+
+
+def opening(text: str, rng: np.random.Generator, low: int = 6, high: int = 16) -> str:
+    """The first few words of ``text`` (a random count in [low, high]): a variation's seed."""
+    words = re.split(r"(\s+)", text.strip())
+    n_words = int(rng.integers(low, high + 1))
+    return "".join(words[: 2 * n_words - 1])
+
+
+def write_text(client, schema: TableSchema, rows: pd.DataFrame, *, seed: int, template: str | None = None,
+               max_tokens: int | None = None) -> pd.DataFrame:
+    """Add the schema's text columns to ``rows`` (which hold every other column).
+
+    Each text is a document written under the header of its row's categorical
+    values. ``rows`` must be DP outputs or public: those values appear in the prompts.
+    """
+    out = rows.copy()
+    conditions = condition_columns(schema)
+    for name in text_columns(schema):
+        column = schema[name]
+        used = template or default_template(schema, name)
+        check_template(used, schema)
+        values = out[conditions].to_dict("records") if conditions else [{}] * len(out)
+        prompts = [header(used, v) for v in values]
+        out[name] = write_documents(client, prompts, max_tokens=max_tokens or text_tokens(column.max_length),
+                                    seed=seed, stop=stop_sequences(used), max_length=column.max_length)
+    return out
+
+
+def text_tokens(max_length: int | None) -> int:
+    """Completion tokens for a text of at most ``max_length`` characters (~4 per token)."""
+    return max(16, min(1024, (max_length or 1000) // 4))

@@ -1,0 +1,342 @@
+"""DP text: Private Evolution for text (Aug-PE) and SafeSynthDP's demonstrations for text.
+
+Both methods synthesise tables of categorical columns (the *groups*, e.g. a label)
+and one text column, and share one fit:
+
+1. **Public population (free).** The LLM writes ``population_size`` documents, an
+   equal share per group, each the continuation of the group's public header
+   (:mod:`sk_safesynth.synth.documents`). Nothing private is involved, so the
+   population is cached across folds, epsilons and methods.
+2. **Keywords (optional, DP).** With ``keywords > 0`` a share ``keyword_share`` of the
+   budget buys the noisy (group × word) histogram of :func:`~sk_safesynth.synth.
+   documents.dp_keywords` over the public population's vocabulary; headers then carry
+   keywords drawn from each group's DP keyword list.
+3. **Votes (DP).** Every private text votes for its nearest candidate of its own group
+   in a data-independent word embedding; the histogram gets discrete Gaussian noise
+   (:mod:`sk_safesynth.synth.votes`). Summed per group, the noisy votes also give the
+   DP group shares, for free.
+
+All DP steps are Gaussian mechanisms of L2 sensitivity ``sqrt(2)`` (replace-one), so
+they compose exactly into one Gaussian: with ``μ`` the budget's Gaussian parameter, the
+keywords get ``μ² · keyword_share`` and each of the ``n_rounds`` votes an equal part of
+the rest. Raw private text never enters a prompt, an embedding call to a provider, or
+the fitted object.
+
+:class:`TextPrivateEvolution` evolves the population: the winners of each round are
+kept and varied (the LLM continues a winner's opening words under its header), and
+``sample`` writes new variations of the final winners. :class:`TextNoisyICL` is the
+seed paper's method on text: its noised demonstrations are DP-selected documents (the
+winners of one vote), shown as in-context examples above a fresh header.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from sk_safesynth.privacy.calibration import analytic_gaussian_sigma
+from sk_safesynth.synth.base import FitContext, GenerationMethod
+from sk_safesynth.synth.documents import (
+    check_template,
+    condition_columns,
+    default_template,
+    dp_keywords,
+    embed_documents,
+    header,
+    opening,
+    public_documents,
+    public_vocabulary,
+    stop_sequences,
+    text_columns,
+    tidy,
+    write_documents,
+)
+from sk_safesynth.synth.votes import VOTE_SENSITIVITY, as_probabilities, noisy_votes
+
+_MAX_GROUPS = 64
+_VOCABULARY_SIZE = 1000
+_DEMO_SEPARATOR = "\n\n---\n\n"
+
+
+class _DocumentMethod(GenerationMethod):
+    """The shared fit of the text methods (module docstring, steps 1-3)."""
+
+    for_text = True
+    _parameter_constraints: dict = {
+        "population_size": [Interval(Integral, 1, None, closed="left")],
+        "keywords": [Interval(Integral, 0, None, closed="left")],
+        "keyword_share": [Interval(Real, 0, 1, closed="neither")],
+        "template": [None, str],
+        "max_tokens": [Interval(Integral, 8, None, closed="left")],
+    }
+    n_vote_rounds = 1
+
+    def check_schema(self, schema) -> None:
+        texts = text_columns(schema)
+        others = [c.name for c in schema if c.kind not in ("text", "categorical", "boolean")]
+        if len(texts) != 1 or others:
+            raise ValueError(
+                f"method={self.name!r} synthesises one text column with categorical or boolean columns; this table "
+                f"has text columns {texts} and other columns {others}. Use method='marginals' (its text is written "
+                "under the rows' categorical values) or declare kinds"
+            )
+        if self.template is not None:
+            check_template(self.template, schema)
+
+    # -- fit ----------------------------------------------------------------------------
+
+    def _fit(self, context: FitContext) -> None:
+        schema = context.schema
+        self.text_column_ = text_columns(schema)[0]
+        self.template_ = self.template or default_template(schema, self.text_column_)
+        names = condition_columns(schema)
+        levels = [list(schema[name].categories) for name in names]
+        self.groups_ = [dict(zip(names, combo)) for combo in itertools.product(*levels)]
+        if len(self.groups_) > _MAX_GROUPS:
+            raise ValueError(f"{len(self.groups_)} combinations of {names} are too many groups for method="
+                             f"{self.name!r} (at most {_MAX_GROUPS}); declare fewer categories or drop a column")
+        self.max_length_ = schema[self.text_column_].max_length
+        codes = _group_codes(context.frame, names, levels)
+        self.population_ = self._public_population(context)
+        sigma_keywords, self.vote_sigma_ = self._noise(context.epsilon, context.delta)
+        self.keywords_ = [([], np.empty(0))] * len(self.groups_)
+        if self.keywords:
+            vocabulary = public_vocabulary([t for texts in self.population_ for t in texts], _VOCABULARY_SIZE,
+                                           exclude=" ".join(header(self.template_, g) for g in self.groups_))
+            self.keywords_ = dp_keywords(context.frame[self.text_column_], codes, len(self.groups_), vocabulary,
+                                         context.ledger, sigma_keywords, context.rng)
+        private = embed_documents(context.frame[self.text_column_])
+        for round_ in range(self.n_vote_rounds):
+            scores = self._vote(private, codes, context, round_)
+            if round_ < self.n_vote_rounds - 1:
+                self.population_ = self._evolve(scores, context)
+        self.weights_ = [as_probabilities(s) if len(s) else s for s in scores]
+        totals = np.array([s.sum() for s in scores])
+        self.group_shares_ = as_probabilities(totals)
+
+    def _public_population(self, context: FitContext) -> list[list[str]]:
+        per_group = max(1, math.ceil(self.population_size / len(self.groups_)))
+        return public_documents(context.client, self.template_, self.groups_, per_group, max_tokens=self.max_tokens,
+                                seed=context.public_seed, max_length=self.max_length_)
+
+    def _noise(self, epsilon: float, delta: float) -> tuple[float, float]:
+        """Sigma of the keyword histogram and of each vote round (module docstring)."""
+        sigma = analytic_gaussian_sigma(epsilon, delta, l2_sensitivity=VOTE_SENSITIVITY)
+        vote_share = 1.0 - self.keyword_share if self.keywords else 1.0
+        sigma_keywords = sigma / math.sqrt(self.keyword_share) if self.keywords else math.inf
+        return sigma_keywords, sigma * math.sqrt(self.n_vote_rounds / vote_share)
+
+    def _vote(self, private, codes: np.ndarray, context: FitContext, round_: int) -> list[np.ndarray]:
+        """Noisy votes of the private texts for the candidates of their own group."""
+        sizes = [len(texts) for texts in self.population_]
+        candidates = embed_documents([t for texts in self.population_ for t in texts])
+        offsets = np.concatenate([[0], np.cumsum(sizes)])
+        votes = np.zeros(offsets[-1])
+        for g in range(len(self.groups_)):
+            rows = np.flatnonzero(codes == g)
+            if len(rows) and sizes[g]:
+                similarity = (private[rows] @ candidates[offsets[g] : offsets[g + 1]].T).toarray()
+                votes[offsets[g] : offsets[g + 1]] = np.bincount(similarity.argmax(axis=1), minlength=sizes[g])
+        scores = noisy_votes(votes, self.vote_sigma_, 0.0, context.ledger, round_, context.rng)
+        return [scores[offsets[g] : offsets[g + 1]] for g in range(len(self.groups_))]
+
+    def _evolve(self, scores: list[np.ndarray], context: FitContext) -> list[list[str]]:
+        raise NotImplementedError
+
+    # -- sample -------------------------------------------------------------------------
+
+    def _sample(self, n: int, client, rng) -> pd.DataFrame:
+        groups = _allocate(n, self.group_shares_, rng)
+        prompts, openings = [], []
+        for g in groups:
+            prompt, start = self._prompt(int(g), rng)
+            prompts.append(prompt)
+            openings.append(start)
+        texts = write_documents(client, prompts, max_tokens=self.max_tokens, seed=int(rng.integers(0, 2**31 - 1)),
+                                stop=stop_sequences(self.template_), max_length=None)
+        frame = pd.DataFrame([self.groups_[g] for g in groups], index=range(n))
+        frame[self.text_column_] = [tidy(start + text if start else text, self.max_length_)
+                                    for start, text in zip(openings, texts)]
+        return frame
+
+    def _header(self, g: int, rng) -> str:
+        words, weights = self.keywords_[g]
+        chosen = None
+        if self.keywords and len(words):
+            k = min(self.keywords, len(words))
+            chosen = list(rng.choice(np.asarray(words), size=k, replace=False, p=weights))
+        return header(self.template_, self.groups_[g], chosen)
+
+    def _winner(self, g: int, rng) -> str:
+        texts = self.population_[g]
+        return texts[int(rng.choice(len(texts), p=self.weights_[g]))]
+
+    def _prompt(self, g: int, rng) -> tuple[str, str]:
+        raise NotImplementedError
+
+
+class TextPrivateEvolution(_DocumentMethod):
+    """Private Evolution for text (Aug-PE, Xie et al. ICML 2024) on a base model.
+
+    Parameters
+    ----------
+    population_size : int, default=100
+        Candidate documents per round (an equal share per group).
+    n_rounds : int, default=2
+        Vote rounds; between two rounds the top half of each group (by noisy votes)
+        is kept and the other half replaced by variations of the winners.
+    keywords : int, default=0
+        DP keywords shown in each header (0: none, and no budget spent on them).
+    keyword_share : float, default=0.5
+        Share of the budget (of ``μ²``) spent on the keyword histogram when
+        ``keywords > 0``.
+    template : str or None, default=None
+        Public header template, e.g. ``"BBC News > {label}\\n\\nHeadline:"``, with
+        ``{column}`` placeholders for categorical columns (and ``{keywords}``).
+        None uses ``"column: value"`` lines.
+    max_tokens : int, default=100
+        Completion tokens per document.
+
+    Attributes
+    ----------
+    population_ : list of list of str
+        Final candidates per group (DP outputs).
+    weights_ : list of ndarray
+        Their noisy-vote weights.
+    group_shares_ : ndarray
+        DP share of each group, from the noisy votes.
+    groups_ : list of dict
+        The groups' column values (public or DP domains).
+    keywords_ : list of (list of str, ndarray)
+        DP keywords and weights per group (empty when ``keywords=0``).
+    vote_sigma_ : float
+        Noise of each vote round.
+    """
+
+    name = "private_evolution"
+    _parameter_constraints: dict = {
+        **_DocumentMethod._parameter_constraints,
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, population_size=100, n_rounds=2, keywords=0, keyword_share=0.5, template=None,
+                 max_tokens=100):
+        self.population_size = population_size
+        self.n_rounds = n_rounds
+        self.keywords = keywords
+        self.keyword_share = keyword_share
+        self.template = template
+        self.max_tokens = max_tokens
+
+    @property
+    def n_vote_rounds(self) -> int:
+        return self.n_rounds
+
+    def _evolve(self, scores: list[np.ndarray], context: FitContext) -> list[list[str]]:
+        """Per group: keep the top half by noisy votes; vary winners for the rest."""
+        kept, prompts, starts, owners = [], [], [], []
+        for g, (texts, score) in enumerate(zip(self.population_, scores)):
+            order = np.argsort(-score, kind="stable")
+            n_keep = max(1, len(texts) // 2)
+            kept.append([texts[i] for i in order[:n_keep]])
+            weights = as_probabilities(score[order[:n_keep]])
+            for _ in range(len(texts) - n_keep):
+                start = opening(kept[g][int(context.rng.choice(n_keep, p=weights))], context.rng)
+                prompts.append(self._header(g, context.rng) + " " + start)
+                starts.append(start)
+                owners.append(g)
+        written = write_documents(context.client, prompts, max_tokens=self.max_tokens,
+                                  seed=int(context.rng.integers(0, 2**31 - 1)), stop=stop_sequences(self.template_),
+                                  max_length=None)
+        for g, start, text in zip(owners, starts, written):
+            kept[g].append(tidy(start + " " + text, self.max_length_))
+        return kept
+
+    def _prompt(self, g: int, rng) -> tuple[str, str]:
+        start = opening(self._winner(g, rng), rng)
+        return self._header(g, rng) + " " + start, start + " "
+
+
+class TextNoisyICL(_DocumentMethod):
+    """SafeSynthDP's noisy in-context demonstrations, for text.
+
+    A private text cannot be noised into a readable demonstration, so the
+    demonstrations are DP-*selected* documents: the public population, weighted by
+    one round of noisy votes of the private texts (a Gaussian mechanism). Each prompt
+    shows ``n_shots`` of them, drawn by weight from the group, as documents under
+    their headers, then a fresh header that the model continues.
+
+    Parameters
+    ----------
+    n_shots : int, default=3
+        Demonstrations per prompt.
+    population_size : int, default=100
+        Public candidate documents (an equal share per group).
+    keywords : int, default=0
+        DP keywords shown in each new header (0: none).
+    keyword_share : float, default=0.5
+        Share of the budget (of ``μ²``) spent on keywords when ``keywords > 0``.
+    template : str or None, default=None
+        Public header template (see :class:`TextPrivateEvolution`).
+    max_tokens : int, default=100
+        Completion tokens per document.
+
+    Attributes
+    ----------
+    population_, weights_, group_shares_, groups_, keywords_, vote_sigma_
+        As in :class:`TextPrivateEvolution`.
+    """
+
+    name = "noisy_icl"
+    _parameter_constraints: dict = {
+        **_DocumentMethod._parameter_constraints,
+        "n_shots": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, n_shots=3, population_size=100, keywords=0, keyword_share=0.5, template=None, max_tokens=100):
+        self.n_shots = n_shots
+        self.population_size = population_size
+        self.keywords = keywords
+        self.keyword_share = keyword_share
+        self.template = template
+        self.max_tokens = max_tokens
+
+    def _prompt(self, g: int, rng) -> tuple[str, str]:
+        texts = self.population_[g]
+        k = min(self.n_shots, len(texts))
+        chosen = rng.choice(len(texts), size=k, replace=False, p=_smoothed(self.weights_[g]))
+        demos = [header(self.template_, self.groups_[g]) + " " + texts[i] for i in chosen]
+        return _DEMO_SEPARATOR.join([*demos, self._header(g, rng)]), ""
+
+
+def _smoothed(weights: np.ndarray) -> np.ndarray:
+    """Weights with no exact zeros, so ``choice`` without replacement always has enough items."""
+    w = weights + 1e-9
+    return w / w.sum()
+
+
+def _group_codes(frame: pd.DataFrame, names: list[str], levels: list[list]) -> np.ndarray:
+    """Index of each private row's group (-1 when a value is outside the public domain)."""
+    if not names:
+        return np.zeros(len(frame), dtype=np.int64)
+    codes = np.zeros(len(frame), dtype=np.int64)
+    for name, values in zip(names, levels):
+        lookup = {v: i for i, v in enumerate(values)} | {str(v): i for i, v in enumerate(values)}
+        column = np.array([lookup.get(v, lookup.get(str(v), -1)) for v in frame[name]])
+        codes = np.where((codes < 0) | (column < 0), -1, codes * len(values) + column)
+    return codes
+
+
+def _allocate(n: int, shares: np.ndarray, rng) -> np.ndarray:
+    """``n`` group indices in the given shares (largest remainder), in random order."""
+    exact = shares * n
+    counts = np.floor(exact).astype(int)
+    for g in np.argsort(-(exact - counts))[: n - counts.sum()]:
+        counts[g] += 1
+    return rng.permutation(np.repeat(np.arange(len(shares)), counts))
+

@@ -1,0 +1,66 @@
+"""Noisy nearest-candidate votes: the DP step shared by the Private Evolution methods.
+
+Each private record casts one vote, for its nearest candidate. Replacing a record
+moves one vote from one candidate to another, so the vote histogram changes by at
+most ``sqrt(2)`` in L2 norm, whatever the number of candidates: each round is a
+Gaussian mechanism with noise multiplier ``σ / sqrt(2)``. ``T`` rounds compose to
+one Gaussian with multiplier ``σ / sqrt(2 T)``, so ``σ = sqrt(T) * σ(ε, δ, sqrt(2))``
+spends exactly (ε, δ); the ledger records the ``T`` events and checks it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from sk_safesynth.exceptions import PrivacyLeakWarning
+from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+
+_CHUNK = 4096
+VOTE_SENSITIVITY = math.sqrt(2.0)
+
+
+def nearest(private: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Index of the nearest candidate (L2) for each private vector, in memory-bounded chunks."""
+    c_sq = (candidates**2).sum(axis=1)
+    out = np.empty(len(private), dtype=np.int64)
+    for start in range(0, len(private), _CHUNK):
+        block = private[start : start + _CHUNK]
+        d = c_sq[None, :] - 2.0 * block @ candidates.T
+        out[start : start + _CHUNK] = d.argmin(axis=1)
+    return out
+
+
+def vote_sigma(epsilon: float, delta: float, n_rounds: int) -> float:
+    """Noise of each of ``n_rounds`` vote histograms so that together they spend (ε, δ)."""
+    return analytic_gaussian_sigma(epsilon, delta, l2_sensitivity=VOTE_SENSITIVITY) * math.sqrt(n_rounds)
+
+
+def noisy_votes(votes: np.ndarray, sigma: float, threshold: float, ledger: PrivacyLedger, round_: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """Record one round in ``ledger``, then release ``votes`` + discrete Gaussian noise.
+
+    Returns the scores: noisy votes less ``threshold * sigma``, clipped at zero.
+    """
+    ledger.spend(gaussian_event(sigma, VOTE_SENSITIVITY), f"Private Evolution vote, round {round_ + 1}")
+    noisy = (votes + discrete_gaussian(sigma, len(votes), rng)).astype(float)
+    return np.clip(noisy - threshold * sigma, 0, None)
+
+
+def as_probabilities(scores: np.ndarray) -> np.ndarray:
+    """Scores normalised to sum to one (uniform when every score is zero)."""
+    total = scores.sum()
+    return scores / total if total > 0 else np.full(len(scores), 1.0 / len(scores))
+
+
+def warn_remote_embedding(client, schema) -> None:
+    """Warn when private text would be sent to an embedding model outside this process."""
+    if client.embedding_model is not None and any(c.kind == "text" for c in schema):
+        warnings.warn(
+            f"private text is sent to the embedding model {client.embedding_model!r} to compute votes: "
+            "that is a release outside the DP guarantee unless the model runs in this process",
+            PrivacyLeakWarning,
+            stacklevel=5,
+        )
