@@ -4,8 +4,7 @@ Run (resumable; finished configurations in the JSON are skipped unless --force):
 
     python bench/bench_utility.py --methods real,independent,marginals,marginals_nollm \
         --eps 0.3,1,3,10 --seeds 0,1,2
-    python bench/bench_utility.py --methods noisy_icl,private_evolution --eps 0.3,1,3,10 --seeds 0,1,2 \
-        --llm-rows 150
+    python bench/bench_utility.py --methods noisy_icl --eps 1,4 --seeds 0 --llm-rows 1000
 
 Data: UCI Adult, train 32,561 / test 16,281 (the bundled copy, identical to ../shared/data).
 Downstream models: HistGradientBoostingClassifier (native categoricals) and one-hot +
@@ -33,7 +32,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from _common import RESULTS, print_table, write_json
-from sk_safesynth import DPSyntheticSampler, MIAScorer
+from sk_safesynth import DPSyntheticSampler, Marginals, MIAScorer, NoisyICL, PrivateEvolution
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
 from sk_safesynth.privacy import analytic_gaussian_sigma, discrete_gaussian, make_generator
 
@@ -112,13 +111,13 @@ def run_one(method, epsilon, seed, X, y, X_test, y_test, llm_rows) -> dict:
         params = dict(epsilon=epsilon, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES, random_state=seed,
                       cache_dir=str(RESULTS.parent / ".cache" / "llm"))
         if method == "marginals":
-            sampler = DPSyntheticSampler(method="marginals", pool_size=200, **params)
+            sampler = DPSyntheticSampler(method=Marginals(pool_size=200), **params)
         elif method == "marginals_nollm":
-            sampler = DPSyntheticSampler(method="marginals", pool_size=0, **params)
+            sampler = DPSyntheticSampler(method=Marginals(pool_size=0), **params)
         elif method == "noisy_icl":
-            sampler = DPSyntheticSampler(method="noisy_icl", n_samples=llm_rows, **params)
+            sampler = DPSyntheticSampler(method=NoisyICL(), n_samples=llm_rows, **params)
         else:
-            sampler = DPSyntheticSampler(method="private_evolution", population_size=40, n_rounds=2,
+            sampler = DPSyntheticSampler(method=PrivateEvolution(population_size=40, n_rounds=2),
                                          n_samples=llm_rows, **params)
         X_syn, y_syn = sampler.fit_resample(X, y)
         privacy = sampler.privacy_spent_

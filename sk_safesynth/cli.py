@@ -73,6 +73,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _llm_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of ``--llm-option``; VALUE is read as JSON when it parses (numbers, objects)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
+
+
 def _seed(text: str) -> int | None:
     if text.lower() == "none":
         return None
@@ -333,6 +344,7 @@ def cmd_generate(args) -> int:
     sampler = DPSyntheticSampler(
         llm=args.llm, epsilon=args.epsilon, delta=args.delta, method=_method(args.method, args.template),
         bounds=bounds, categories=categories, n_jobs=args.n_jobs, cache_dir=args.cache_dir, verbose=1,
+        llm_kwargs=dict(args.llm_option) or None,
         random_state=args.seed,
     )
     X = frame.drop(columns=[args.target]) if args.target else frame
@@ -592,6 +604,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="reproducible noise, NOT secure (default: cryptographically secure)")
     gen.add_argument("--cache-dir", metavar="DIR", help="LLM response cache directory")
     gen.add_argument("--n-jobs", type=int, metavar="J", help="parallel LLM calls (hosted models)")
+    gen.add_argument("--llm-option", type=_llm_option, action="append", default=[], metavar="KEY=VALUE",
+                     help="provider or client option, repeatable: api_base=http://host:8000/v1, "
+                          "api_key=..., prompt_style=document, temperature=0.7 (see docs/llm.md)")
     gen.set_defaults(func=cmd_generate)
 
     ev = sub.add_parser("evaluate", parents=[common], help="TSTR utility and membership attacks of a synthetic CSV",

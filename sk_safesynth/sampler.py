@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
+from sk_safesynth.llm.client import redact
 from sk_safesynth.privacy import PrivacyLedger, make_generator
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
 from sk_safesynth.synth import METHODS, FitContext, GenerationMethod, resolve_method
@@ -95,7 +96,11 @@ class DPSyntheticSampler(BaseEstimator):
         Directory of the LLM response cache (joblib.Memory); None disables it.
     llm_kwargs : dict or None, default=None
         Extra :class:`~sk_safesynth.llm.LLMClient` arguments (``temperature``,
-        ``token_budget``, ``cost_cap``, ``embedding_model``, ...).
+        ``token_budget``, ``cost_cap``, ``embedding_model``, ``prompt_style``, ...) and
+        any provider option litellm accepts per call (``api_base``, ``api_key``,
+        ``api_version``, ``extra_headers``, ...). Secret values (keys, tokens,
+        passwords, authorization headers) are shown as ``"***"`` in the repr and are
+        not pickled: set them again after loading, or use environment variables.
     verbose : int, default=0
         Progress bars when > 0.
     random_state : None, int or Generator, default=None
@@ -258,6 +263,20 @@ class DPSyntheticSampler(BaseEstimator):
                            **(self.llm_kwargs or {}))
         return _MeteredClient(client, self.llm_usage_)
 
+    def __repr__(self, N_CHAR_MAX=700):
+        # Provider secrets never reach a repr (notebooks, logs, GridSearchCV output).
+        original = self.llm_kwargs
+        self.llm_kwargs = redact(original)
+        try:
+            return super().__repr__(N_CHAR_MAX)
+        finally:
+            self.llm_kwargs = original
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: the live object keeps its secrets
+        state["llm_kwargs"] = _without_secrets(state.get("llm_kwargs"))
+        return state
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = True
@@ -265,3 +284,11 @@ class DPSyntheticSampler(BaseEstimator):
         tags.input_tags.categorical = True
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _without_secrets(options):
+    """``options`` less every secret value (for pickles)."""
+    if not isinstance(options, dict):
+        return options
+    redacted = redact(options)
+    return {k: (_without_secrets(v) if isinstance(v, dict) else v) for k, v in options.items() if redacted[k] != "***"}

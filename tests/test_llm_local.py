@@ -61,3 +61,43 @@ def test_embedded_model_writes_valid_adult_rows():
     for row in result.rows.to_dict("records"):
         ADULT.validate_row(row)
     assert result.rows["age"].nunique() > 3
+
+
+SPORTS_WORDS = ("match", "team", "win", "won", "season", "players", "club", "cup", "league", "game", "coach")
+
+
+def test_document_style_writes_topical_articles():
+    """A base model continues a news header with an article on its topic."""
+    client = LLMClient()
+    assert client.style() == "document"
+    prompts = ["BBC News > Sport\n\nHeadline:"] * 4 + ["BBC News > Business\n\nHeadline:"] * 4
+    texts = [t[0] for t in client.write(prompts, max_tokens=60, seed=3, stop=["\n\n\n"], min_chars=40).texts]
+    assert len(set(texts)) == 8 and all(len(t) >= 40 for t in texts)
+
+    def sporty(text):
+        return sum(text.lower().count(word) for word in SPORTS_WORDS)
+
+    assert sum(map(sporty, texts[:4])) > 2 * max(1, sum(map(sporty, texts[4:])))
+
+
+def test_text_methods_on_the_embedded_model_keep_private_text_out(shared_data):
+    import pandas as pd
+
+    from sk_safesynth import DPSyntheticSampler, TextNoisyICL, TextPrivateEvolution
+    from sk_safesynth.llm import capture_prompts
+
+    news = pd.read_csv(shared_data / "bbc_news.csv").groupby("label").head(30).reset_index(drop=True)
+    labels = sorted(news["label"].unique())
+    for method in (TextPrivateEvolution(population_size=10, keywords=4, max_tokens=30,
+                                        template="BBC News > {label}\n\nHeadline:"),
+                   TextNoisyICL(population_size=10, n_shots=2, max_tokens=30)):
+        sampler = DPSyntheticSampler(epsilon=4.0, method=method, categories={"label": labels}, random_state=0)
+        with capture_prompts() as prompts:
+            X_syn = sampler.fit(news[["text"]], news["label"]).sample(10)
+        assert len(X_syn) == 10 and set(X_syn["label"]) <= set(labels)
+        assert X_syn["text"].str.len().ge(20).all()
+        joined = "\n".join(prompts)
+        for article in news["text"]:
+            for sentence in article.split(". ")[:3]:
+                assert len(sentence) < 40 or sentence not in joined
+        assert abs(sampler.privacy_spent_.epsilon - 4.0) < 1e-6

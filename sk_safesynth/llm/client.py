@@ -227,6 +227,13 @@ class LLMClient:
         same material as messages and asks for a JSON answer. ``"auto"`` picks
         ``"document"`` for the embedded model and for models litellm lists as
         text-completion models, ``"chat"`` otherwise.
+    **provider_options
+        Anything litellm accepts per call, passed to every completion and embedding
+        call: ``api_base``, ``api_key``, ``api_version``, ``extra_headers``,
+        ``organization``, ``num_retries``, ... (e.g. a self-hosted OpenAI-compatible
+        server: ``LLMClient("openai/my-model", api_base="http://host:8000/v1",
+        api_key="...")``). Secret values never appear in the client's repr, and
+        ``DPSyntheticSampler`` keeps them out of its repr and pickles.
 
     Notes
     -----
@@ -240,7 +247,8 @@ class LLMClient:
                  n_jobs: int | None = None, cache_dir=None, max_retries: int = 4, token_budget: int | None = None,
                  cost_cap: float | None = None, timeout: float = 120, verbose: int = 0,
                  embedding_model: str | None = None, max_rows_per_call: int = 20, structured="auto",
-                 backoff: float = 0.5, time_limit: float | None = None, prompt_style: str = "auto"):
+                 backoff: float = 0.5, time_limit: float | None = None, prompt_style: str = "auto",
+                 **provider_options):
         self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -257,11 +265,13 @@ class LLMClient:
         self.backoff = backoff
         self.time_limit = time_limit
         self.prompt_style = prompt_style
+        self.provider_options = provider_options
         if prompt_style not in PROMPT_STYLES:
             raise ValueError(f"prompt_style must be one of {PROMPT_STYLES}, got {prompt_style!r}")
 
     def __repr__(self) -> str:
-        return f"LLMClient(model={self.model!r})"
+        options = f", provider_options={redact(self.provider_options)!r}" if self.provider_options else ""
+        return f"LLMClient(model={self.model!r}{options})"
 
     # -- rows -------------------------------------------------------------------------
 
@@ -525,7 +535,8 @@ class LLMClient:
             record_prompt(text)
         deadline = None if self.time_limit is None else time.time() + self.time_limit
         response = _with_backoff(
-            litellm, self, lambda: litellm.embedding(model=self.embedding_model, input=texts, timeout=self.timeout),
+            litellm, self, lambda: litellm.embedding(model=self.embedding_model, input=texts, timeout=self.timeout,
+                                      **self.provider_options),
             deadline,
         )
         vectors = np.array([item["embedding"] for item in response.data], dtype=np.float32)
@@ -573,13 +584,14 @@ def _completion_record(model: str, request: dict, params: dict, *, client: LLMCl
     text completion; the embedded and fake providers take it as one user message,
     which they continue verbatim.
     """
+    options = {"timeout": client.timeout, **client.provider_options, **params}
     if "messages" in request:
-        call = lambda: litellm.completion(model=model, messages=request["messages"], timeout=client.timeout, **params)
+        call = lambda: litellm.completion(model=model, messages=request["messages"], **options)
     elif model.split("/", 1)[0] in _OWN_PROVIDERS:
         messages = [{"role": "user", "content": request["prompt"]}]
-        call = lambda: litellm.completion(model=model, messages=messages, timeout=client.timeout, **params)
+        call = lambda: litellm.completion(model=model, messages=messages, **options)
     else:
-        call = lambda: litellm.text_completion(model=model, prompt=request["prompt"], timeout=client.timeout, **params)
+        call = lambda: litellm.text_completion(model=model, prompt=request["prompt"], **options)
     response = _with_backoff(litellm, client, call, deadline)
     usage = getattr(response, "usage", None)
     return {
@@ -604,11 +616,13 @@ def _with_backoff(litellm, client: LLMClient, call, deadline: float | None = Non
                     f"{client.model}: {type(exc).__name__} after {attempt + 1} attempts: {exc}"
                 ) from exc
             error = exc
-        except litellm.APIError as exc:
+        except (litellm.APIError, *_provider_errors()) as exc:
+            # authentication, bad request, not found ... : retrying cannot help
             if (getattr(exc, "status_code", None) or 0) < 500 or attempt == client.max_retries:
                 raise LLMGenerationError(f"{client.model}: {type(exc).__name__}: {exc}") from exc
             error = exc
         delay = min(_MAX_BACKOFF, client.backoff * 2**attempt)
+        delay = max(delay, retry_after(error) or 0.0)  # the provider's word, when it gives one
         if _past(deadline, delay):
             raise LLMGenerationError(
                 f"{client.model}: time limit reached while retrying {type(error).__name__}: {error}"
@@ -622,6 +636,57 @@ def _choice_text(choice) -> str:
     if message is not None:
         return message.content or ""
     return getattr(choice, "text", None) or ""
+
+
+def _provider_errors() -> tuple[type, ...]:
+    """The OpenAI SDK's error base class, which litellm's provider errors derive from."""
+    try:
+        import openai
+    except ImportError:  # litellm without the OpenAI SDK
+        return ()
+    return (openai.APIError,)
+
+
+def retry_after(error) -> float | None:
+    """Seconds a provider asked to wait (``Retry-After`` / ``retry-after-ms`` headers), capped at 120."""
+    headers = getattr(error, "litellm_response_headers", None)
+    response = getattr(error, "response", None)
+    if headers is None and response is not None:
+        headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    headers = {str(k).lower(): v for k, v in dict(headers).items()}
+    try:
+        if "retry-after-ms" in headers:
+            return min(120.0, max(0.0, float(headers["retry-after-ms"]) / 1000))
+        if "retry-after" in headers:
+            value = str(headers["retry-after"]).strip()
+            if value.replace(".", "", 1).isdigit():
+                return min(120.0, float(value))
+            from email.utils import parsedate_to_datetime
+
+            return min(120.0, max(0.0, parsedate_to_datetime(value).timestamp() - time.time()))
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+_SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "credential")
+
+
+def redact(options):
+    """``options`` (a dict of provider options) with secret values replaced by ``"***"``."""
+    if not isinstance(options, dict):
+        return options
+    out = {}
+    for name, value in options.items():
+        if isinstance(value, dict):
+            out[name] = redact(value)
+        elif any(word in str(name).lower() for word in _SECRET_WORDS) and value is not None:
+            out[name] = "***"
+        else:
+            out[name] = value
+    return out
 
 
 def _cost(litellm, response, client: LLMClient) -> float:
