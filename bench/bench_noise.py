@@ -40,7 +40,7 @@ def main() -> None:
     for cls, ref in ((LaplaceNoiser, numpy_laplace), (GaussianNoiser, numpy_normal)):
         for seed, label in ((None, "AES-CTR CSPRNG"), (0, "seeded PCG64")):
             noiser = cls(epsilon=1.0, bounds=(0, 1), random_state=seed).fit(X[:10])
-            seconds = best_of(lambda: noiser.transform(X), args.repeat)
+            seconds = best_of(lambda noiser=noiser: noiser.transform(X), args.repeat)
             rows.append({"sampler": f"{cls.__name__} ({label})", "seconds": seconds, "vs_numpy": seconds / ref})
     try:
         with warnings.catch_warnings():

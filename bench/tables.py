@@ -81,7 +81,7 @@ def update(doc: Path) -> None:
     for name, table in tables().items():
         # the body between the markers may be empty; never match across another table
         pattern = re.compile(rf"(<!-- table:{name} -->\n)(?:(?!<!-- table:).)*?(<!-- /table -->)", re.S)
-        text = pattern.sub(lambda m: m.group(1) + table + "\n" + m.group(2), text)
+        text = pattern.sub(lambda m, table=table: m.group(1) + table + "\n" + m.group(2), text)
     doc.write_text(text)
 
 

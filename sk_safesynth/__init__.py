@@ -8,7 +8,7 @@ from sk_safesynth.sampler import DPSyntheticSampler
 from sk_safesynth.synth import Marginals, NoisyICL, PrivateEvolution, TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.train_on_synthetic import TrainOnSynthetic, search_privacy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "DPSyntheticSampler",

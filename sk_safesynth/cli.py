@@ -370,7 +370,8 @@ def cmd_generate(args) -> int:
     write_json({
         "tool": f"{PROG} {__version__}", "input": str(args.data), "output": str(out),
         "n_rows_input": len(frame), "n_rows_output": len(synthetic), "target": args.target,
-        "model": args.llm, "method": sampler.method_.name, "method_class": type(sampler.method_).__name__, "method_params": sampler.method_.get_params(),
+        "model": args.llm, "method": sampler.method_.name, "method_class": type(sampler.method_).__name__,
+        "method_params": sampler.method_.get_params(),
         "budget": {"epsilon": args.epsilon, "delta": args.delta},
         "privacy_spent": spent.as_dict(), "ledger": sampler.ledger_.summary(),
         "random_state": args.seed, "secure_noise": args.seed is None,

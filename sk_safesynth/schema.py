@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -214,7 +215,7 @@ class TableSchema:
     def __len__(self) -> int:
         return len(self.columns)
 
-    def replace_column(self, name: str, **changes) -> "TableSchema":
+    def replace_column(self, name: str, **changes) -> TableSchema:
         return TableSchema(tuple(replace(c, **changes) if c.name == name else c for c in self.columns))
 
     def validate_row(self, row: Mapping[str, Any]) -> dict:
@@ -278,7 +279,7 @@ class TableSchema:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "TableSchema":
+    def from_dict(cls, data: Mapping) -> TableSchema:
         columns = []
         for entry in data["columns"]:
             entry = dict(entry)

@@ -87,7 +87,7 @@ class LocalModelProvider(CustomLLM):
 
     def completion(self, model, messages, api_base, custom_prompt_dict, model_response,
                    print_verbose, encoding, api_key, logging_obj, optional_params,
-                   acompletion=None, litellm_params=None, logger_fn=None, headers={},
+                   acompletion=None, litellm_params=None, logger_fn=None, headers=None,
                    timeout=None, client=None) -> ModelResponse:
         params = dict(optional_params)
         prompt = render_prompt(messages)

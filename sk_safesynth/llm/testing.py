@@ -171,7 +171,7 @@ def install_fake_provider(latency: float = 0.0, fault_rate: float = 0.0, faults:
     class _Handler(CustomLLM):
         def completion(self, model, messages, api_base, custom_prompt_dict, model_response, print_verbose,
                        encoding, api_key, logging_obj, optional_params, acompletion=None, litellm_params=None,
-                       logger_fn=None, headers={}, timeout=None, client=None):
+                       logger_fn=None, headers=None, timeout=None, client=None):
             texts, prompt_tokens, completion_tokens, finish = fake.answer(messages, dict(optional_params))
             model_response.id = f"chatcmpl-{uuid.uuid4().hex}"
             model_response.model = model

@@ -148,7 +148,8 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
     to its group's row of a (group × word) histogram. Replacing one text changes two
     non-negative unit vectors, so the histogram moves by at most ``sqrt(2)`` in L2
     norm: discrete Gaussian noise of standard deviation ``sigma`` makes the histogram a
-    Gaussian mechanism with noise multiplier ``sigma / sqrt(2)``, recorded in ``ledger``. ``vocabulary`` must be public (e.g. the words of the public documents).
+    Gaussian mechanism with noise multiplier ``sigma / sqrt(2)``, recorded in ``ledger``.
+    ``vocabulary`` must be public (e.g. the words of the public documents).
 
     Post-processing: a word is a keyword of group g when its noisy score exceeds
     ``3 σ``; keywords are ranked by how much more they occur in g than in the other

@@ -37,7 +37,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from sk_safesynth.privacy.calibration import analytic_gaussian_sigma
 from sk_safesynth.synth.base import FitContext, GenerationMethod
