@@ -64,13 +64,50 @@ def simple(name: str, key: str) -> str:
     return markdown(pd.DataFrame(data).round(4))
 
 
+NEWS_METHODS = {
+    "real": "real data (train split)",
+    "label-only": "label-only header, no privacy (zero-privacy prompt)",
+    "pe": "TextPrivateEvolution",
+    "pe_kw": "TextPrivateEvolution(keywords=8)",
+    "icl": "TextNoisyICL",
+    "icl_kw": "TextNoisyICL(keywords=8)",
+}
+
+
+def news() -> str:
+    """BBC TSTR accuracy per method and epsilon, over every news*.json run of this version."""
+    records = []
+    for path in sorted(RESULTS.glob("news*.json")):
+        if path.name != "news_throughput.json":
+            records += json.loads(path.read_text())["results"]
+    frame = pd.DataFrame([r for r in records if r["method"] in NEWS_METHODS])
+    if frame.empty:
+        return "(no news results yet)"
+    frame = frame.drop_duplicates(["method", "epsilon", "seed"], keep="last")
+    rows = []
+    for (method, epsilon), group in frame.groupby(["method", "epsilon"], sort=False):
+        seconds = group["seconds"].astype(float)
+        rows.append({
+            "method": NEWS_METHODS[method], "ε": epsilon, "seeds": len(group),
+            "synthetic articles": int(group["n_train"].iloc[0]),
+            "accuracy": mean_std(group["accuracy"]) if len(group) > 1 else f"{group['accuracy'].iloc[0]:.3f}",
+            "ε spent": group["spent_epsilon"].iloc[0] if "spent_epsilon" in group else "",
+            "minutes per run": round(seconds.mean() / 60, 1),
+        })
+    order = {name: i for i, name in enumerate(NEWS_METHODS.values())}
+    table = pd.DataFrame(rows).fillna("")
+    table["key"] = table["method"].map(order)
+    return markdown(table.sort_values(["key", "ε"], key=lambda c: c.astype(str)).drop(columns="key"))
+
+
 def tables() -> dict[str, str]:
     return {
         "adult": adult(),
         "noise": simple("noise", "results"),
         "scaling": simple("scaling", "results"),
         "mia": simple("mia", "results"),
-        "news": simple("news", "results"),
+        "news": news(),
+        "news_throughput": simple("news_throughput", "results"),
         "cost": simple("cost", "per_thousand_rows"),
         "grid": simple("cost", "grid_search"),
     }

@@ -152,8 +152,8 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
     ``vocabulary`` must be public (e.g. the words of the public documents).
 
     Post-processing: a word is a keyword of group g when its noisy score exceeds
-    ``3 σ``; keywords are ranked by how much more they occur in g than in the other
-    groups, and weighted by that margin.
+    ``3 σ``; keywords are ranked by how much larger their share of g's (noisy) mass is
+    than their mean share in the other groups, and weighted by that margin.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
@@ -175,10 +175,13 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
             table[g] = np.asarray(weighted[rows].sum(axis=0)).ravel()
     noisy = (table + discrete_gaussian(sigma * scale, table.shape, rng)) / scale
     words = np.asarray(vocabulary)
+    # Relative frequencies, so that a large group does not own every common word.
+    positive = np.clip(noisy, 0, None)
+    relative = positive / np.maximum(positive.sum(axis=1, keepdims=True), 1e-12)
     out = []
     for g in range(n_groups):
-        others = (noisy.sum(axis=0) - noisy[g]) / max(n_groups - 1, 1)
-        margin = noisy[g] - others
+        others = (relative.sum(axis=0) - relative[g]) / max(n_groups - 1, 1)
+        margin = relative[g] - others
         eligible = np.flatnonzero(noisy[g] > 3 * sigma)
         ranked = eligible[np.argsort(-margin[eligible])][:top]
         ranked = ranked[margin[ranked] > 0]

@@ -15,8 +15,9 @@ composes for one row's events.
 ``(ε₀, δ₀)`` becomes ``(log(1 + q (e^ε₀ - 1)), q δ₀)`` (Balle, Barthe & Gaboardi 2018,
 Theorem 10). The noisers are therefore calibrated to
 ``ε₀ = log(1 + (e^ε - 1) / q)`` and ``δ₀ = δ / q``, and the release enters the ledger as
-dp-accounting's ``SampledWithoutReplacementDpEvent(n, m, row events)``, which the
-ledger converts with that theorem. On Adult (n = 32,561, m = 2,000) at ε = 1 the rows
+dp-accounting's ``SampledWithoutReplacementDpEvent(n, m, row events)`` (wrapped with the
+rows' delta as :class:`~sk_safesynth.privacy.ledger.SampledRowsDpEvent`), which the ledger
+converts with that theorem. On Adult (n = 32,561, m = 2,000) at ε = 1 the rows
 get ε₀ = 3.37: about 3.4× less noise than without amplification.
 
 The noised rows are split into disjoint groups of ``n_shots``: each private record
@@ -40,6 +41,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_safesynth.llm import GenerationTask
 from sk_safesynth.noisers import GaussianNoiser, LaplaceNoiser
+from sk_safesynth.privacy.ledger import SampledRowsDpEvent
 from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
@@ -134,7 +136,9 @@ class NoisyICL(GenerationMethod):
             warnings.filterwarnings("ignore", message="values outside the fitted categories")
             noised = noiser.set_output(transform="pandas").fit_transform(private)
         row_events = dp_accounting.ComposedDpEvent(tuple(entry.event for entry in noiser.ledger_.entries))
-        event = row_events if m == n else dp_accounting.SampledWithoutReplacementDpEvent(n, m, row_events)
+        row_delta = delta_0 if self.mechanism == "gaussian" else 0.0
+        event = row_events if m == n else SampledRowsDpEvent(
+            dp_accounting.SampledWithoutReplacementDpEvent(n, m, row_events), row_delta)
         context.ledger.spend(event, f"noisy demonstrations ({m} of {n} records, {self.mechanism})")
         # Post-processing: back into the schema's domain so the demonstrations are valid rows.
         for name in bounds:

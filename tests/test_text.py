@@ -1,0 +1,219 @@
+"""DP text methods, document-style prompts and noisy_icl amplification, on the fake LLM."""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+
+import dp_accounting
+import numpy as np
+import pandas as pd
+import pytest
+
+from sk_safesynth import DPSyntheticSampler, NoisyICL, TextNoisyICL, TextPrivateEvolution
+from sk_safesynth.llm import GenerationTask, LLMClient, capture_prompts
+from sk_safesynth.llm.testing import FAKE_MODEL
+from sk_safesynth.privacy import PrivacyLedger, make_generator
+from sk_safesynth.privacy.ledger import SampledRowsDpEvent
+from sk_safesynth.schema import ColumnSpec, TableSchema
+from sk_safesynth.synth import Marginals, PrivateEvolution, resolve_method
+from sk_safesynth.synth.documents import clear_document_cache, dp_keywords, header, opening, stop_sequences
+from sk_safesynth.synth.noisy_icl import amplified_budget
+
+pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
+
+CANARY = "ZEBRACANARY"
+TOPICS = {
+    "sport": "match team goal league coach season striker",
+    "money": "shares profit bank market investor growth economy",
+}
+TEMPLATE = "Daily News > {label}\n\nHeadline:"
+
+
+@pytest.fixture(autouse=True)
+def _no_memoised_documents():
+    clear_document_cache()
+    yield
+    clear_document_cache()
+
+
+def _news(n_per=60, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, words in TOPICS.items():
+        vocabulary = words.split()
+        for _ in range(n_per):
+            rows.append({"text": " ".join(rng.choice(vocabulary, 25)) + " plain common words here", "label": label})
+    frame = pd.DataFrame(rows)
+    frame.loc[0, "text"] = f"{CANARY} secret patient record {CANARY} " + frame.loc[0, "text"]
+    return frame[["text"]], frame["label"]
+
+
+def _text_sampler(method, **params):
+    return DPSyntheticSampler(FAKE_MODEL, epsilon=params.pop("epsilon", 2.0), method=method,
+                              categories={"label": sorted(TOPICS)}, random_state=0, **params)
+
+
+@pytest.mark.parametrize("method", [TextPrivateEvolution(population_size=8, keywords=3, template=TEMPLATE),
+                                    TextNoisyICL(population_size=8, n_shots=2, keywords=3, template=TEMPLATE),
+                                    TextPrivateEvolution(population_size=6, n_rounds=3)])
+def test_text_methods_spend_the_budget_and_never_show_private_text(method):
+    X, y = _news()
+    sampler = _text_sampler(method)
+    with capture_prompts() as prompts:
+        X_syn, y_syn = sampler.set_params(n_samples=30).fit_resample(X, y)
+    assert len(X_syn) == 30 and set(y_syn) <= set(TOPICS)
+    assert sampler.privacy_spent_.epsilon == pytest.approx(2.0, abs=1e-6)
+    assert sampler.privacy_spent_.mu is not None  # Gaussian mechanisms only: composed exactly
+    n_rounds = getattr(method, "n_rounds", 1)
+    labels = [entry.label for entry in sampler.ledger_.entries]
+    assert sum("vote" in label for label in labels) == n_rounds
+    assert sum("keyword" in label for label in labels) == (1 if method.keywords else 0)
+    everything = "\n".join(prompts) + X_syn["text"].str.cat(sep="\n")
+    assert CANARY not in everything and "secret patient record" not in everything
+    assert CANARY.encode() not in pickle.dumps(sampler)
+    if method.template:
+        assert all("Headline:" in p for p in prompts)
+
+
+def test_keywords_and_shares_carry_the_private_signal():
+    """At a large epsilon the DP keywords are each group's own words, and shares follow the data."""
+    X, y = _news(n_per=80)
+    y = pd.Series(np.where(np.arange(len(y)) < 40, y, "money"), name="label")  # 40 sport, 120 money
+    vocabulary = sorted({w for words in TOPICS.values() for w in words.split()} | {"plain", "common", "words"})
+    ledger = PrivacyLedger(100.0, 1e-5)
+    codes = (y == "sport").to_numpy().astype(int)  # 0: money, 1: sport
+    words = dp_keywords(X["text"], codes, 2, vocabulary, ledger, sigma=0.5, rng=make_generator(0))
+    assert set(words[1][0][:5]) <= set(TOPICS["sport"].split())
+    assert set(words[0][0][:5]) <= set(TOPICS["money"].split())
+    for group_words, weights in words:  # words common to both groups rank after every topic word
+        if "plain" in group_words:
+            assert weights[group_words.index("plain")] < weights[:7].min()
+    assert words[1][1].sum() == pytest.approx(1.0)
+    sampler = _text_sampler(TextPrivateEvolution(population_size=8, template=TEMPLATE), epsilon=20.0)
+    sampler.fit(X, y)
+    shares = dict(zip([g["label"] for g in sampler.method_.groups_], sampler.method_.group_shares_))
+    assert shares["money"] == pytest.approx(0.75, abs=0.05)
+
+
+def test_noisy_icl_text_shows_dp_selected_documents_of_the_same_group():
+    X, y = _news()
+    method = TextNoisyICL(population_size=8, n_shots=2, template=TEMPLATE)
+    sampler = _text_sampler(method, epsilon=30.0).fit(X, y)
+    population = dict(zip([g["label"] for g in sampler.method_.groups_], sampler.method_.population_))
+    with capture_prompts() as prompts:
+        out = sampler.sample(10)
+    assert len(prompts) == 10
+    for prompt in prompts:
+        label = prompt.rsplit("Daily News > ", 1)[1].split("\n", 1)[0]
+        shown = [text for texts in population.values() for text in texts if text in prompt]
+        assert len(shown) == 2 and all(text in population[label] for text in shown)
+        assert prompt.count("---") == 2
+    assert set(out["label"]) <= set(TOPICS)
+
+
+def test_text_methods_refuse_tables_they_cannot_write():
+    X, y = _news(10)
+    X = X.assign(age=np.arange(len(X)))
+    with pytest.raises(ValueError, match="one text column with categorical"):
+        _text_sampler(TextPrivateEvolution(), bounds={"age": (0, 200)}).fit(X, y)
+    with pytest.raises(ValueError, match="placeholders"):
+        _text_sampler(TextPrivateEvolution(template="News about {topic}")).fit(*_news(10))
+
+
+def test_names_resolve_to_text_methods_on_text_tables():
+    text = TableSchema((ColumnSpec("label", "categorical"), ColumnSpec("text", "text")))
+    table = TableSchema((ColumnSpec("age", "integer", 0, 99), ColumnSpec("text", "text")))
+    assert isinstance(resolve_method("private_evolution", text), TextPrivateEvolution)
+    assert isinstance(resolve_method("noisy_icl", text), TextNoisyICL)
+    assert isinstance(resolve_method("auto", text), TextPrivateEvolution)
+    assert isinstance(resolve_method("auto", table), Marginals)
+    assert isinstance(resolve_method("private_evolution", table), PrivateEvolution)
+    mine = TextNoisyICL(n_shots=4)
+    resolved = resolve_method(mine, text)
+    assert resolved is not mine and resolved.get_params() == mine.get_params()
+
+
+def test_headers_and_openings():
+    assert header(TEMPLATE, {"label": "sport"}) == "Daily News > sport\n\nHeadline:"
+    assert header(TEMPLATE, {"label": "sport"}, ["goal", "coach"]).startswith("Keywords: goal, coach\n")
+    assert header("{label} | {keywords}:", {"label": "x"}, ["a"]) == "x | a:"
+    assert "\nDaily News >" in stop_sequences(TEMPLATE)
+    text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen"
+    start = opening(text, np.random.default_rng(0), low=6, high=6)
+    assert start == "one two three four five six"
+
+
+def test_document_style_rows_follow_the_demonstrations():
+    schema = TableSchema((ColumnSpec("age", "integer", 0, 99), ColumnSpec("city", "categorical",
+                                                                          categories=("Paris", "Lyon", "Nice"))))
+    examples = pd.DataFrame({"age": [77, 77, 77], "city": ["Nice", "Nice", "Nice"]})
+    client = LLMClient(FAKE_MODEL, prompt_style="document")
+    with capture_prompts() as prompts:
+        rows = client.generate(schema, [GenerationTask(examples, 40)], seed=0).rows
+    assert len(rows) == 40
+    assert prompts[0].endswith('[77,"Nice"]\n') and prompts[0].startswith("# Data table")
+    # The fake copies each value from a demonstration with probability 1/2.
+    assert 0.3 < (rows["age"] == 77).mean() < 0.8 and 0.4 < (rows["city"] == "Nice").mean() < 0.9
+    chat = LLMClient(FAKE_MODEL).generate(schema, [GenerationTask(None, 40)], seed=0).rows
+    assert (chat["age"] == 77).mean() < 0.1
+
+
+def test_client_writes_documents_and_retries_short_ones(monkeypatch):
+    client = LLMClient(FAKE_MODEL, prompt_style="document")
+    result = client.write(["Daily News > sport\n\nHeadline:"] * 3, max_tokens=40, n=2, seed=1, min_chars=10)
+    assert [len(texts) for texts in result.texts] == [2, 2, 2]
+    assert all(len(t) >= 10 for texts in result.texts for t in texts)
+    assert result.n_calls == 3
+    with pytest.raises(Exception, match="characters"):
+        LLMClient(FAKE_MODEL, max_retries=1).write(["x"], max_tokens=5, min_chars=10_000)
+
+
+def test_amplification_by_subsampling_is_accounted_exactly():
+    eps, delta, q = 1.0, 1e-5, 2000 / 32561
+    eps0, delta0 = amplified_budget(eps, delta, q)
+    assert eps0 == pytest.approx(3.3667, abs=1e-3) and delta0 == pytest.approx(delta / q)
+    assert math.log1p(q * math.expm1(eps0)) == pytest.approx(eps)
+    laplace_row = dp_accounting.LaplaceDpEvent(1.0 / eps0)
+    event = SampledRowsDpEvent(dp_accounting.SampledWithoutReplacementDpEvent(32561, 2000, laplace_row), 0.0)
+    assert PrivacyLedger(eps, 0.0).spend(event, "demos").epsilon == pytest.approx(eps)
+    with pytest.raises(Exception, match="beyond the budget"):
+        PrivacyLedger(0.99, 0.0).spend(event, "demos")
+    # no subsampling: the row events themselves
+    assert amplified_budget(eps, delta, 1.0) == (eps, delta)
+
+
+@pytest.mark.parametrize("mechanism, delta", [("laplace", 0.0), ("gaussian", 1e-5)])
+def test_noisy_icl_gets_less_noise_from_a_small_subset(mechanism, delta):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.random(4000), "c": rng.choice(["a", "b"], 4000)})
+    params = dict(bounds={"x": (0.0, 1.0)}, categories={"c": ["a", "b"]}, random_state=0, epsilon=1.0, delta=delta)
+    small = DPSyntheticSampler(FAKE_MODEL, method=NoisyICL(mechanism=mechanism, max_demos=200), **params).fit(X)
+    full = DPSyntheticSampler(FAKE_MODEL, method=NoisyICL(mechanism=mechanism, max_demos=4000), **params).fit(X)
+    assert small.method_.sampling_rate_ == pytest.approx(0.05) and full.method_.sampling_rate_ == 1.0
+    assert small.method_.row_epsilon_ > 3.5 * full.method_.row_epsilon_
+    for sampler in (small, full):
+        # the noisers' own split of a row's budget leaves a little unspent (Gaussian + RR)
+        assert 0.95 <= sampler.privacy_spent_.epsilon <= 1.0 * (1 + 1e-9)
+        assert sampler.privacy_spent_.delta <= delta * (1 + 1e-9)
+    assert len(small.method_.demonstrations_) == 200 and len(full.method_.demonstrations_) == 4000
+    assert small.ledger_.entries[-1].event.sampling_rate == pytest.approx(0.05)
+
+
+def test_cli_generates_a_text_table(tmp_path, capsys):
+    from sk_safesynth.cli import main
+
+    X, y = _news(30)
+    X.assign(label=y).to_csv(tmp_path / "news.csv", index=False)
+    (tmp_path / "categories.json").write_text(json.dumps({"label": sorted(TOPICS)}))
+    code = main(["generate", str(tmp_path / "news.csv"), "--target", "label", "--out", str(tmp_path / "s.csv"),
+                 "--llm", FAKE_MODEL, "--categories", str(tmp_path / "categories.json"), "--rows", "12",
+                 "--template", "Daily News > {label}\\n\\nHeadline:", "--seed", "0"])
+    assert code == 0
+    out = pd.read_csv(tmp_path / "s.csv")
+    assert len(out) == 12 and set(out["label"]) <= set(TOPICS) and out["text"].str.len().gt(10).all()
+    record = json.loads((tmp_path / "s.csv.privacy.json").read_text())
+    assert record["method_class"] == "TextPrivateEvolution"
+    assert record["method_params"]["template"] == TEMPLATE
+    assert CANARY not in (tmp_path / "s.csv").read_text()
