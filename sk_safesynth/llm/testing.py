@@ -86,6 +86,8 @@ class FakeProvider:
         self.cost_per_token = cost_per_token
         self.keep_requests = keep_requests
         self.n_calls = 0
+        self.in_flight = 0
+        self.max_in_flight = 0  # most calls answered at once (with latency > 0): parallelism
         self.requests: list[dict] = []
         self._seen: dict = {}
         self._lock = threading.Lock()
@@ -120,7 +122,12 @@ class FakeProvider:
             if self.fault_rate:
                 repeat = self._seen[seed] = self._seen.get(seed, -1) + 1
         if self.latency:
+            with self._lock:
+                self.in_flight += 1
+                self.max_in_flight = max(self.max_in_flight, self.in_flight)
             time.sleep(self.latency)
+            with self._lock:
+                self.in_flight -= 1
         rng = np.random.default_rng(seed)
         prompt = "\n".join(str(m.get("content", "")) for m in messages)
         prompt_tokens = len(prompt) // 4
