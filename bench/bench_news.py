@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--methods", default="pe_kw,icl_kw")
     parser.add_argument("--n", type=int, default=500, help="synthetic articles per run")
-    parser.add_argument("--population", type=int, default=100)
+    parser.add_argument("--population", type=int, default=200)
     parser.add_argument("--baseline", action="store_true", help="add the real and label-only rows")
     parser.add_argument("--out", default="news")
     parser.add_argument("--throughput", action="store_true")

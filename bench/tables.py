@@ -95,7 +95,7 @@ def news() -> str:
             "minutes per run": round(seconds.mean() / 60, 1),
         })
     order = {name: i for i, name in enumerate(NEWS_METHODS.values())}
-    table = pd.DataFrame(rows).fillna("")
+    table = pd.DataFrame(rows).astype(object).fillna("")
     table["key"] = table["method"].map(order)
     return markdown(table.sort_values(["key", "ε"], key=lambda c: c.astype(str)).drop(columns="key"))
 

@@ -185,7 +185,7 @@ class TextPrivateEvolution(_DocumentMethod):
 
     Parameters
     ----------
-    population_size : int, default=100
+    population_size : int, default=200
         Candidate documents per round (an equal share per group).
     n_rounds : int, default=2
         Vote rounds; between two rounds the top half of each group (by noisy votes)
@@ -224,7 +224,7 @@ class TextPrivateEvolution(_DocumentMethod):
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, population_size=100, n_rounds=2, keywords=0, keyword_share=0.5, template=None,
+    def __init__(self, population_size=200, n_rounds=2, keywords=0, keyword_share=0.5, template=None,
                  max_tokens=100):
         self.population_size = population_size
         self.n_rounds = n_rounds
@@ -275,7 +275,7 @@ class TextNoisyICL(_DocumentMethod):
     ----------
     n_shots : int, default=3
         Demonstrations per prompt.
-    population_size : int, default=100
+    population_size : int, default=200
         Public candidate documents (an equal share per group).
     keywords : int, default=0
         DP keywords shown in each new header (0: none).
@@ -298,7 +298,7 @@ class TextNoisyICL(_DocumentMethod):
         "n_shots": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, n_shots=3, population_size=100, keywords=0, keyword_share=0.5, template=None, max_tokens=100):
+    def __init__(self, n_shots=3, population_size=200, keywords=0, keyword_share=0.5, template=None, max_tokens=100):
         self.n_shots = n_shots
         self.population_size = population_size
         self.keywords = keywords
