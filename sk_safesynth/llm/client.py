@@ -65,17 +65,12 @@ class GenerationTask:
             raise ValueError(f"n_rows must be >= 0, got {self.n_rows}")
 
 
-@dataclass
-class GenerationResult:
-    """Rows generated for a list of tasks, with the run's accounting.
+@dataclass(kw_only=True)
+class Usage:
+    """Accounting of one LLM run.
 
     Attributes
     ----------
-    rows : DataFrame
-        Exactly ``sum(task.n_rows)`` valid rows, in schema column order and dtypes,
-        tasks in order.
-    task_index : ndarray of int
-        For each row, the index of the task it came from.
     n_calls : int
         Completion calls made (cache hits included).
     n_cached : int
@@ -85,11 +80,10 @@ class GenerationResult:
     cost : float
         USD spent according to ``litellm.completion_cost`` (0 when unknown).
     n_invalid : int
-        Rows the model returned that failed validation and were replaced.
+        Answers that failed validation (rows) or were too short (texts) and were
+        asked for again.
     """
 
-    rows: pd.DataFrame
-    task_index: np.ndarray
     n_calls: int = 0
     n_cached: int = 0
     prompt_tokens: int = 0
@@ -99,26 +93,33 @@ class GenerationResult:
 
 
 @dataclass
-class TextResult:
-    """Texts written for a list of document prompts, with the run's accounting.
+class GenerationResult(Usage):
+    """Rows generated for a list of tasks, with the run's :class:`Usage`.
+
+    Attributes
+    ----------
+    rows : DataFrame
+        Exactly ``sum(task.n_rows)`` valid rows, in schema column order and dtypes,
+        tasks in order.
+    task_index : ndarray of int
+        For each row, the index of the task it came from.
+    """
+
+    rows: pd.DataFrame
+    task_index: np.ndarray
+
+
+@dataclass
+class TextResult(Usage):
+    """Texts written for a list of document prompts, with the run's :class:`Usage`.
 
     Attributes
     ----------
     texts : list of list of str
         For each prompt, exactly the number of continuations asked for.
-    n_calls, n_cached, prompt_tokens, completion_tokens, cost
-        As in :class:`GenerationResult`.
-    n_invalid : int
-        Continuations that were too short and were asked for again.
     """
 
     texts: list[list[str]]
-    n_calls: int = 0
-    n_cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    n_invalid: int = 0
 
 
 @dataclass
