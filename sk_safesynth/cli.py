@@ -18,7 +18,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from sk_safesynth import __version__
+from sklearn.base import clone
+
+from sk_safesynth import DPSyntheticSampler, MIAScorer, PrivacySpent, __version__
+from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
+from sk_safesynth.evaluation import default_estimator, default_scoring, evaluate_release, real_row
+from sk_safesynth.exceptions import LLMGenerationError, PrivacyBudgetExceeded
+from sk_safesynth.llm import DEFAULT_MODEL
+from sk_safesynth.report import (
+    demo_report,
+    evaluation_report,
+    results_table,
+    save_privacy_utility_plot,
+    save_roc_plot,
+    write_json,
+)
+from sk_safesynth.schema import ColumnSpec, TableSchema
+from sk_safesynth.synth import METHODS, Marginals, auto_method
 
 PROG = "sk-safesynth"
 METHOD_CHOICES = ("auto", "marginals", "noisy_icl", "private_evolution")
@@ -187,116 +203,7 @@ def progress(message: str) -> None:
     print(f"[{time.perf_counter() - _START:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def _use_model(model: str) -> None:
-    # The fake provider lives in-process: register it when asked for by name so the
-    # command line (and its tests) can run without the embedded model.
-    from sk_safesynth.llm.testing import FAKE_PROVIDER, install_fake_provider
-
-    if model.startswith(FAKE_PROVIDER + "/"):
-        install_fake_provider()
-
-
-def scoring_for(y: pd.Series) -> str:
-    """ROC AUC for a binary target, accuracy for multiclass, R² for a continuous one."""
-    from sklearn.utils.multiclass import type_of_target
-
-    kind = type_of_target(y)
-    return {"binary": "roc_auc", "continuous": "r2"}.get(kind, "accuracy")
-
-
-def tstr_model(kind: str, scoring: str):
-    """The downstream model: one-hot categories + scaled numbers, then ``kind``.
-
-    ``logreg`` (logistic or ridge regression) is stable on a few dozen rows;
-    ``hgb`` (histogram gradient boosting) is stronger on thousands.
-    """
-    from sklearn.compose import make_column_selector, make_column_transformer
-    from sklearn.ensemble import (
-        HistGradientBoostingClassifier,
-        HistGradientBoostingRegressor,
-    )
-    from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-    regression = scoring == "r2"
-    models = {
-        ("logreg", False): LogisticRegression(max_iter=2000), ("logreg", True): Ridge(),
-        ("hgb", False): HistGradientBoostingClassifier(random_state=0),
-        ("hgb", True): HistGradientBoostingRegressor(random_state=0),
-    }
-    features = make_column_transformer(
-        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), make_column_selector(dtype_exclude="number")),
-        (StandardScaler(), make_column_selector(dtype_include="number")),
-    )
-    return make_pipeline(features, models[kind, regression])
-
-
-def utility(model, fit_rows: pd.DataFrame, test: pd.DataFrame, target: str, scoring: str) -> float:
-    """Score of a clone of ``model`` fitted on ``fit_rows`` and tested on the real ``test`` rows."""
-    from sklearn.base import clone
-    from sklearn.dummy import DummyClassifier
-    from sklearn.metrics import get_scorer
-
-    y = fit_rows[target]
-    if y.nunique() < 2 and scoring != "r2":
-        # Happens at small epsilon on few rows: the release is still valid, the model is a constant.
-        warnings.warn(f"the training rows hold a single {target!r} class ({y.iloc[0]!r}): the model is a "
-                      "constant and its utility is chance", UserWarning, stacklevel=2)
-        if scoring.startswith("roc_auc"):
-            return 0.5  # all scores tie
-        model = DummyClassifier(strategy="most_frequent")
-    fitted = clone(model).fit(fit_rows.drop(columns=[target]), y)
-    return float(get_scorer(scoring)(fitted, test.drop(columns=[target]), test[target]))
-
-
-def evaluate_release(train, test, synthetic, target, *, model, scoring, attack, privacy=None, seed=0):
-    """TSTR utility and membership attack of one synthetic release.
-
-    Members are the real training rows, non-members the real test rows, and the
-    target is attacked as one more column. Returns a row shaped like
-    :func:`~sk_safesynth.evaluation.privacy_utility_report`'s (so its plot applies)
-    and the :class:`~sk_safesynth.MIAResult`.
-    """
-    from sk_safesynth import MIAScorer
-
-    start = time.perf_counter()
-    score = utility(model, synthetic, test, target, scoring)
-    fit_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    result = MIAScorer(attack, random_state=seed).evaluate(train, synthetic[train.columns], test, privacy=privacy)
-    spent = getattr(privacy, "as_dict", dict)()
-    row = {
-        "setting": "synthetic", "epsilon": spent.get("epsilon", math.nan),
-        "epsilon_spent": spent.get("epsilon", math.nan), "delta_spent": spent.get("delta", math.nan),
-        "mu_spent": spent.get("mu") or math.nan, "utility": score, "n_synthetic": len(synthetic),
-        "model_seconds": fit_seconds, "mia_seconds": time.perf_counter() - start, **result.to_dict(),
-    }
-    return row, result
-
-
-def real_baseline(train, test, target, *, model, scoring) -> dict:
-    """Utility of the model trained on the real rows (the ceiling of TSTR)."""
-    return {"setting": "real", "epsilon": math.inf, "epsilon_spent": math.inf,
-            "utility": utility(model, train, test, target, scoring), "n_synthetic": 0}
-
-
-RESULT_COLUMNS = {
-    "setting": "setting", "epsilon_spent": "epsilon", "delta_spent": "delta", "utility": "utility",
-    "mia_attack": "attack", "mia_auc": "attack AUC", "mia_auc_low": "AUC low", "mia_auc_high": "AUC high",
-    "bound_auc": "DP bound AUC", "mia_advantage": "advantage", "bound_advantage": "DP bound adv.",
-    "tpr_at_fpr_0.01": "TPR@1%FPR", "bound_tpr_at_fpr_0.01": "bound TPR@1%", "n_synthetic": "rows",
-}
-
-
-def results_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The columns worth reading, with short names."""
-    columns = [c for c in RESULT_COLUMNS if c in df.columns]
-    return df[columns].rename(columns=RESULT_COLUMNS)
-
-
 def _privacy_from_record(record: dict, path) -> object:
-    from sk_safesynth import PrivacySpent
 
     spent = record.get("privacy_spent")
     if not isinstance(spent, dict) or "epsilon" not in spent or "delta" not in spent:
@@ -308,7 +215,6 @@ def _method(name: str, template: str | None):
     """The ``method`` argument of the sampler for ``--method`` and ``--template``."""
     if template is None:
         return name
-    from sk_safesynth.synth import METHODS
 
     method = auto_method_for_text() if name == "auto" else METHODS[name][1]()
     if "template" not in method.get_params():
@@ -319,8 +225,6 @@ def _method(name: str, template: str | None):
 
 def auto_method_for_text():
     """What ``--method auto`` is on a text table."""
-    from sk_safesynth.schema import ColumnSpec, TableSchema
-    from sk_safesynth.synth import auto_method
 
     return auto_method(TableSchema((ColumnSpec("label", "categorical"), ColumnSpec("text", "text"))))
 
@@ -328,7 +232,6 @@ def auto_method_for_text():
 # ---------------------------------------------------------------- commands
 def cmd_generate(args) -> int:
     """Fit a DP sampler on a CSV and write synthetic rows plus a privacy record."""
-    from sk_safesynth import DPSyntheticSampler
 
     bounds = read_bounds(args.bounds) if args.bounds else None
     categories = read_categories(args.categories) if args.categories else None
@@ -338,7 +241,6 @@ def cmd_generate(args) -> int:
     _check_columns(frame, args.data, list(bounds or ()) + list(categories or ()), "declared column")
     out = Path(args.out)
     record_path = Path(args.report_json or f"{out}.privacy.json")
-    _use_model(args.llm)
     if args.seed is not None:
         progress(f"note: --seed {args.seed} makes the noise reproducible and NOT cryptographically secure")
     sampler = DPSyntheticSampler(
@@ -361,7 +263,6 @@ def cmd_generate(args) -> int:
     synthetic = sampler.sample(n_rows)[list(frame.columns)]
     sample_seconds = time.perf_counter() - start
 
-    from sk_safesynth.report import write_json
 
     out.parent.mkdir(parents=True, exist_ok=True)
     record_path.parent.mkdir(parents=True, exist_ok=True)
@@ -387,7 +288,6 @@ def cmd_generate(args) -> int:
 
 def cmd_evaluate(args) -> int:
     """TSTR utility and membership attacks of a synthetic CSV against real train/test CSVs."""
-    from sk_safesynth.report import Report, save_roc_plot, write_json
 
     train, test, synthetic = (read_csv(p) for p in (args.train, args.test, args.synthetic))
     for frame, path in ((train, args.train), (test, args.test), (synthetic, args.synthetic)):
@@ -401,14 +301,17 @@ def cmd_evaluate(args) -> int:
     else:
         progress(f"no {privacy_path}: the attack is reported without a DP bound")
     test = test[train.columns]
-    scoring = args.scoring or scoring_for(train[args.target])
-    model = tstr_model(args.estimator, scoring)
+    X_train, y_train = train.drop(columns=[args.target]), train[args.target]
+    X_test, y_test = test.drop(columns=[args.target]), test[args.target]
+    X_syn, y_syn = synthetic[train.columns].drop(columns=[args.target]), synthetic[args.target]
+    scoring = args.scoring or default_scoring(y_train)
+    model = default_estimator(args.estimator, scoring)
 
     progress(f"TSTR: {args.estimator} on {len(synthetic)} synthetic rows, scored ({scoring}) on {len(test)} real rows")
-    baseline = real_baseline(train, test, args.target, model=model, scoring=scoring)
+    baseline = real_row(model, X_train, y_train, X_test, y_test, scoring=scoring)
     progress(f"membership attack {args.attack!r}: members = {args.train}, non-members = {args.test}")
-    row, result = evaluate_release(train, test, synthetic, args.target, model=model, scoring=scoring,
-                                   attack=args.attack, privacy=privacy, seed=args.seed)
+    row, result = evaluate_release(X_syn, y_syn, X_train, y_train, X_test, y_test, estimator=model, scoring=scoring,
+                                   mia=MIAScorer(args.attack, random_state=args.seed), privacy=privacy)
     df = pd.DataFrame([baseline, row])
 
     out = Path(args.out)
@@ -418,24 +321,14 @@ def cmd_evaluate(args) -> int:
                 "scoring": scoring, "estimator": args.estimator, "attack": args.attack,
                 "privacy_spent": privacy.as_dict() if privacy else None,
                 "results": df}, out / "results.json")
-    report = Report(f"sk-safesynth evaluation of {Path(args.synthetic).name}")
-    report.text(f"Train on synthetic, test on real (TSTR): `{args.estimator}` trained on `{args.synthetic}` "
-                f"({len(synthetic)} rows) and, as the baseline, on `{args.train}` ({len(train)} rows); "
-                f"both scored with `{scoring}` on `{args.test}` ({len(test)} rows).")
-    report.text(f"Membership inference (`{args.attack}`): members are the real training rows, non-members "
-                "the real test rows. " + _bound_sentence(privacy))
-    report.table(results_table(df)).image(roc, "Membership-inference ROC against the DP bound")
+    report = evaluation_report(df, train=args.train, test=args.test, synthetic=args.synthetic,
+                               n_rows={"train": len(train), "test": len(test), "synthetic": len(synthetic)},
+                               estimator=args.estimator, scoring=scoring, attack=args.attack, privacy=privacy,
+                               roc_png=roc)
     paths = report.write(out)
     print(results_table(df).to_string(index=False))
     print(f"report: {paths[0]} (and {paths[1].name}, results.json, mia_roc.png)")
     return 0
-
-
-def _bound_sentence(privacy) -> str:
-    if privacy is None:
-        return "No privacy record was given, so no DP bound is drawn."
-    return (f"The release spent epsilon={privacy.epsilon:.3g}, delta={privacy.delta:.2g}: no attack can do "
-            "better than the dashed DP bound; a measured AUC whose whole interval lies above it would mean a bug.")
 
 
 def demo_pool_size(rows: int) -> int:
@@ -449,7 +342,6 @@ def demo_pool_size(rows: int) -> int:
 
 
 def _demo_method(name: str, pool_size: int):
-    from sk_safesynth.synth import METHODS, Marginals
 
     if name in ("auto", "marginals"):
         return Marginals(pool_size=pool_size)
@@ -458,16 +350,7 @@ def _demo_method(name: str, pool_size: int):
 
 def cmd_demo(args) -> int:
     """Whole story offline on bundled Adult rows: fit, sample, TSTR, MIA, report."""
-    from sklearn.base import clone
 
-    from sk_safesynth import DPSyntheticSampler
-    from sk_safesynth.datasets import (
-        ADULT_BOUNDS,
-        ADULT_CATEGORIES,
-        ADULT_TARGET,
-        load_adult,
-    )
-    from sk_safesynth.report import save_privacy_utility_plot, save_roc_plot, write_json
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -483,15 +366,16 @@ def cmd_demo(args) -> int:
         "method": args.method, "model": args.llm, "pool_size": pool_size, "attack": args.attack,
         "estimator": args.estimator, "scoring": "roc_auc", "seed": seed,
     }
-    _use_model(args.llm)
     sampler = DPSyntheticSampler(
         llm=args.llm, delta=args.delta, method=_demo_method(args.method, pool_size), bounds=ADULT_BOUNDS,
         categories=ADULT_CATEGORIES, cache_dir=args.cache_dir, verbose=1, random_state=seed,
     )
-    model = tstr_model(args.estimator, "roc_auc")
+    model = default_estimator(args.estimator, "roc_auc")
+    X_train, y_train = train.drop(columns=[ADULT_TARGET]), train[ADULT_TARGET]
+    X_test, y_test = test.drop(columns=[ADULT_TARGET]), test[ADULT_TARGET]
     progress(f"demo: {args.rows} Adult training rows, {test_rows} test rows, epsilons {args.epsilons}, "
              f"method={args.method}, {args.llm}")
-    rows = [real_baseline(train, test, ADULT_TARGET, model=model, scoring="roc_auc")]
+    rows = [real_row(model, X_train, y_train, X_test, y_test)]
     results, privacy, files = {}, {}, []
     for i, epsilon in enumerate(args.epsilons, 1):
         step = f"[{i}/{len(args.epsilons)}] epsilon={epsilon:g}"
@@ -510,8 +394,10 @@ def cmd_demo(args) -> int:
         synthetic.to_csv(path, index=False)
         files.append(path.name)
         progress(f"{step}: TSTR and membership attack '{args.attack}'")
-        row, result = evaluate_release(train, test, synthetic, ADULT_TARGET, model=model, scoring="roc_auc",
-                                       attack=args.attack, privacy=fitted.privacy_spent_, seed=seed or 0)
+        row, result = evaluate_release(synthetic.drop(columns=[ADULT_TARGET]), synthetic[ADULT_TARGET], X_train,
+                                       y_train, X_test, y_test, estimator=model,
+                                       mia=MIAScorer(args.attack, random_state=seed or 0),
+                                       privacy=fitted.privacy_spent_)
         row.update(epsilon=epsilon, fit_seconds=fit_seconds, sample_seconds=sample_seconds)
         rows.append(row)
         results[f"epsilon = {epsilon:g}"] = result
@@ -523,56 +409,15 @@ def cmd_demo(args) -> int:
     total = time.perf_counter() - _START
     write_json({"settings": settings, "results": df, "privacy": privacy, "runtime_seconds": total,
                 "files": files}, out / "results.json")
-    report = _demo_report(df, settings, utility_png, roc_png, files, total)
+    report = demo_report(df, settings, utility_png, roc_png, files, total)
     paths = report.write(out)
     print(results_table(df).to_string(index=False))
     print(f"report: {paths[0]} (and {paths[1].name}); {total:.0f} s in all")
     return 0
 
 
-def _demo_report(df, settings, utility_png, roc_png, files, total):
-    from sk_safesynth.report import Report
-
-    s = settings
-    seed_note = ("`random_state=None`: noise from the AES-CTR CSPRNG" if s["seed"] is None else
-                 f"`--seed {s['seed']}`: reproducible, **not** secure noise")
-    report = Report("sk-safesynth demo: DP synthetic census data (UCI Adult)")
-    report.text(f"Fitted `DPSyntheticSampler(method={s['method']!r})` on {s['rows']} real Adult training rows "
-                f"at each epsilon, sampled {s['rows']} synthetic rows, trained a `{s['estimator']}` model on them "
-                f"and scored it (ROC AUC) on {s['test_rows']} real test rows (train on synthetic, test on real). "
-                f"Then attacked each release with membership inference (`{s['attack']}`).")
-    report.heading("Settings")
-    pool = (f"model `{s['model']}`; LLM candidate pool of {s['pool_size']} rows written from the public schema "
-            "only, once, and shared by every epsilon (the marginals method re-runs only numpy per epsilon)")
-    budget = (f"epsilons {', '.join(f'{e:g}' for e in s['epsilons'])}, delta {s['delta']:g} per fit; the bounds "
-              "and categories are the data set's public documentation (`ADULT_BOUNDS`, `ADULT_CATEGORIES`): "
-              "no budget spent")
-    size = ("small on purpose so the demo runs in minutes on 2 cores; expect noisy numbers at a few dozen rows "
-            "and see `docs/benchmarks.md` for full-size results")
-    report.bullets([pool, budget, seed_note, size, f"total runtime {total:.0f} s"])
-    report.heading("Results")
-    report.table(results_table(df))
-    report.text("`utility` is the test ROC AUC (the `real` row trains on the real rows: the ceiling; 0.5 is a "
-                "constant model, e.g. when a small noisy release holds a single class). `attack AUC` is the "
-                "strongest attack with its 95% interval; 0.5 is guessing. `DP bound` is the best any attack could "
-                "do for the privacy spent: an interval entirely above it would mean a bug. `TPR@1%FPR` is n/a "
-                "with fewer than 100 attacked non-members.")
-    report.image(utility_png, "Epsilon against utility (left axis) and attack AUC with its DP bound (right axis)")
-    report.image(roc_png, "Membership-inference ROC per epsilon against the DP bound (dashed)")
-    report.heading("Files")
-    report.bullets([f"`{name}`: synthetic rows" for name in files] + [
-        "`real_train.csv`, `real_test.csv`: the real rows used (members and non-members of the attack)",
-        "`results.json`: every number above, plus the privacy ledger of each fit",
-        "`privacy_utility.png`, `mia_roc.png`: the plots",
-    ])
-    report.text("Re-evaluate one release with `sk-safesynth evaluate real_train.csv real_test.csv "
-                f"{files[0]} --target income`.")
-    return report
-
-
 # ---------------------------------------------------------------- parser and entry point
 def build_parser() -> argparse.ArgumentParser:
-    from sk_safesynth.llm import DEFAULT_MODEL
 
     common = _Parser(add_help=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
@@ -677,7 +522,8 @@ def main(argv=None) -> int:
     except Exception as exc:
         if debug:
             raise
-        expected = isinstance(exc, (CLIError, ValueError, TypeError, KeyError, OSError))
+        # What bad input, files and providers cause; anything else is a bug and says so.
+        expected = isinstance(exc, (CLIError, ValueError, OSError, LLMGenerationError, PrivacyBudgetExceeded))
         hint = "" if expected else f" ({type(exc).__name__}; run with --debug for the traceback)"
         print(f"{PROG}: error: {_first_line(exc)}{hint}", file=sys.stderr)
         return 1

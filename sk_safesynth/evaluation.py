@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from typing import Any
 from collections.abc import Sequence
 
@@ -148,45 +149,116 @@ def privacy_utility_report(
     X_train, y_train = _as_xy(X_train, y_train)
     X_test, y_test = _as_xy(X_test, y_test)
     y_test = y_test.rename(y_train.name)
-    scorer = get_scorer(scoring)
-    members = X_train.assign(**{TARGET_COLUMN: y_train.to_numpy()})
-    non_members = X_test.assign(**{TARGET_COLUMN: y_test.to_numpy()})
 
-    rows = []
-    if real_baseline:
-        start = time.perf_counter()
-        model = clone(estimator).fit(X_train, y_train)
-        rows.append({
-            "setting": "real", "epsilon": math.inf, "epsilon_spent": math.inf,
-            "delta_spent": math.nan, "mu_spent": math.nan,
-            "utility": float(scorer(model, X_test, y_test)),
-            "n_synthetic": 0, "fit_seconds": time.perf_counter() - start,
-        })
+    rows = [real_row(estimator, X_train, y_train, X_test, y_test, scoring=scoring)] if real_baseline else []
     for epsilon in epsilons:
         fitted = clone(sampler).set_params(epsilon=epsilon)
         start = time.perf_counter()
         X_syn, y_syn = _synthesize(fitted, X_train, y_train, n_samples)
         fit_seconds = time.perf_counter() - start
-        model = clone(estimator).fit(X_syn, y_syn)
-        spent = fitted.privacy_spent_
-        mu = getattr(spent, "mu", None)
-        start = time.perf_counter()
-        result = mia.evaluate(
-            members,
-            X_syn.reset_index(drop=True).assign(**{TARGET_COLUMN: y_syn.to_numpy()}),
-            non_members,
-            privacy=spent,
-        )
-        rows.append({
-            "setting": "synthetic", "epsilon": float(epsilon),
-            "epsilon_spent": float(spent.epsilon), "delta_spent": float(spent.delta),
-            "mu_spent": math.nan if mu is None else float(mu),
-            "utility": float(scorer(model, X_test, y_test)),
-            "n_synthetic": len(X_syn), "fit_seconds": fit_seconds,
-            "mia_seconds": time.perf_counter() - start,
-            **result.to_dict(),
-        })
+        row, _ = evaluate_release(X_syn, y_syn, X_train, y_train, X_test, y_test, estimator=estimator,
+                                  scoring=scoring, mia=mia, privacy=fitted.privacy_spent_)
+        rows.append({**row, "epsilon": float(epsilon), "fit_seconds": fit_seconds})
     return pd.DataFrame(rows)
+
+
+def default_scoring(y) -> str:
+    """ROC AUC for a binary target, accuracy for a multiclass one, R² for a continuous one."""
+    from sklearn.utils.multiclass import type_of_target
+
+    return {"binary": "roc_auc", "continuous": "r2"}.get(type_of_target(y), "accuracy")
+
+
+def default_estimator(kind: str = "logreg", scoring: str = "roc_auc"):
+    """A TSTR model for a mixed table: one-hot categories and scaled numbers, then ``kind``.
+
+    ``"logreg"`` (logistic or ridge regression) is stable on a few dozen rows; ``"hgb"``
+    (histogram gradient boosting) is stronger on thousands. ``scoring="r2"`` picks the
+    regressor.
+    """
+    from sklearn.compose import make_column_selector, make_column_transformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    regression = scoring == "r2"
+    models = {
+        ("logreg", False): LogisticRegression(max_iter=2000), ("logreg", True): Ridge(),
+        ("hgb", False): HistGradientBoostingClassifier(random_state=0),
+        ("hgb", True): HistGradientBoostingRegressor(random_state=0),
+    }
+    features = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore", sparse_output=False), make_column_selector(dtype_exclude="number")),
+        (StandardScaler(), make_column_selector(dtype_include="number")),
+    )
+    return make_pipeline(features, models[kind, regression])
+
+
+def fit_and_score(estimator: Any, X_fit: Any, y_fit: Any, X_test: Any, y_test: Any, scoring: str | Any) -> float:
+    """Score on the real test rows of a clone of ``estimator`` fitted on ``(X_fit, y_fit)``.
+
+    A training set with a single class (a small noisy release can hold one) cannot fit
+    a classifier: the model is then a constant, scored as such, with a warning.
+    """
+    from sklearn.dummy import DummyClassifier
+
+    y_fit = pd.Series(np.asarray(y_fit))
+    if y_fit.nunique() < 2 and scoring != "r2":
+        warnings.warn(f"the training rows hold a single class ({y_fit.iloc[0]!r}): the model is a constant and "
+                      "its utility is chance", UserWarning, stacklevel=2)
+        if isinstance(scoring, str) and scoring.startswith("roc_auc"):
+            return 0.5  # all scores tie
+        estimator = DummyClassifier(strategy="most_frequent")
+    model = clone(estimator).fit(X_fit, y_fit)
+    return float(get_scorer(scoring)(model, X_test, y_test))
+
+
+def real_row(estimator: Any, X_train: Any, y_train: Any, X_test: Any, y_test: Any, *,
+             scoring: str | Any = "roc_auc") -> dict:
+    """The report row of the estimator trained on the real rows (the ceiling of TSTR)."""
+    start = time.perf_counter()
+    utility = fit_and_score(estimator, X_train, y_train, X_test, y_test, scoring)
+    return {"setting": "real", "epsilon": math.inf, "epsilon_spent": math.inf, "delta_spent": math.nan,
+            "mu_spent": math.nan, "utility": utility, "n_synthetic": 0,
+            "model_seconds": time.perf_counter() - start}
+
+
+def evaluate_release(X_syn: Any, y_syn: Any, X_train: Any, y_train: Any, X_test: Any, y_test: Any, *,
+                     estimator: Any, scoring: str | Any = "roc_auc", mia: MIAScorer | None = None,
+                     privacy: Any = None) -> tuple[dict, Any]:
+    """TSTR utility and membership attack of one synthetic release.
+
+    The estimator is trained on ``(X_syn, y_syn)`` and scored on the real test rows;
+    ``mia`` (default ``MIAScorer("dcr")``) attacks the release with the training rows as
+    members and the test rows as non-members, the target being one more column.
+
+    Returns
+    -------
+    row : dict
+        The report row (``setting="synthetic"``, spent budget, ``utility``,
+        ``n_synthetic``, timings and :meth:`MIAResult.to_dict`'s columns).
+    result : MIAResult
+    """
+    mia = MIAScorer("dcr") if mia is None else mia
+    start = time.perf_counter()
+    utility = fit_and_score(estimator, X_syn, y_syn, X_test, y_test, scoring)
+    model_seconds = time.perf_counter() - start
+
+    def frame(X, y):
+        return pd.DataFrame(X).reset_index(drop=True).assign(**{TARGET_COLUMN: np.asarray(y)})
+
+    start = time.perf_counter()
+    result = mia.evaluate(frame(X_train, y_train), frame(X_syn, y_syn), frame(X_test, y_test), privacy=privacy)
+    epsilon = float(privacy.epsilon) if privacy is not None else math.nan
+    mu = getattr(privacy, "mu", None)
+    row = {
+        "setting": "synthetic", "epsilon": epsilon, "epsilon_spent": epsilon,
+        "delta_spent": float(privacy.delta) if privacy is not None else math.nan,
+        "mu_spent": math.nan if mu is None else float(mu), "utility": utility, "n_synthetic": len(X_syn),
+        "model_seconds": model_seconds, "mia_seconds": time.perf_counter() - start, **result.to_dict(),
+    }
+    return row, result
 
 
 def plot_privacy_utility(df: pd.DataFrame, ax: Any = None) -> Any:

@@ -19,6 +19,9 @@ from sk_safesynth.cli import main
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, load_adult
 from sk_safesynth.llm.testing import FAKE_MODEL
 
+# The fake LLM is registered in this process, where main() runs.
+pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
+
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
