@@ -38,6 +38,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sk_safesynth._tags import TableEstimatorMixin
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import (
     PrivacyLedger,
@@ -59,7 +60,7 @@ def _output_is_pandas(estimator) -> bool:
     return config.get("transform") == "pandas"
 
 
-class _BaseNoiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Shared machinery of the row-level noisers; subclasses set the numeric mechanism."""
 
     _mechanism: str = ""
@@ -319,14 +320,6 @@ class _BaseNoiser(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         if self.categorical_columns_ or _output_is_pandas(self):
             return frame
         return frame.to_numpy(dtype=float)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = True
-        tags.input_tags.allow_nan = False
-        tags.input_tags.categorical = True
-        tags.input_tags.string = True
-        return tags
 
 
 class LaplaceNoiser(_BaseNoiser):

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from sk_safesynth._tags import TableEstimatorMixin
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.llm.client import redact
 from sk_safesynth.privacy import PrivacyLedger, make_generator
@@ -48,7 +49,7 @@ class _MeteredClient:
 
 
 
-class DPSyntheticSampler(BaseEstimator):
+class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     """Differentially private synthetic rows written by an LLM.
 
     ``fit`` reads the private table once, spends the privacy budget through a
@@ -277,13 +278,6 @@ class DPSyntheticSampler(BaseEstimator):
         state["llm_kwargs"] = _without_secrets(state.get("llm_kwargs"))
         return state
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = True
-        tags.input_tags.string = True
-        tags.input_tags.categorical = True
-        tags.input_tags.allow_nan = False
-        return tags
 
 
 def _without_secrets(options):

@@ -38,15 +38,14 @@ def _synthetic_neighbours(
     return found
 
 
-@dataclass
-class DCRAttack:
-    """Distance to closest record: members lie closer to some synthetic row.
+class Attack:
+    """Base of the attacks: one membership score per attacked record.
 
-    Score is minus the mixed-type distance (see :mod:`sk_safesynth.mia.encoding`)
-    from a record to its nearest synthetic row; scales come from the synthetic rows.
+    Subclasses set :attr:`name` and :attr:`needs_reference` and implement ``_score``.
     """
 
-    name: ClassVar[str] = "dcr"
+    name: ClassVar[str] = ""
+    #: Whether the attack needs reference rows (held-out non-members).
     needs_reference: ClassVar[bool] = False
 
     def score(
@@ -58,12 +57,36 @@ class DCRAttack:
         random_state: int | None = None,
         cache: dict | None = None,
     ) -> np.ndarray:
-        """Score attacked records; ``reference`` and ``random_state`` are unused."""
+        """Scores of the attacked records ``X``, higher meaning "more likely a member".
+
+        ``reference`` is required when :attr:`needs_reference`; ``random_state`` seeds
+        attacks that learn; ``cache`` is shared by the attacks of one evaluation.
+        """
+        if self.needs_reference and reference is None:
+            raise ValueError(f"the {self.name!r} attack needs reference rows (held-out non-members)")
+        return self._score(X, synthetic, reference, random_state, cache)
+
+    def _score(self, X, synthetic, reference, random_state, cache) -> np.ndarray:
+        raise NotImplementedError
+
+
+@dataclass
+class DCRAttack(Attack):
+    """Distance to closest record: members lie closer to some synthetic row.
+
+    Score is minus the mixed-type distance (see :mod:`sk_safesynth.mia.encoding`)
+    from a record to its nearest synthetic row; scales come from the synthetic rows.
+    """
+
+    name: ClassVar[str] = "dcr"
+    needs_reference: ClassVar[bool] = False
+
+    def _score(self, X, synthetic, reference, random_state, cache) -> np.ndarray:
         return -_synthetic_neighbours(X, synthetic, 1, cache)[1][:, 0]
 
 
 @dataclass
-class DensityRatioAttack:
+class DensityRatioAttack(Attack):
     """DOMIAS-style density ratio (van Breugel et al., AISTATS 2023).
 
     Score is ``log p_syn(x) - log p_ref(x)``: a generator that overfits puts more
@@ -83,16 +106,7 @@ class DensityRatioAttack:
     name: ClassVar[str] = "density"
     needs_reference: ClassVar[bool] = True
 
-    def score(
-        self,
-        X: pd.DataFrame,
-        synthetic: pd.DataFrame,
-        reference: pd.DataFrame | None = None,
-        *,
-        random_state: int | None = None,
-        cache: dict | None = None,
-    ) -> np.ndarray:
-        """Score attacked records; needs ``reference``, ``random_state`` is unused."""
+    def _score(self, X, synthetic, reference, random_state, cache) -> np.ndarray:
         encoder, r_syn = _synthetic_neighbours(X, synthetic, self.n_neighbors, cache)
         r_syn = r_syn[:, -1]
         r_ref = nearest_distances(encoder, X, reference, self.n_neighbors)[:, -1]
@@ -102,7 +116,7 @@ class DensityRatioAttack:
 
 
 @dataclass
-class ClassifierAttack:
+class ClassifierAttack(Attack):
     """Classifier attack: learn where synthetic rows over-represent the population.
 
     A gradient-boosting classifier is trained to tell synthetic rows (label 1) from
@@ -122,16 +136,7 @@ class ClassifierAttack:
     name: ClassVar[str] = "classifier"
     needs_reference: ClassVar[bool] = True
 
-    def score(
-        self,
-        X: pd.DataFrame,
-        synthetic: pd.DataFrame,
-        reference: pd.DataFrame | None = None,
-        *,
-        random_state: int | None = None,
-        cache: dict | None = None,
-    ) -> np.ndarray:
-        """Score attacked records; needs ``reference``, ``cache`` is unused."""
+    def _score(self, X, synthetic, reference, random_state, cache) -> np.ndarray:
         train = pd.concat([synthetic, reference], ignore_index=True)
         categorical = [c for c in train.columns if column_kind(train[c]) == "categorical"]
         categories = {c: pd.Index(train[c].astype(str).unique()) for c in categorical}
@@ -158,7 +163,7 @@ class ClassifierAttack:
         return clf.decision_function(encode(X))
 
 
-ATTACKS: dict[str, type] = {
+ATTACKS: dict[str, type[Attack]] = {
     "dcr": DCRAttack,
     "density": DensityRatioAttack,
     "classifier": ClassifierAttack,
