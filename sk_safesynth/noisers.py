@@ -39,6 +39,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk_safesynth._tags import TableEstimatorMixin
+from sk_safesynth.table import as_table
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import (
     PrivacyLedger,
@@ -113,12 +114,8 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     def _validate_input(self, X, *, reset: bool) -> pd.DataFrame:
         """Validate ``X`` (sklearn bookkeeping included) and return it as a DataFrame."""
         if isinstance(X, pd.DataFrame):
-            if X.columns.duplicated().any():
-                dup = sorted(map(str, X.columns[X.columns.duplicated()].unique()))
-                raise ValueError(f"X has duplicate column names: {dup}")
+            frame = as_table(X).set_axis(X.index)
             validate_data(self, X, reset=reset, dtype=None, ensure_all_finite=False)
-            frame = X.copy()
-            frame.columns = [str(c) for c in frame.columns]
             for name in frame.columns:
                 series = frame[name]
                 if pd.api.types.is_datetime64_any_dtype(series.dtype):

@@ -7,6 +7,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sk_safesynth.schema import infer_kind
+from sk_safesynth.table import as_table
+
 
 def column_kind(series: pd.Series) -> str:
     """``"numeric"`` or ``"categorical"`` (bool, object, string and category columns).
@@ -19,36 +22,25 @@ def column_kind(series: pd.Series) -> str:
     -------
     str
     """
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "categorical"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+    if pd.api.types.is_timedelta64_dtype(series.dtype):
+        kind = "datetime"
+    else:
+        try:
+            kind = infer_kind(series)
+        except TypeError:  # mixed strings and numbers: compared as labels
+            return "categorical"
+    if kind == "datetime":
         raise TypeError(
-            f"column {series.name!r} has dtype {dtype}; convert datetimes to numbers "
+            f"column {series.name!r} has dtype {series.dtype}; convert datetimes to numbers "
             "(e.g. days since an epoch) before running a membership attack."
         )
-    return "categorical"
+    # The schema's kinds (sk_safesynth.schema.infer_kind) as a distance sees them:
+    # numbers are numeric; booleans, categories and text are labels.
+    return "numeric" if kind in ("numeric", "integer") else "categorical"
 
 
 def _as_frame(X: Any, name: str) -> pd.DataFrame:
-    if isinstance(X, pd.DataFrame):
-        frame = X
-    elif isinstance(X, pd.Series):
-        frame = X.to_frame()
-    else:
-        arr = np.asarray(X)
-        if arr.ndim != 2:
-            raise ValueError(f"{name} must be 2-dimensional, got shape {arr.shape}.")
-        frame = pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
-    if frame.shape[0] == 0:
-        raise ValueError(f"{name} is empty (0 rows); a membership attack needs records.")
-    if frame.shape[1] == 0:
-        raise ValueError(f"{name} has no columns.")
-    if not frame.columns.is_unique:
-        raise ValueError(f"{name} has duplicated column names.")
-    return frame.reset_index(drop=True)
+    return as_table(X, name)
 
 
 def check_frames(**frames: Any) -> dict[str, pd.DataFrame]:

@@ -33,6 +33,7 @@ from scipy.stats import norm
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
 from sk_safesynth.schema import ColumnSpec, TableSchema, check_bounds, infer_kind
+from sk_safesynth.table import as_table
 
 @dataclass
 class PrivateTable:
@@ -45,26 +46,14 @@ class PrivateTable:
 
 def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
     """Validate ``X`` (and ``y``) and join them into one DataFrame."""
-    if isinstance(X, pd.DataFrame):
-        frame = X.copy()
-        if frame.columns.duplicated().any():
-            dup = sorted(map(str, frame.columns[frame.columns.duplicated()].unique()))
-            raise ValueError(f"X has duplicate column names: {dup}")
-        frame.columns = [str(c) for c in frame.columns]
-    else:
+    if not isinstance(X, pd.DataFrame):
         array = np.asarray(X)
-        if array.ndim != 2:
-            raise ValueError(f"X must be 2-dimensional, got an array of shape {array.shape}")
-        if array.dtype.kind in "OUS":
+        if array.ndim == 2 and array.dtype.kind in "OUS":
             try:
-                array = array.astype(np.float64)
+                X = array.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise TypeError(f"X as an array must be numeric ({exc}); pass a DataFrame for mixed types") from None
-        frame = pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])])
-    if frame.shape[0] == 0:
-        raise ValueError("X has 0 rows; at least 1 is required")
-    if frame.shape[1] == 0:
-        raise ValueError("X has 0 columns; at least 1 is required")
+    frame = as_table(X)
     features = list(frame.columns)
     target = None
     if y is not None:
