@@ -1,16 +1,17 @@
-"""MIAScorer as a scikit-learn scorer on a TrainOnSynthetic-like estimator."""
+"""MIAScorer as a scikit-learn scorer on TrainOnSynthetic (with a noisy-copy sampler)."""
 
 import pickle
 
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 
+from sk_safesynth import TrainOnSynthetic
 from sk_safesynth.mia import MIAScorer
 
 
@@ -33,38 +34,6 @@ class NoisyCopySampler(BaseEstimator):
         return X_syn.reset_index(drop=True), pd.Series(np.asarray(y), name=y.name)
 
 
-class StandInTrainOnSynthetic(ClassifierMixin, BaseEstimator):
-    """Exposes the attributes the real TrainOnSynthetic promises."""
-
-    def __init__(self, sampler, estimator, keep_audit_sample=False):
-        self.sampler = sampler
-        self.estimator = estimator
-        self.keep_audit_sample = keep_audit_sample
-
-    def fit(self, X, y):
-        X = pd.DataFrame(X)
-        y = pd.Series(np.asarray(y), name="y")
-        self.sampler_ = clone(self.sampler)
-        self.synthetic_X_, self.synthetic_y_ = self.sampler_.fit_resample(X, y)
-        self.estimator_ = clone(self.estimator).fit(self.synthetic_X_, self.synthetic_y_)
-        self.classes_ = self.estimator_.classes_
-        if self.keep_audit_sample:
-            self.audit_X_, self.audit_y_ = X, y
-        return self
-
-    def predict_proba(self, X):
-        return self.estimator_.predict_proba(X)
-
-    def predict(self, X):
-        return self.estimator_.predict(X)
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state.pop("audit_X_", None)
-        state.pop("audit_y_", None)
-        return state
-
-
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(0)
@@ -75,7 +44,7 @@ def data():
 
 def test_grid_search_reports_privacy_per_epsilon(data):
     X, y = data
-    model = StandInTrainOnSynthetic(NoisyCopySampler(), LogisticRegression(), keep_audit_sample=True)
+    model = TrainOnSynthetic(NoisyCopySampler(), LogisticRegression(), keep_audit_sample=True)
     search = GridSearchCV(
         model,
         {"sampler__epsilon": [0.2, 100.0]},
@@ -94,7 +63,7 @@ def test_scorer_in_pipeline_transforms_held_out_rows(data):
     X, y = data
     pipe = make_pipeline(
         FunctionTransformer(lambda Z: Z * 2.0, feature_names_out="one-to-one"),
-        StandInTrainOnSynthetic(NoisyCopySampler(epsilon=100.0), LogisticRegression(), True),
+        TrainOnSynthetic(NoisyCopySampler(epsilon=100.0), LogisticRegression(), keep_audit_sample=True),
     ).fit(X.iloc[:300], y.iloc[:300])
     scorer = MIAScorer(fpr_levels=(0.01,), random_state=0)
     # Without the transform the held-out rows would sit far from everything and look
@@ -104,7 +73,7 @@ def test_scorer_in_pipeline_transforms_held_out_rows(data):
 
 def test_protection_auc_form(data):
     X, y = data
-    model = StandInTrainOnSynthetic(NoisyCopySampler(epsilon=0.2), LogisticRegression(), True)
+    model = TrainOnSynthetic(NoisyCopySampler(epsilon=0.2), LogisticRegression(), keep_audit_sample=True)
     model.fit(X.iloc[:300], y.iloc[:300])
     value = MIAScorer(protection="auc", fpr_levels=(0.01,), random_state=0)(
         model, X.iloc[300:], y.iloc[300:]
@@ -114,11 +83,11 @@ def test_protection_auc_form(data):
 
 def test_missing_audit_sample_says_how_to_fix(data):
     X, y = data
-    model = StandInTrainOnSynthetic(NoisyCopySampler(), LogisticRegression(), True)
+    model = TrainOnSynthetic(NoisyCopySampler(), LogisticRegression(), keep_audit_sample=True)
     model.fit(X.iloc[:300], y.iloc[:300])
     restored = pickle.loads(pickle.dumps(model))
     with pytest.raises(ValueError, match="keep_audit_sample=True"):
         MIAScorer()(restored, X.iloc[300:], y.iloc[300:])
-    plain = StandInTrainOnSynthetic(NoisyCopySampler(), LogisticRegression()).fit(X, y)
+    plain = TrainOnSynthetic(NoisyCopySampler(), LogisticRegression()).fit(X, y)
     with pytest.raises(ValueError, match="keep_audit_sample=True"):
         MIAScorer()(plain, X, y)

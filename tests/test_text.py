@@ -217,3 +217,16 @@ def test_cli_generates_a_text_table(tmp_path, capsys):
     assert record["method_class"] == "TextPrivateEvolution"
     assert record["method_params"]["template"] == TEMPLATE
     assert CANARY not in (tmp_path / "s.csv").read_text()
+
+
+@pytest.mark.parametrize("style", ["chat", "document"])
+def test_fake_obeys_hints_so_prompt_construction_is_tested(style):
+    """The candidate pool asks for every class in turn: the hint must reach the prompt."""
+    from sk_safesynth.synth.pool import schema_tasks
+
+    schema = TableSchema((ColumnSpec("age", "integer", 0, 99),
+                          ColumnSpec("income", "categorical", categories=("<=50K", ">50K"))))
+    tasks = schema_tasks(schema, 40, 10, "income")
+    result = LLMClient(FAKE_MODEL, prompt_style=style).generate(schema, tasks, seed=0)
+    wanted = [">50K" if ">50K" in task.hint else "<=50K" for task in tasks for _ in range(task.n_rows)]
+    assert result.rows["income"].tolist() == wanted

@@ -108,7 +108,8 @@ class FakeProvider:
 
         With a JSON schema the answer is a random value satisfying it; values of
         demonstration rows found in the prompt (JSON arrays of the right length) are
-        copied with probability 1/2 per value, as a model follows its examples. Without
+        copied with probability 1/2 per value, as a model follows its examples, and a
+        hint "In every row, <column> is <value>" is obeyed when the value is allowed. Without
         a schema the answer is text made of the prompt's words, so what a prompt shows
         is what the text is about.
         """
@@ -142,9 +143,10 @@ class FakeProvider:
         else:
             texts = []
             examples = _example_rows(prompt, schema)
+            hints = _hints(prompt, schema)
             for _ in range(int(params.get("n") or 1)):
                 value = _dates_within(random_value(schema, rng), schema, _date_ranges(messages), rng)
-                value = _follow(value, examples, rng)
+                value = _obey(_follow(value, examples, rng), hints)
                 if fault == "out_of_range":
                     value = _break_a_bound(value, schema)
                 elif fault in ("wrong_type", "unknown_category"):
@@ -261,6 +263,32 @@ def _example_rows(prompt: str, schema: dict) -> list[list]:
         if isinstance(row, list) and len(row) == len(items) and not all(isinstance(v, str) for v in row):
             rows.append(row)
     return rows
+
+
+def _hints(prompt: str, schema: dict) -> dict[int, object]:
+    """``{position: value}`` of the prompt's "In every row, <column> is <value>" hints."""
+    items = _row_items(schema)
+    order = re.search(r"order: (\[[^\n]*\])", prompt)
+    hint = re.search(r"In every row, ([^\n]*?)\.\s*$", prompt, re.MULTILINE)
+    if not items or not order or not hint:
+        return {}
+    names = json.loads(order.group(1))
+    out = {}
+    for name, value in re.findall(r"(\S+) is ([^,]+)", hint.group(1)):
+        if name in names:
+            allowed = items[names.index(name)].get("enum")
+            matches = [v for v in allowed or [] if str(v) == value.strip()]
+            if matches:
+                out[names.index(name)] = matches[0]
+    return out
+
+
+def _obey(value, hints: dict[int, object]):
+    rows = value.get("rows") if isinstance(value, dict) else [value]
+    for row in rows or []:
+        for position, hinted in hints.items():
+            row[position] = hinted
+    return value
 
 
 def _follow(value, examples: list[list], rng: np.random.Generator):
