@@ -203,7 +203,7 @@ def progress(message: str) -> None:
     print(f"[{time.perf_counter() - _START:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def _privacy_from_record(record: dict, path) -> object:
+def _privacy_from_record(record: dict, path) -> PrivacySpent:
 
     spent = record.get("privacy_spent")
     if not isinstance(spent, dict) or "epsilon" not in spent or "delta" not in spent:

@@ -109,6 +109,7 @@ def format_number(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     if isinstance(value, (float, np.floating)):
+        value = float(value)
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         if abs(value) >= 1000:

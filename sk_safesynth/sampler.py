@@ -252,7 +252,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     def _public_seed(self) -> int:
         # Privacy-free generation (candidate pools) sees no private data, so a fixed
         # seed is safe and lets folds and epsilons share one cached pool.
-        return self.random_state if isinstance(self.random_state, Integral) else 0
+        return int(self.random_state) if isinstance(self.random_state, Integral) else 0
 
     def _sample_rng(self) -> np.random.Generator:
         if isinstance(self.random_state, Integral):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -168,7 +168,7 @@ class ColumnSpec:
         if self.kind in ("numeric", "integer"):
             word = "integer" if self.kind == "integer" else "number"
             if self.is_bounded:
-                return f"{self.name}: {word} between {_fmt(self.low)} and {_fmt(self.high)}"
+                return f"{self.name}: {word} between {_fmt(cast(float, self.low))} and {_fmt(cast(float, self.high))}"
             return f"{self.name}: {word}"
         if self.kind == "boolean":
             return f"{self.name}: true or false"

@@ -14,6 +14,7 @@ import os
 import sys
 import threading
 from types import ModuleType
+from typing import Any
 
 DEFAULT_MODEL = "sksafesynth/gemma3-270m"
 LOCAL_PROVIDER = DEFAULT_MODEL.split("/", 1)[0]
@@ -75,7 +76,7 @@ def replace_provider(name: str, handler) -> None:
         _install(litellm, name, handler)
 
 
-def _install(litellm: ModuleType, name: str, handler) -> None:
+def _install(litellm: Any, name: str, handler) -> None:
     # Rebind rather than mutate: litellm reads the list at call time.
     litellm.custom_provider_map = [
         *litellm.custom_provider_map,

@@ -388,7 +388,7 @@ class LLMClient:
             if spend.problem() is not None or _past(spend.deadline):
                 return
             task = tasks[job]
-            params = {"temperature": self.temperature}
+            params: dict[str, object] = {"temperature": self.temperature}
             call_seed = _call_seed(seed, job, round_)
             if call_seed is not None:
                 params["seed"] = call_seed
@@ -398,7 +398,7 @@ class LLMClient:
                 params.update(n=n_rows, stop=["\n"], max_tokens=self.max_tokens or _max_tokens(schema, 1))
                 if use_schema:
                     params["response_format"] = row_response_format(schema)
-                request, text = {"prompt": prompt}, prompt
+                request, text = {"prompt": prompt}, prompt  # type: dict[str, object], str
             else:
                 messages = build_messages(schema, task.examples, n_rows, task.hint)
                 params["max_tokens"] = self.max_tokens or _max_tokens(schema, n_rows)

@@ -94,7 +94,8 @@ class LocalModelProvider(CustomLLM):
         n = int(params.get("n") or 1)
         top_logprobs = int(params.get("top_logprobs") or 0)
         seed = params.get("seed")
-        choices, prompt_tokens, completion_tokens = [], 0, 0
+        choices: list[Choices] = []
+        prompt_tokens = completion_tokens = 0
         # llama.cpp serves at most N_PARALLEL choices per request; larger n is chunked,
         # with the seed shifted per chunk so the choices differ.
         for start in range(0, n, N_PARALLEL):
@@ -107,7 +108,7 @@ class LocalModelProvider(CustomLLM):
                 error = reply["error"]
                 raise CustomLLMError(status_code=error.get("code", 500), message=error.get("message", str(error)))
             for choice in reply["choices"]:
-                choices.append(_choice(len(choices), choice, params.get("logprobs"), top_logprobs))
+                choices.append(_choice(len(choices), choice, bool(params.get("logprobs")), top_logprobs))
             usage = reply.get("usage", {})
             prompt_tokens = usage.get("prompt_tokens", prompt_tokens)
             completion_tokens += _completion_tokens(reply)
@@ -156,7 +157,7 @@ def _choice(index: int, choice: dict, logprobs: bool, top_logprobs: int) -> Choi
                     for t in token.get("top_logprobs", [])[:top_logprobs]
                 ],
             })
-        out.logprobs = ChoiceLogprobs(content=tokens)
+        out.logprobs = ChoiceLogprobs(content=tokens)  # type: ignore[arg-type]  # litellm validates the dicts
     return out
 
 

@@ -335,7 +335,8 @@ def _dates_within(value, schema: dict, ranges: list, rng: np.random.Generator):
         for position, bounds in zip(positions, ranges):
             if bounds is not None:
                 low, high = (np.datetime64(day, "D") for day in bounds)
-                day = low + np.timedelta64(int(rng.integers(0, max(1, (high - low).astype(int)))), "D")
+                span = int((high - low) // np.timedelta64(1, "D"))
+                day = low + int(rng.integers(0, max(1, span)))
                 row[position] = f"{day}T00:00:00"
     return value
 

@@ -171,7 +171,7 @@ class MIAScorer(BaseEstimator):
                 )
         # Balanced classes: the larger side is subsampled, so AUC and TPR/FPR weigh both
         # sides equally and n_attacks caps each side.
-        n = min(len(members), len(non_members), self.n_attacks or math.inf)
+        n = int(min(len(members), len(non_members), self.n_attacks or math.inf))
         if n < 2:
             raise ValueError(
                 f"too few records to attack: {len(members)} members and {len(non_members)} "
@@ -183,7 +183,8 @@ class MIAScorer(BaseEstimator):
 
         attacked = pd.concat([members, non_members], ignore_index=True)
         labels = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
-        results, cache = {}, {}
+        results: dict = {}
+        cache: dict = {}
         for attack in attacks:
             seed = int(rng.integers(2**31 - 1))
             scores = np.asarray(

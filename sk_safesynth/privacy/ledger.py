@@ -269,7 +269,7 @@ class PrivacyLedger:
             return PrivacySpent(0.0, extra, 0.0 if not extra else None)
         pure = [_pure_epsilon(e, c) for e, c in flat]
         if all(p is not None for p in pure):
-            return PrivacySpent(float(sum(pure)), extra, None)
+            return PrivacySpent(float(sum(p for p in pure if p is not None)), extra, None)
         pld_delta = self.delta - extra
         if pld_delta <= 0:
             raise PrivacyBudgetExceeded(

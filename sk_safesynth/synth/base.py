@@ -13,6 +13,7 @@ Adding a method means writing one subclass in one module and listing it in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,7 +58,7 @@ class FitContext:
     epsilon: float
     delta: float
     rng: np.random.Generator
-    client: object
+    client: Any
     secure: bool
     public_seed: int
 

@@ -28,7 +28,7 @@ from sk_safesynth.schema import TableSchema
 
 # Continuations shorter than this are asked for again.
 MIN_TEXT_CHARS = 40
-_POOL_CACHE: dict[str, list[str]] = {}
+_POOL_CACHE: dict[str, list[list[str]]] = {}
 _POOL_LOCK = threading.Lock()
 _WORD = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 
@@ -113,10 +113,10 @@ def public_documents(client, template: str, groups: list[dict], per_group: int, 
     prompts = [header(template, values) for _ in range(per_group) for values in groups]
     texts = write_documents(client, prompts, max_tokens=max_tokens, seed=seed, stop=stop_sequences(template),
                             max_length=max_length)
-    out = [texts[g :: len(groups)] for g in range(len(groups))]
+    per_group_texts = [texts[g :: len(groups)] for g in range(len(groups))]
     with _POOL_LOCK:
-        _POOL_CACHE[key] = out
-    return [list(texts) for texts in out]
+        _POOL_CACHE[key] = per_group_texts
+    return [list(group) for group in per_group_texts]
 
 
 def clear_document_cache() -> None:

@@ -47,7 +47,7 @@ class Discretizer:
     def n_levels(self, name: str) -> int:
         if name in self.edges:
             return len(self.edges[name]) - 1
-        return len(self.schema[name].categories)
+        return len(self.schema[name].categories or ())
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Codes of shape (n_rows, n_columns), ``-1`` for values outside the domain."""

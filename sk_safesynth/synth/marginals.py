@@ -92,7 +92,7 @@ class Marginals(GenerationMethod):
         names = self.discretizer_.names
         if target is not None and target in names:
             t = names.index(target)
-            queries = [(t, j) for j in range(len(names)) if j != t] or [(t,)]
+            queries: list[tuple[int, ...]] = [(t, j) for j in range(len(names)) if j != t] or [(t,)]
         else:
             queries = [(j,) for j in range(len(names))] + [(j, j + 1) for j in range(len(names) - 1)]
         sensitivity = math.sqrt(2 * len(queries))

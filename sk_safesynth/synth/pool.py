@@ -28,7 +28,8 @@ def pool_key(client: LLMClient, schema: TableSchema, size: int, rows_per_call: i
 
 def schema_tasks(schema: TableSchema, size: int, rows_per_call: int, target: str | None) -> list[GenerationTask]:
     """Tasks asking for ``size`` rows from the schema, cycling through target classes."""
-    classes = list(schema[target].categories) if target and schema[target].categories else [None]
+    classes: list = list(schema[target].categories or ()) if target else [None]
+    classes = classes or [None]
     tasks = []
     for i in range(math.ceil(size / rows_per_call)):
         n = min(rows_per_call, size - i * rows_per_call)

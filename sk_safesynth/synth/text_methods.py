@@ -74,7 +74,11 @@ class _DocumentMethod(GenerationMethod):
         "template": [None, str],
         "max_tokens": [Interval(Integral, 8, None, closed="left")],
     }
-    n_vote_rounds = 1
+
+    @property
+    def n_vote_rounds(self) -> int:
+        """Vote rounds of the fit (one; Private Evolution has ``n_rounds``)."""
+        return 1
 
     def check_schema(self, schema) -> None:
         texts = text_columns(schema)
@@ -95,7 +99,7 @@ class _DocumentMethod(GenerationMethod):
         self.text_column_ = text_columns(schema)[0]
         self.template_ = self.template or default_template(schema, self.text_column_)
         names = condition_columns(schema)
-        levels = [list(schema[name].categories) for name in names]
+        levels = [list(schema[name].categories or ()) for name in names]
         self.groups_ = [dict(zip(names, combo)) for combo in itertools.product(*levels)]
         if len(self.groups_) > _MAX_GROUPS:
             raise ValueError(f"{len(self.groups_)} combinations of {names} are too many groups for method="
@@ -104,7 +108,7 @@ class _DocumentMethod(GenerationMethod):
         codes = _group_codes(context.frame, names, levels)
         self.population_ = self._public_population(context)
         sigma_keywords, self.vote_sigma_ = self._noise(context.epsilon, context.delta)
-        self.keywords_ = [([], np.empty(0))] * len(self.groups_)
+        self.keywords_: list[tuple[list[str], np.ndarray]] = [([], np.empty(0))] * len(self.groups_)
         if self.keywords:
             vocabulary = public_vocabulary([t for texts in self.population_ for t in texts], _VOCABULARY_SIZE,
                                            exclude=" ".join(header(self.template_, g) for g in self.groups_))
