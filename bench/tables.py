@@ -3,7 +3,7 @@
 Run: python bench/tables.py            (print every table)
      python bench/tables.py --update    (rewrite the tables between the
                                          <!-- table:NAME --> ... <!-- /table --> markers
-                                         of docs/benchmarks.md)
+                                         of docs/benchmarks.md and docs/hardening.md)
 """
 
 from __future__ import annotations
@@ -100,6 +100,18 @@ def news() -> str:
     return markdown(table.sort_values(["key", "ε"], key=lambda c: c.astype(str)).drop(columns="key"))
 
 
+def mutation() -> str:
+    path = RESULTS / "mutation.json"
+    if not path.exists():
+        return "(no mutation.json yet)"
+    data = json.loads(path.read_text())
+    survivors = [r for r in data["results"] if not r["killed"]]
+    lines = [f"**{data['killed']} of {data['total']} mutants killed** "
+             f"({data['killed'] / max(data['total'], 1):.0%}). Survivors:", ""]
+    lines += [f"- `{r['file']}:{r['line']}` `{r['from']}` → `{r['to']}` in `{r['code']}`" for r in survivors]
+    return "\n".join(lines if survivors else lines[:1])
+
+
 def tables() -> dict[str, str]:
     return {
         "adult": adult(),
@@ -108,6 +120,7 @@ def tables() -> dict[str, str]:
         "mia": simple("mia", "results"),
         "news": news(),
         "news_throughput": simple("news_throughput", "results"),
+        "mutation": mutation(),
         "cost": simple("cost", "per_thousand_rows"),
         "grid": simple("cost", "grid_search"),
     }
@@ -124,7 +137,8 @@ def update(doc: Path) -> None:
 
 if __name__ == "__main__":
     if "--update" in sys.argv:
-        update(Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md")
+        for doc in ("benchmarks.md", "hardening.md"):
+            update(Path(__file__).resolve().parents[1] / "docs" / doc)
     else:
         for name, table in tables().items():
             print(f"## {name}\n\n{table}\n")
