@@ -18,11 +18,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from sklearn.base import clone
 
 from sk_safesynth import DPSyntheticSampler, MIAScorer, PrivacySpent, __version__
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
-from sk_safesynth.evaluation import default_estimator, default_scoring, evaluate_release, real_row
+from sk_safesynth.evaluation import (
+    Release,
+    default_estimator,
+    default_scoring,
+    evaluate_release,
+    privacy_utility_report,
+    real_row,
+)
 from sk_safesynth.exceptions import LLMGenerationError, PrivacyBudgetExceeded
 from sk_safesynth.llm import DEFAULT_MODEL
 from sk_safesynth.report import (
@@ -370,39 +376,25 @@ def cmd_demo(args) -> int:
         llm=args.llm, delta=args.delta, method=_demo_method(args.method, pool_size), bounds=ADULT_BOUNDS,
         categories=ADULT_CATEGORIES, cache_dir=args.cache_dir, verbose=1, random_state=seed,
     )
-    model = default_estimator(args.estimator, "roc_auc")
-    X_train, y_train = train.drop(columns=[ADULT_TARGET]), train[ADULT_TARGET]
-    X_test, y_test = test.drop(columns=[ADULT_TARGET]), test[ADULT_TARGET]
     progress(f"demo: {args.rows} Adult training rows, {test_rows} test rows, epsilons {args.epsilons}, "
              f"method={args.method}, {args.llm}")
-    rows = [real_row(model, X_train, y_train, X_test, y_test)]
     results, privacy, files = {}, {}, []
-    for i, epsilon in enumerate(args.epsilons, 1):
-        step = f"[{i}/{len(args.epsilons)}] epsilon={epsilon:g}"
-        fitted = clone(sampler).set_params(epsilon=epsilon)
-        start = time.perf_counter()
-        fitted.fit(train.drop(columns=[ADULT_TARGET]), train[ADULT_TARGET])
-        fit_seconds = time.perf_counter() - start
-        if i == 1 and args.method in ("auto", "marginals"):
-            progress(f"{step}: the LLM writes {pool_size} candidate rows from the public schema "
-                     "(no privacy cost; once, shared by every epsilon)")
-        progress(f"{step}: sampling {args.rows} rows")
-        start = time.perf_counter()
-        synthetic = fitted.sample(args.rows)[list(train.columns)]
-        sample_seconds = time.perf_counter() - start
-        path = out / f"synthetic_eps{epsilon:g}.csv"
-        synthetic.to_csv(path, index=False)
+
+    def save(release: Release) -> None:
+        path = out / f"synthetic_eps{release.epsilon:g}.csv"
+        release.X.assign(**{ADULT_TARGET: release.y.to_numpy()})[list(train.columns)].to_csv(path, index=False)
         files.append(path.name)
-        progress(f"{step}: TSTR and membership attack '{args.attack}'")
-        row, result = evaluate_release(synthetic.drop(columns=[ADULT_TARGET]), synthetic[ADULT_TARGET], X_train,
-                                       y_train, X_test, y_test, estimator=model,
-                                       mia=MIAScorer(args.attack, random_state=seed or 0),
-                                       privacy=fitted.privacy_spent_)
-        row.update(epsilon=epsilon, fit_seconds=fit_seconds, sample_seconds=sample_seconds)
-        rows.append(row)
-        results[f"epsilon = {epsilon:g}"] = result
-        privacy[f"{epsilon:g}"] = {"spent": fitted.privacy_spent_.as_dict(), "ledger": fitted.ledger_.summary()}
-    df = pd.DataFrame(rows)
+        results[f"epsilon = {release.epsilon:g}"] = release.mia
+        privacy[f"{release.epsilon:g}"] = {"spent": release.sampler.privacy_spent_.as_dict(),
+                                           "ledger": release.sampler.ledger_.summary()}
+        progress(f"[{len(files)}/{len(args.epsilons)}] epsilon={release.epsilon:g}: utility "
+                 f"{release.row['utility']:.3f}, attack AUC {release.row['mia_auc']:.3f}")
+
+    df = privacy_utility_report(
+        sampler, default_estimator(args.estimator, "roc_auc"), train.drop(columns=[ADULT_TARGET]),
+        train[ADULT_TARGET], test.drop(columns=[ADULT_TARGET]), test[ADULT_TARGET], args.epsilons,
+        mia=MIAScorer(args.attack), n_samples=args.rows, random_state=seed or 0, on_release=save,
+    )
     progress("writing plots and report")
     utility_png = save_privacy_utility_plot(df, out / "privacy_utility.png")
     roc_png = save_roc_plot(results, out / "mia_roc.png")

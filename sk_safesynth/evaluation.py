@@ -10,7 +10,8 @@ import math
 import time
 import warnings
 from typing import Any
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,18 @@ from sklearn.metrics import get_scorer
 
 from sk_safesynth.mia import MIAScorer
 from sk_safesynth.mia.scorer import TARGET_COLUMN
+
+
+@dataclass
+class Release:
+    """One epsilon of :func:`privacy_utility_report`: the fitted sampler, its rows and scores."""
+
+    epsilon: float
+    sampler: Any
+    X: pd.DataFrame
+    y: pd.Series
+    row: dict
+    mia: Any
 
 
 def _synthesize(
@@ -100,6 +113,7 @@ def privacy_utility_report(
     n_samples: int | None = None,
     real_baseline: bool = True,
     random_state: int | None = None,
+    on_release: Callable[[Release], None] | None = None,
 ) -> pd.DataFrame:
     """Utility and membership-inference risk of the sampler for each epsilon.
 
@@ -133,6 +147,9 @@ def privacy_utility_report(
     random_state : int, optional
         Seeds the attacks (overrides ``mia.random_state`` when given); the sampler and
         the estimator keep their own ``random_state``.
+    on_release : callable, optional
+        Called with a :class:`Release` after each epsilon (to save the synthetic rows,
+        the ledger or the attack's ROC, or to report progress).
 
     Returns
     -------
@@ -156,9 +173,11 @@ def privacy_utility_report(
         start = time.perf_counter()
         X_syn, y_syn = _synthesize(fitted, X_train, y_train, n_samples)
         fit_seconds = time.perf_counter() - start
-        row, _ = evaluate_release(X_syn, y_syn, X_train, y_train, X_test, y_test, estimator=estimator,
-                                  scoring=scoring, mia=mia, privacy=fitted.privacy_spent_)
+        row, result = evaluate_release(X_syn, y_syn, X_train, y_train, X_test, y_test, estimator=estimator,
+                                       scoring=scoring, mia=mia, privacy=fitted.privacy_spent_)
         rows.append({**row, "epsilon": float(epsilon), "fit_seconds": fit_seconds})
+        if on_release is not None:
+            on_release(Release(float(epsilon), fitted, X_syn, y_syn, rows[-1], result))
     return pd.DataFrame(rows)
 
 
