@@ -39,6 +39,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk_safesynth._tags import TableEstimatorMixin
+from sk_safesynth.schema import value_kind
 from sk_safesynth.table import as_table
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import (
@@ -133,13 +134,10 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])], copy=False)
 
     def _resolve_columns(self, frame: pd.DataFrame):
-        numeric, categorical = [], []
-        for name in frame.columns:
-            dtype = frame[name].dtype
-            if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-                numeric.append(name)
-            else:
-                categorical.append(name)
+        numeric: list[str] = []
+        categorical: list[str] = []
+        for name in frame.columns:  # datetimes were refused by _validate_input
+            (numeric if value_kind(frame[name]) == "numeric" else categorical).append(name)
         self.columns_ = list(frame.columns)
         self.numeric_columns_ = numeric
         self.categorical_columns_ = categorical

@@ -313,6 +313,23 @@ def infer_kind(series: pd.Series) -> str:
     return "categorical"
 
 
+def value_kind(series: pd.Series) -> str:
+    """How noise and distances see a column: ``"numeric"``, ``"categorical"`` or ``"datetime"``.
+
+    The coarse view of :func:`infer_kind`: numbers (numeric, integer) are numeric;
+    booleans, categories, text and columns mixing strings with numbers are labels.
+    """
+    if pd.api.types.is_timedelta64_dtype(series.dtype):
+        return "datetime"
+    try:
+        kind = infer_kind(series)
+    except TypeError:  # mixed strings and numbers: compared as labels
+        return "categorical"
+    if kind == "datetime":
+        return "datetime"
+    return "numeric" if kind in ("numeric", "integer") else "categorical"
+
+
 def check_bounds(name, pair, *, datetime: bool = False) -> tuple[float, float]:
     """Validate a declared ``(low, high)`` pair: two finite numbers with low < high.
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sk_safesynth.schema import infer_kind
+from sk_safesynth.schema import value_kind
 from sk_safesynth.table import as_table
 
 
@@ -22,21 +22,13 @@ def column_kind(series: pd.Series) -> str:
     -------
     str
     """
-    if pd.api.types.is_timedelta64_dtype(series.dtype):
-        kind = "datetime"
-    else:
-        try:
-            kind = infer_kind(series)
-        except TypeError:  # mixed strings and numbers: compared as labels
-            return "categorical"
+    kind = value_kind(series)
     if kind == "datetime":
         raise TypeError(
             f"column {series.name!r} has dtype {series.dtype}; convert datetimes to numbers "
             "(e.g. days since an epoch) before running a membership attack."
         )
-    # The schema's kinds (sk_safesynth.schema.infer_kind) as a distance sees them:
-    # numbers are numeric; booleans, categories and text are labels.
-    return "numeric" if kind in ("numeric", "integer") else "categorical"
+    return kind
 
 
 def _as_frame(X: Any, name: str) -> pd.DataFrame:
