@@ -85,12 +85,16 @@ def main() -> None:
                         "code": line.strip()[:90], "killed": killed, "seconds": round(time.perf_counter() - began, 1)})
         print(("killed   " if killed else "SURVIVED ") + f"{target}:{number + 1}: {line.strip()[:80]}  "
               f"[{line[start:end]} -> {replacement}]", flush=True)
+        write(results)  # after every mutant: an interrupted run still reports what it tried
     killed = sum(r["killed"] for r in results)
     print(f"\nmutation score: {killed}/{len(results)} killed ({killed / max(len(results), 1):.0%})")
+
+
+def write(results: list[dict]) -> None:
     out = ROOT / "bench" / "results" / "mutation.json"
+    killed = sum(r["killed"] for r in results)
     out.write_text(json.dumps({"tests": TESTS, "targets": TARGETS, "killed": killed, "total": len(results),
                                "results": results}, indent=2))
-    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
