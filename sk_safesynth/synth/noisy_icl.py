@@ -41,6 +41,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_safesynth.llm import GenerationTask
 from sk_safesynth.noisers import GaussianNoiser, LaplaceNoiser
+from sk_safesynth.privacy import PrivacyLedger
 from sk_safesynth.privacy.ledger import SampledRowsDpEvent
 from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth.base import FitContext, GenerationMethod
@@ -53,6 +54,42 @@ def amplified_budget(epsilon: float, delta: float, sampling_rate: float) -> tupl
         return epsilon, delta
     epsilon_0 = math.log1p(math.expm1(epsilon) / sampling_rate)
     return epsilon_0, min(delta / sampling_rate, 0.5)
+
+
+def _calibrate(noiser_for, release, sample: pd.DataFrame, start: float, epsilon: float, delta: float,
+               tolerance: float = 1e-4):
+    """The noiser whose release spends ``epsilon`` (within ``tolerance``, never above).
+
+    A noiser splits its row budget between columns and dp-accounting composes the
+    parts more tightly than the split assumes, so a noiser asked for ε₀ spends less.
+    The row epsilon is found by bisection against the ledger's own accounting of the
+    (amplified) release; ``start`` (the closed-form ε₀) is a lower bound. Fitting a
+    noiser only calibrates: ``sample`` (one row) is read for its columns and dtypes.
+    """
+
+    def spent(row_epsilon: float):
+        noiser = noiser_for(row_epsilon).fit(sample)
+        return PrivacyLedger(1e12, delta if delta > 0 else 0.0).spend(release(noiser)).epsilon, noiser
+
+    low, high = start, start
+    value, best = spent(start)
+    if value > epsilon * (1 + 1e-9):  # the closed form is tight for this noiser: keep it
+        return best
+    while value < epsilon:
+        low, high = high, high * 2
+        value, candidate = spent(high)
+        if value <= epsilon:
+            best = candidate
+    for _ in range(60):
+        if high - low <= tolerance * low:
+            break
+        middle = (low + high) / 2
+        value, candidate = spent(middle)
+        if value <= epsilon:
+            low, best = middle, candidate
+        else:
+            high = middle
+    return best
 
 
 class NoisyICL(GenerationMethod):
@@ -77,7 +114,8 @@ class NoisyICL(GenerationMethod):
     sampling_rate_ : float
         Share of the records that were noised (``q``).
     row_epsilon_ : float
-        Per-row epsilon of the noisers before amplification (``ε₀``).
+        Per-row epsilon given to the noiser, calibrated so that the (amplified)
+        release spends the whole budget.
     n_groups_ : int
         Disjoint demonstration groups.
     """
@@ -122,24 +160,30 @@ class NoisyICL(GenerationMethod):
             private[name] = private[name].astype(object)
         self.sampling_rate_ = m / n
         epsilon_0, delta_0 = amplified_budget(context.epsilon, context.delta, self.sampling_rate_)
-        self.row_epsilon_ = epsilon_0
         # A secure fit keeps the noiser on its own CSPRNG: a seed drawn for it from a
         # fixed-seed generator could be brute-forced from the released values.
         seed = None if context.secure else int(context.rng.integers(0, 2**32 - 1))
-        if self.mechanism == "laplace":
-            noiser = LaplaceNoiser(epsilon_0, bounds=bounds or None, categories=categories, random_state=seed)
-        else:
-            noiser = GaussianNoiser(epsilon_0, delta_0, bounds=bounds or None, categories=categories,
-                                    random_state=seed)
+
+        def noiser_for(row_epsilon: float):
+            if self.mechanism == "laplace":
+                return LaplaceNoiser(row_epsilon, bounds=bounds or None, categories=categories, random_state=seed)
+            return GaussianNoiser(row_epsilon, delta_0, bounds=bounds or None, categories=categories,
+                                  random_state=seed)
+
+        def release(noiser):
+            row_events = dp_accounting.ComposedDpEvent(tuple(entry.event for entry in noiser.ledger_.entries))
+            if m == n:
+                return row_events
+            row_delta = delta_0 if self.mechanism == "gaussian" else 0.0
+            return SampledRowsDpEvent(dp_accounting.SampledWithoutReplacementDpEvent(n, m, row_events), row_delta)
+
+        noiser = _calibrate(noiser_for, release, private.head(1), epsilon_0, context.epsilon, context.delta)
+        self.row_epsilon_ = noiser.epsilon
         with warnings.catch_warnings():
             # values outside DP-selected categories become uniform draws: documented, expected
             warnings.filterwarnings("ignore", message="values outside the fitted categories")
             noised = noiser.set_output(transform="pandas").fit_transform(private)
-        row_events = dp_accounting.ComposedDpEvent(tuple(entry.event for entry in noiser.ledger_.entries))
-        row_delta = delta_0 if self.mechanism == "gaussian" else 0.0
-        event = row_events if m == n else SampledRowsDpEvent(
-            dp_accounting.SampledWithoutReplacementDpEvent(n, m, row_events), row_delta)
-        context.ledger.spend(event, f"noisy demonstrations ({m} of {n} records, {self.mechanism})")
+        context.ledger.spend(release(noiser), f"noisy demonstrations ({m} of {n} records, {self.mechanism})")
         # Post-processing: back into the schema's domain so the demonstrations are valid rows.
         for name in bounds:
             noised[name] = np.clip(noised[name].astype(float), *bounds[name])
