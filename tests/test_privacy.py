@@ -242,3 +242,29 @@ def test_empirical_rr_audit():
     out_b = randomized_response(np.ones(n, dtype=int), k, p, rng)
     lb = _epsilon_lower_bound(int((out_a == 0).sum()), int((out_b == 0).sum()), n)
     assert 0.85 * epsilon <= lb <= epsilon
+
+
+def test_self_composed_events_count_as_repeats():
+    """A SelfComposedDpEvent of k events spends what k separate events spend (exactly)."""
+    event = dp_accounting.GaussianDpEvent(noise_multiplier=3.0)
+    repeated = PrivacyLedger(100.0, 1e-5)
+    for _ in range(4):
+        repeated.spend(event, "one")
+    composed = PrivacyLedger(100.0, 1e-5)
+    composed.spend(dp_accounting.SelfComposedDpEvent(event, 4), "four")
+    assert composed.spent.epsilon == pytest.approx(repeated.spent.epsilon, rel=1e-12)
+    assert composed.spent.mu == pytest.approx(2 / 3.0)  # sqrt(4) / 3
+    laplace = PrivacyLedger(100.0).spend(dp_accounting.SelfComposedDpEvent(dp_accounting.LaplaceDpEvent(0.5), 3))
+    assert laplace.epsilon == pytest.approx(6.0)
+
+
+def test_gaussian_needs_delta_left_after_reservations():
+    ledger = PrivacyLedger(10.0, 1e-5)
+    ledger.spend_delta(1e-5, "threshold")  # the whole delta budget, reserved
+    with pytest.raises(PrivacyBudgetExceeded, match="needs delta > 0"):
+        ledger.spend(dp_accounting.GaussianDpEvent(1.0), "gaussian")
+
+
+def test_zero_sensitivity_is_refused():
+    with pytest.raises(ValueError):
+        analytic_gaussian_sigma(1.0, 1e-5, l2_sensitivity=0.0)
