@@ -39,8 +39,7 @@ from sk_safesynth.report import (
     save_roc_plot,
     write_json,
 )
-from sk_safesynth.schema import ColumnSpec, TableSchema
-from sk_safesynth.synth import METHODS, Marginals, auto_method
+from sk_safesynth.synth import METHODS, Marginals, auto_text_method
 
 PROG = "sk-safesynth"
 METHOD_CHOICES = ("auto", "marginals", "noisy_icl", "private_evolution")
@@ -222,17 +221,11 @@ def _method(name: str, template: str | None):
     if template is None:
         return name
 
-    method = auto_method_for_text() if name == "auto" else METHODS[name][1]()
+    method = auto_text_method() if name == "auto" else METHODS[name][1]()
     if "template" not in method.get_params():
         raise CLIError(f"--template is for text tables; --method {name} does not write text under a header")
     # "\n" typed in a shell arrives as a backslash and an n
     return method.set_params(template=template.replace("\\n", "\n"))
-
-
-def auto_method_for_text():
-    """What ``--method auto`` is on a text table."""
-
-    return auto_method(TableSchema((ColumnSpec("label", "categorical"), ColumnSpec("text", "text"))))
 
 
 # ---------------------------------------------------------------- commands

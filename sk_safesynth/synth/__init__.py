@@ -19,11 +19,14 @@ METHODS: dict[str, tuple[type[GenerationMethod], type[GenerationMethod]]] = {
 }
 
 
+def auto_text_method() -> GenerationMethod:
+    """The benchmark winner on text tables (docs/benchmarks.md, docs/methods.md)."""
+    return TextPrivateEvolution(keywords=8)
+
+
 def auto_method(schema: TableSchema) -> GenerationMethod:
     """The benchmark winner for this kind of table (docs/benchmarks.md, docs/methods.md)."""
-    if is_text_table(schema):
-        return TextPrivateEvolution(keywords=8)
-    return Marginals()
+    return auto_text_method() if is_text_table(schema) else Marginals()
 
 
 def is_text_table(schema: TableSchema) -> bool:
@@ -52,6 +55,7 @@ __all__ = [
     "TextNoisyICL",
     "TextPrivateEvolution",
     "auto_method",
+    "auto_text_method",
     "is_text_table",
     "resolve_method",
 ]

@@ -69,7 +69,7 @@ def _calibrate(noiser_for, release, sample: pd.DataFrame, start: float, epsilon:
 
     def spent(row_epsilon: float):
         noiser = noiser_for(row_epsilon).fit(sample)
-        return PrivacyLedger(1e12, delta if delta > 0 else 0.0).spend(release(noiser)).epsilon, noiser
+        return PrivacyLedger(1e12, delta).spend(release(noiser)).epsilon, noiser
 
     low, high = start, start
     value, best = spent(start)
