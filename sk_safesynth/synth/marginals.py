@@ -164,7 +164,7 @@ class Marginals(GenerationMethod):
             one_way, anchor_only = {}, tables[t]
         self.sigmas_ = {"one_way": sigma1}
         self.marginals_ = {self._key(f): table for f, table in one_way.items()}
-        if anchor_only is not None:
+        if anchor_only is not None and t is not None:
             self.marginals_[(t,)] = anchor_only
 
         # merge levels the clique noise would drown (post-processing of step 1)
@@ -193,7 +193,7 @@ class Marginals(GenerationMethod):
         self.edges_ = _orient(undirected, features[0] if features else None)
         tree = {frozenset(e) for e in self.edges_}
         ranked = sorted((p for p in self.selection_scores_ if frozenset(p) not in tree),
-                        key=self.selection_scores_.get, reverse=True)
+                        key=lambda p: self.selection_scores_[p], reverse=True)
         pairs = self.edges_ + ranked[:self.extra_pairs]
 
         # 3. (anchor, i, j) tables of the tree edges and the extra pairs, on merged levels
@@ -280,6 +280,8 @@ def _systematic(weights: np.ndarray, n: int, rng) -> np.ndarray:
 
 def _orient(edges: list, root: int | None) -> list:
     """``(child, parent)`` pairs of an undirected tree, breadth-first from ``root``."""
+    if root is None:
+        return []
     neighbours: dict[int, list[int]] = {}
     for i, j in edges:
         neighbours.setdefault(i, []).append(j)

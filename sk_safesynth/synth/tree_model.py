@@ -123,7 +123,7 @@ class TreeModel:
         """``n`` anchor codes and, per column, its (unmerged) level codes."""
         anchor = rng.choice(len(self.prior), size=n, p=self.prior)
         merged: dict[int, np.ndarray] = {}
-        if self.root is not None:
+        if self.root is not None and self.root_conditional is not None:
             merged[self.root] = draw(self.root_conditional, anchor, rng)
         for child, parent in self.edges:
             table = self.conditionals[child]
@@ -197,7 +197,7 @@ def fit_tree_model(one_way: dict, one_way_var: float, merge: dict, cliques: dict
     edges only).
     """
     anchor, marginals = pooled_marginals(one_way, one_way_var, merge, cliques, clique_var, anchor_only)
-    fitted = {}
+    fitted: dict[tuple, np.ndarray] = {}
     for (i, j), noisy in cliques.items():
         clique = project_simplex(noisy, anchor)
         clique += _SUPPORT_FLOOR * marginals[i][:, :, None] * marginals[j][:, None, :] / anchor[:, None, None]
