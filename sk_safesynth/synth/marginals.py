@@ -163,7 +163,7 @@ class Marginals(GenerationMethod):
                                             "Gaussian target counts")
             one_way, anchor_only = {}, tables[t]
         self.sigmas_ = {"one_way": sigma1}
-        self.marginals_ = {self._key(f): table for f, table in one_way.items()}
+        self.marginals_ = {self._key(f): self._released(table) for f, table in one_way.items()}
         if anchor_only is not None and t is not None:
             self.marginals_[(t,)] = anchor_only
 
@@ -204,13 +204,17 @@ class Marginals(GenerationMethod):
                 {(i, j): (n_anchor, n_merged[i], n_merged[j]) for i, j in pairs}, mus["cliques"], rng,
                 "Gaussian (target, column, column) tables")
             self.sigmas_["cliques"] = sigma3
-            self.marginals_.update({self._key(c, p): table for (c, p), table in cliques.items()})
+            self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
         self.merge_ = merge
         self.model_ = fit_tree_model(one_way, sigma1**2, merge, cliques, (sigma3 or 1.0) ** 2, self.edges_,
                                      anchor_only)
 
     def _key(self, *columns: int) -> tuple[int, ...]:
         return ((self.anchor_,) if self.anchor_ is not None else ()) + columns
+
+    def _released(self, table: np.ndarray) -> np.ndarray:
+        """A noisy table as keyed in ``marginals_``: without a target, no constant anchor axis."""
+        return table if self.anchor_ is not None else table[0]
 
     @staticmethod
     def _merge(table: np.ndarray, sigma: float | None) -> np.ndarray:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _IPF_ITERATIONS = 50
-_ANCHOR_PSEUDO_COUNT = 1.0  # no anchor level (target class) is ever given probability 0
+_ANCHOR_PSEUDO_COUNT = 1.0  # least pseudo-count per anchor level (target class)
 _SUPPORT_FLOOR = 1e-3  # mass spread over a clique before IPF so every margin is reachable
 
 
@@ -166,8 +166,11 @@ def pooled_marginals(one_way: dict, one_way_var: float, merge: dict, cliques: di
     if anchor_only is not None:
         votes.append((anchor_only, one_way_var))
     anchor = _pool(votes)
+    # one pseudo-count, or the noise std of the pooled counts when larger: no anchor level
+    # (target class) is lost to noise that dwarfs small tables
+    pseudo = max(_ANCHOR_PSEUDO_COUNT, float(np.sqrt(1.0 / sum(np.max(1.0 / np.atleast_1d(v)) for _, v in votes))))
     total = max(float(np.clip(anchor, 0, None).sum()), 1.0)
-    anchor = project_simplex(anchor[None, :], np.array([total]))[0] + _ANCHOR_PSEUDO_COUNT
+    anchor = project_simplex(anchor[None, :], np.array([total]))[0] + pseudo
     marginals = {}
     for column, table in one_way.items():
         group = _groups(merge[column])
