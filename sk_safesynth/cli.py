@@ -598,6 +598,8 @@ def _one_line_warnings(debug: bool):
     with warnings.catch_warnings():
         if not debug:
             warnings.filterwarnings("once", category=UserWarning)  # not once per epsilon or fold
+            # notes of third-party libraries on import are not the user's business
+            warnings.filterwarnings("ignore", module=r"(pydantic|litellm)(\.|$)")
             def show(message, category, filename, lineno, file=None, line=None):
                 print(f"{PROG}: {category.__name__}: {_first_line(message)}", file=sys.stderr, flush=True)
 

@@ -278,7 +278,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         out = frame.copy()
         for j, name in enumerate(self.numeric_columns_):
             if pd.api.types.is_integer_dtype(frame[name].dtype):
-                out[name] = np.rint(released[:, j]).astype(frame[name].dtype)
+                out[name] = pd.Series(np.rint(released[:, j]), index=frame.index).astype(frame[name].dtype)
             else:
                 out[name] = released[:, j]
         unseen = []

@@ -89,10 +89,15 @@ def declare_hint(what: str, columns) -> str:
             listed = ",".join(f"{n}=text" for n in names[:2])
             return (f"declare them in a schema file (sk-safesynth schema DATA.csv --out schema.json, review it, "
                     f"then generate --schema schema.json) or give their kinds, e.g. --kinds '{listed}'")
+        if what == "missing":
+            return 'declare "missing": {"COL": true} in a schema file (sk-safesynth schema) for those that may be missing'
         return ("declare their " + ("bounds" if what == "bounds" else "categories") + " in a schema file: "
                 "sk-safesynth schema DATA.csv --target COL --out schema.json, review it as public, then "
                 "sk-safesynth generate DATA.csv --schema schema.json ...")
     example = ", ".join(f"{n!r}: [...]" for n in names[:3]) + (", ..." if len(names) > 3 else "")
+    if what == "missing":
+        example = ", ".join(f"{n!r}: True" for n in names[:3])
+        return f"declare missing={{{example}}} for those that may be missing"
     if what == "kinds":
         example = ", ".join(f"{n!r}: 'text'" for n in names[:3])
         return f"declare kinds={{{example}}}, or write a schema with infer_schema(X) and review it"
@@ -375,8 +380,7 @@ def discover_domain(
         raise DomainError(
             f"the table has {n} rows, fewer than the {tau:.0f} records a value needs to be released by DP "
             f"category selection at this budget, so no category of {plan['histogram']} can be released; "
-            f"{declare_hint('categories', plan['histogram'])}"
-            + (f" (free text: {declare_hint('kinds', plan['long'])})" if plan["long"] else ""), problems)
+            f"{declare_hint('categories', plan['histogram'])}", problems)
     ledger.spend(gaussian_event(sigma, math.sqrt(squared)), "DP domain: categories, missing values, text "
                  f"on {plan['histogram'] + plan['missing']}")
     if threshold_delta:
@@ -389,13 +393,21 @@ def discover_domain(
     for name in plan["histogram"]:
         _select(table.frame[name], name, name in plan["long"], missing.get(name, True), domain, sigma, tau,
                 zero, rng)
-    all_missing = [c for c, share in domain.missing.items() if share > 0 and n * (1.0 - share) <= zero]
+    if zero >= n:
+        undeclared = [c for c in plan["missing"] + plan["histogram"] if c not in missing]
+        if undeclared:
+            warnings.warn(f"the table is too small to measure missing values with DP at this budget ({n} rows, "
+                          f"noise of about {sigma:.0f} records): {undeclared} are generated without missing values; "
+                          f"{declare_hint('missing', undeclared)}", UserWarning, stacklevel=3)
+    # all missing: a DP count of present values that is credibly zero
+    all_missing = [c for c, share in domain.missing.items() if share > 0 and zero < n and n * (1.0 - share) <= zero
+                   and c not in missing]
     if all_missing:
         warnings.warn(f"columns {all_missing} are missing in (nearly) every row by their DP count: they are "
                       "dropped", UserWarning, stacklevel=3)
         domain.dropped += [c for c in all_missing if c not in domain.dropped]
-    constant = [c for c, cats in domain.categories.items()
-                if len(cats) == 1 and c not in domain.dropped and not domain.missing.get(c)]
+    constant = [c for c in plan["histogram"] if len(domain.categories.get(c, ())) == 1
+                and c not in domain.dropped and not domain.missing.get(c)]
     if constant:
         warnings.warn(f"columns {constant} keep a single level after DP category selection and are constant "
                       f"in the output; {declare_hint('categories', constant)}", UserWarning, stacklevel=3)
@@ -451,7 +463,7 @@ def _select(series: pd.Series, name: str, count_long: bool, may_be_missing: bool
             other += "_"
         values.append(other)
         warnings.warn(
-            f"column {name!r}: DP selection keeps {len(kept)} values (threshold {tau:.0f} records of {n} "
+            f"column {name!r}: DP selection keeps {len(kept)} value{'s' if len(kept) != 1 else ''} (threshold {tau:.0f} records of {n} "
             f"rows); the rest, about {rest / n:.0%} of rows, become the level {other!r}. To keep every "
             f"value, {declare_hint('categories', [name])}", UserWarning, stacklevel=4)
     domain.categories[name] = tuple(values)
