@@ -90,7 +90,8 @@ def declare_hint(what: str, columns) -> str:
             return (f"declare them in a schema file (sk-safesynth schema DATA.csv --out schema.json, review it, "
                     f"then generate --schema schema.json) or give their kinds, e.g. --kinds '{listed}'")
         if what == "missing":
-            return 'declare "missing": {"COL": true} in a schema file (sk-safesynth schema) for those that may be missing'
+            return ('declare "missing": {"COL": true} in a schema file (sk-safesynth schema) for those that '
+                    "may be missing")
         return ("declare their " + ("bounds" if what == "bounds" else "categories") + " in a schema file: "
                 "sk-safesynth schema DATA.csv --target COL --out schema.json, review it as public, then "
                 "sk-safesynth generate DATA.csv --schema schema.json ...")
@@ -463,7 +464,8 @@ def _select(series: pd.Series, name: str, count_long: bool, may_be_missing: bool
             other += "_"
         values.append(other)
         warnings.warn(
-            f"column {name!r}: DP selection keeps {len(kept)} value{'s' if len(kept) != 1 else ''} (threshold {tau:.0f} records of {n} "
+            f"column {name!r}: DP selection keeps {len(kept)} value{'s' if len(kept) != 1 else ''} "
+            f"(threshold {tau:.0f} records of {n} "
             f"rows); the rest, about {rest / n:.0%} of rows, become the level {other!r}. To keep every "
             f"value, {declare_hint('categories', [name])}", UserWarning, stacklevel=4)
     domain.categories[name] = tuple(values)
@@ -504,7 +506,8 @@ def other_values(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
             continue
         allowed = set(column.categories) | {str(c) for c in column.categories}
         series = frame[column.name]
-        outside = series.notna() & ~series.map(lambda v: v in allowed or str(v) in allowed)
+        inside = [v in allowed or str(v) in allowed for v in series]
+        outside = series.notna() & ~pd.Series(inside, index=series.index, dtype=bool)
         frame[column.name] = series.astype(object).where(~outside, last)
     return frame
 
