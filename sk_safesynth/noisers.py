@@ -87,6 +87,11 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     }
 
     # ---------------------------------------------------------------- fitting
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are replaced before noise (module docstring)
+        return tags
+
     def fit(self, X, y=None):
         """Resolve bounds and categories and calibrate the noise.
 

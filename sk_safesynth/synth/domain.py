@@ -376,12 +376,8 @@ def discover_domain(
     n_hist = len(plan["histogram"])
     squared = 2 * n_hist + len(plan["long"]) + len(plan["missing"])
     sigma, tau, threshold_delta = _selection_noise(epsilon, delta, squared, n_hist)
-    if n_hist and tau > n:
-        problems = {c: "too few rows for DP category selection" for c in plan["histogram"]}
-        raise DomainError(
-            f"the table has {n} rows, fewer than the {tau:.0f} records a value needs to be released by DP "
-            f"category selection at this budget, so no category of {plan['histogram']} can be released; "
-            f"{declare_hint('categories', plan['histogram'])}", problems)
+    if n_hist and tau > n and not plan["long"]:  # nothing can be released: fail before spending
+        _too_small(n, tau, plan["histogram"])
     ledger.spend(gaussian_event(sigma, math.sqrt(squared)), "DP domain: categories, missing values, text "
                  f"on {plan['histogram'] + plan['missing']}")
     if threshold_delta:
@@ -394,6 +390,8 @@ def discover_domain(
     for name in plan["histogram"]:
         _select(table.frame[name], name, name in plan["long"], missing.get(name, True), domain, sigma, tau,
                 zero, rng)
+    if n_hist and tau > n:  # the columns that are not free text cannot be released
+        _too_small(n, tau, [c for c in plan["histogram"] if domain.kinds[c] != "text"])
     if zero >= n:
         undeclared = [c for c in plan["missing"] + plan["histogram"] if c not in missing]
         if undeclared:
@@ -413,6 +411,14 @@ def discover_domain(
         warnings.warn(f"columns {constant} keep a single level after DP category selection and are constant "
                       f"in the output; {declare_hint('categories', constant)}", UserWarning, stacklevel=3)
     return domain
+
+
+def _too_small(n: int, tau: float, columns: list[str]) -> None:
+    if columns:
+        raise DomainError(
+            f"the table has {n} rows, fewer than the {tau:.0f} records a value needs to be released by DP "
+            f"category selection at this budget, so no category of {columns} can be released; "
+            f"{declare_hint('categories', columns)}", dict.fromkeys(columns, "too few rows for DP category selection"))
 
 
 def _selection_noise(epsilon: float, delta: float, squared_sensitivity: int, n_hist: int):
@@ -448,6 +454,8 @@ def _select(series: pd.Series, name: str, count_long: bool, may_be_missing: bool
     if count_long and noisy_long > _TEXT_SHARE * n_present:
         domain.kinds[name] = "text"
         return
+    if tau > n:
+        return  # nothing can be released: the caller raises
     released = sum(c for _, c in kept)
     if not kept:
         domain.dropped.append(name)
