@@ -134,7 +134,7 @@ def main() -> None:
                     continue
                 method = methods(args.population, args.max_tokens)[name]
                 sampler = DPSyntheticSampler(epsilon=epsilon, method=method, categories={"label": labels},
-                                             kinds={"text": "text"}, n_samples=args.n, cache_dir=str(CACHE),
+                                             kinds={"text": "text"}, missing=False, n_samples=args.n, cache_dir=str(CACHE),
                                              random_state=seed)
                 start = time.perf_counter()
                 with warnings.catch_warnings():

@@ -37,7 +37,7 @@ def _chain(n=6000, seed=0):
 def _fit(epsilon=4.0, **params):
     X, y = _chain()
     return DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, categories=CATEGORIES, method=Marginals(**params),
-                              random_state=0).fit(X, y), X, y
+                              missing=False, random_state=0).fit(X, y), X, y
 
 
 def test_fit_spends_the_whole_budget_in_three_gaussian_steps():

@@ -211,7 +211,7 @@ def test_cli_generates_a_text_table(tmp_path, capsys):
     (tmp_path / "categories.json").write_text(json.dumps({"label": sorted(TOPICS)}))
     code = main(["generate", str(tmp_path / "news.csv"), "--target", "label", "--out", str(tmp_path / "s.csv"),
                  "--llm", FAKE_MODEL, "--categories", str(tmp_path / "categories.json"), "--rows", "12",
-                 "--template", "Daily News > {label}\\n\\nHeadline:", "--seed", "0"])
+                 "--template", "Daily News > {label}\\n\\nHeadline:", "--kinds", "text=text", "--seed", "0"])
     assert code == 0
     out = pd.read_csv(tmp_path / "s.csv")
     assert len(out) == 12 and set(out["label"]) <= set(TOPICS) and out["text"].str.len().gt(10).all()

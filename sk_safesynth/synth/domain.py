@@ -376,7 +376,7 @@ def discover_domain(
     n_hist = len(plan["histogram"])
     squared = 2 * n_hist + len(plan["long"]) + len(plan["missing"])
     sigma, tau, threshold_delta = _selection_noise(epsilon, delta, squared, n_hist)
-    if n_hist and tau > n and not plan["long"]:  # nothing can be released: fail before spending
+    if n_hist and tau > n:  # nothing can be released (nor told apart from text): fail before spending
         _too_small(n, tau, plan["histogram"])
     ledger.spend(gaussian_event(sigma, math.sqrt(squared)), "DP domain: categories, missing values, text "
                  f"on {plan['histogram'] + plan['missing']}")
@@ -390,8 +390,6 @@ def discover_domain(
     for name in plan["histogram"]:
         _select(table.frame[name], name, name in plan["long"], missing.get(name, True), domain, sigma, tau,
                 zero, rng)
-    if n_hist and tau > n:  # the columns that are not free text cannot be released
-        _too_small(n, tau, [c for c in plan["histogram"] if domain.kinds[c] != "text"])
     if zero >= n:
         undeclared = [c for c in plan["missing"] + plan["histogram"] if c not in missing]
         if undeclared:
@@ -417,8 +415,9 @@ def _too_small(n: int, tau: float, columns: list[str]) -> None:
     if columns:
         raise DomainError(
             f"the table has {n} rows, fewer than the {tau:.0f} records a value needs to be released by DP "
-            f"category selection at this budget, so no category of {columns} can be released; "
-            f"{declare_hint('categories', columns)}", dict.fromkeys(columns, "too few rows for DP category selection"))
+            f"category selection at this budget, so no category of {columns} can be released (nor a free-text "
+            f"column told apart with DP); {declare_hint('categories', columns)}; for free text, "
+            f"{declare_hint('kinds', columns)}", dict.fromkeys(columns, "too few rows for DP category selection"))
 
 
 def _selection_noise(epsilon: float, delta: float, squared_sensitivity: int, n_hist: int):
