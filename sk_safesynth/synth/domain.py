@@ -8,16 +8,20 @@ Column kinds come from dtypes (public). Domains come from declarations or DP:
 
 DP category selection (per undeclared categorical column)
 ---------------------------------------------------------
-Count every observed value, add discrete Gaussian noise (variance ≈ σ², integer, see
-:mod:`sk_safesynth.privacy.samplers`) to each count and keep the
-values whose noisy count exceeds τ. Replacing one record changes at most two counts
-per column by one, so on values present in both neighbouring datasets the release
-is a Gaussian mechanism with L2 sensitivity ``sqrt(2 * n_columns)``. A value present
-in only one dataset has count 1 there; it is released with probability
-``P(1 + N(0, σ²) > τ)``, and at most two such values per column exist, which we
-charge as an additive ``δ_τ = 2 n_columns P(N(0, σ²) > τ - 1)`` (the stability-based
-histogram argument, Korolova et al. 2009; Wilson et al. 2020). The noisy counts are
-DP outputs and are kept as the columns' 1-way marginals.
+Count every observed value, add discrete Gaussian noise ``Z`` (integer, see
+:mod:`sk_safesynth.privacy.samplers`) to each count and keep the values whose noisy
+count exceeds the integer τ. Replacing one record changes at most two counts per column
+by one, so on values present in both neighbouring datasets the release is discrete
+Gaussian noise on ``2 * n_columns`` moved counts, accounted exactly with
+dp-accounting's discrete Gaussian PLD (σ calibrated against it). A value present in
+only one of the two datasets (at most one per column and direction) has count 1 there
+and is released with probability ``p = P(1 + Z > τ) = P(Z >= τ)``, computed exactly for
+the discrete Gaussian. Splitting on the event that none is released gives
+``P_D(S) <= e^ε P_D'(S) + δ_counts + n_columns p``, so the ledger charges the additive
+``δ_τ = n_columns p`` (the stability-based histogram argument, Korolova et al. 2009;
+Wilson et al. 2020), with τ the smallest integer keeping ``δ_τ`` within half the
+selection's δ. The noisy counts are DP outputs and are kept as the columns' 1-way
+marginals.
 """
 
 from __future__ import annotations
@@ -28,10 +32,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from sk_safesynth.exceptions import PrivacyLeakWarning
-from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+from sk_safesynth.privacy import (
+    PrivacyLedger,
+    discrete_gaussian,
+    discrete_gaussian_event,
+    discrete_gaussian_sigma,
+    discrete_gaussian_tail,
+)
 from sk_safesynth.schema import ColumnSpec, TableSchema, check_bounds, infer_kind
 from sk_safesynth.table import as_table
 
@@ -170,11 +179,10 @@ def select_categories(
     if not to_select:
         return categories, noisy_counts
     n_cols = len(to_select)
-    threshold_delta = delta / 2
-    sigma = analytic_gaussian_sigma(epsilon, delta - threshold_delta, l2_sensitivity=math.sqrt(2 * n_cols))
-    tau = 1.0 + sigma * norm.isf(threshold_delta / (2 * n_cols))
-    ledger.spend(gaussian_event(sigma, math.sqrt(2 * n_cols)), f"DP category selection on {to_select}")
-    ledger.spend_delta(threshold_delta, "category selection threshold")
+    sigma = discrete_gaussian_sigma(epsilon, delta / 2, n_coordinates=2 * n_cols)
+    tau = selection_threshold(sigma, delta / 2, n_cols)
+    ledger.spend(discrete_gaussian_event(sigma, 2 * n_cols), f"DP category selection on {to_select}")
+    ledger.spend_delta(n_cols * discrete_gaussian_tail(sigma, tau), "category selection threshold")
     for name in to_select:
         counts = table.frame[name].value_counts()
         noisy = (counts.to_numpy() + discrete_gaussian(sigma, len(counts), rng)).astype(float)
@@ -188,6 +196,16 @@ def select_categories(
         categories[name] = tuple(_plain(v) for v, _ in kept)
         noisy_counts[name] = np.array([c for _, c in kept])
     return categories, noisy_counts
+
+
+def selection_threshold(sigma: float, threshold_delta: float, n_columns: int) -> int:
+    """Smallest integer τ with ``n_columns * P(Z >= τ) <= threshold_delta`` (Z discrete Gaussian)."""
+    tau = max(1, math.ceil(sigma * math.sqrt(2 * math.log(max(n_columns / threshold_delta, 2.0)))) - 2)
+    while n_columns * discrete_gaussian_tail(sigma, tau) > threshold_delta:
+        tau += 1
+    while tau > 1 and n_columns * discrete_gaussian_tail(sigma, tau - 1) <= threshold_delta:
+        tau -= 1
+    return tau
 
 
 def build_schema(table: PrivateTable, kinds: dict, bounds: dict, categories: dict, max_text_length: int) -> TableSchema:

@@ -5,10 +5,11 @@ Privacy
 With a target column the measured queries are the 2-way marginals (target, f) for
 every other non-text column f; without one, every 1-way marginal and the 2-way
 marginals of neighbouring columns. Each record adds one to one cell of each of the
-``M`` marginals, so replacing a record moves the concatenated count vector by at most
-``sqrt(2 M)`` in L2 norm. Discrete Gaussian noise with σ from the analytic Gaussian
-mechanism for that sensitivity makes the whole measurement (ε, δ)-DP (one
-``GaussianDpEvent`` in the ledger).
+``M`` marginals, so replacing a record moves at most ``2 M`` counts, each by one. The
+counts get discrete Gaussian noise, recorded as one
+:class:`~sk_safesynth.privacy.ledger.DiscreteGaussianDpEvent` with ``2 M`` coordinates
+and accounted exactly with dp-accounting's discrete Gaussian PLD; σ is calibrated
+against the fit's ledger so the measurement spends all the budget left.
 
 Everything after the measurement is post-processing: the candidate pool (the LLM,
 schema only, plus rows drawn independently from the noisy 1-way marginals) is
@@ -28,7 +29,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval
 
-from sk_safesynth.privacy import analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+from sk_safesynth.privacy import discrete_gaussian, discrete_gaussian_event
 from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
@@ -95,9 +96,9 @@ class Marginals(GenerationMethod):
             queries: list[tuple[int, ...]] = [(t, j) for j in range(len(names)) if j != t] or [(t,)]
         else:
             queries = [(j,) for j in range(len(names))] + [(j, j + 1) for j in range(len(names) - 1)]
-        sensitivity = math.sqrt(2 * len(queries))
-        sigma = analytic_gaussian_sigma(context.epsilon, context.delta, l2_sensitivity=sensitivity)
-        context.ledger.spend(gaussian_event(sigma, sensitivity), f"Gaussian marginals ({len(queries)} queries)")
+        moved = 2 * len(queries)  # counts one replaced record moves
+        sigma = context.ledger.calibrate(lambda s: discrete_gaussian_event(s, moved))
+        context.ledger.spend(discrete_gaussian_event(sigma, moved), f"Gaussian marginals ({len(queries)} queries)")
         codes = self.discretizer_.encode(context.frame)
         self.sigma_ = sigma
         self.marginals_ = {}
