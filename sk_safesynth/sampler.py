@@ -222,7 +222,8 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         self.method_ = method.fit(context)
         # sample() draws from its own stream: a fixed seed reproduces the sequence of
         # samples after a fit, and successive calls never repeat one another.
-        self._sample_stream = None if self.random_state is None else np.random.default_rng(int.from_bytes(rng.bytes(32), "little"))
+        self._sample_stream = (None if self.random_state is None
+                               else np.random.default_rng(int.from_bytes(rng.bytes(32), "little")))
         self.schema_ = schema
         self.ledger_ = ledger
         self.privacy_spent_ = ledger.spent

@@ -235,7 +235,7 @@ class MIAScorer(BaseEstimator):
             self._check_scores(attack.name, labels, scores)
             selection_auc[attack.name] = auc_delong(labels[select], scores[select])[0]
             results[attack.name] = self._result(attack.name, labels, scores, select, levels, bound, n_reference=n_ref)
-        best = results[max(selection_auc, key=selection_auc.get)]
+        best = results[max(selection_auc, key=lambda name: selection_auc[name])]
         return replace(best, per_attack=results) if len(results) > 1 else best
 
     def _feasible_levels(self, n_non_members: int) -> dict[float, bool]:

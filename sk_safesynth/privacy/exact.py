@@ -33,7 +33,7 @@ def discrete_gaussian_sigma(epsilon: float, delta: float, n_coordinates: int, se
     --------
     >>> from sk_safesynth.privacy import discrete_gaussian_sigma
     >>> round(discrete_gaussian_sigma(1.0, 1e-5, n_coordinates=2), 2)
-    4.81
+    5.28
     """
     ledger = PrivacyLedger(check_epsilon(epsilon), check_delta(delta))
     return ledger.calibrate(lambda sigma: discrete_gaussian_event(sigma, n_coordinates, sensitivity))

@@ -22,7 +22,6 @@ categorical values (:func:`~sk_safesynth.synth.documents.write_text`).
 
 from __future__ import annotations
 
-import math
 from numbers import Integral
 
 import numpy as np

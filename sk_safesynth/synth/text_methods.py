@@ -21,8 +21,8 @@ Both DP steps move a record's contribution by at most ``sqrt(2)`` in L2 norm
 Gaussian; the votes are discrete Gaussian noise on two moved counts per round, accounted
 exactly. One σ sets both: the keywords get ``σ / sqrt(keyword_share)`` and each of the
 ``n_rounds`` votes ``σ * sqrt(n_rounds / (1 - keyword_share))``, and σ is calibrated
-against the ledger so the fit spends the budget it has left. Raw private text never enters a prompt, an embedding call to a provider, or
-the fitted object.
+against the ledger so the fit spends the budget it has left. Raw private text never
+enters a prompt, an embedding call to a provider, or the fitted object.
 
 :class:`TextPrivateEvolution` evolves the population: the winners of each round are
 kept and varied (the LLM continues a winner's opening words under its header), and
