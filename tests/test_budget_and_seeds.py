@@ -153,3 +153,18 @@ def test_generators_and_wide_seeds_are_accepted(seed):
     assert GaussianNoiser(1.0, bounds=(0, 1), random_state=seed).fit_transform(X).shape == (20, 2)
     X_t, y = _table(60)
     assert len(_sampler(random_state=seed).fit(X_t, y).sample(5)) == 5
+
+
+@pytest.mark.parametrize("epsilon", [0.3, 10.0])
+def test_fitted_marginals_meet_their_claim_for_the_noise_they_drew(epsilon):
+    # The sampler's own sigma, checked by an independent dp-accounting computation of the
+    # discrete Gaussian (finer discretization): 2 counts move per table.
+    from dp_accounting.pld import privacy_loss_distribution
+
+    X, y = _table()
+    sampler = _sampler(epsilon=epsilon).fit(X, y)
+    n_tables = len(sampler.method_.marginals_)
+    pld = privacy_loss_distribution.from_discrete_gaussian_mechanism(
+        sampler.method_.sigma_, 1, use_connect_dots=True, value_discretization_interval=1e-5
+    ).self_compose(2 * n_tables)
+    assert pld.get_epsilon_for_delta(1e-5) <= epsilon + 1e-9
