@@ -2,13 +2,19 @@
 
 Run (resumable; finished configurations in the JSON are skipped unless --force):
 
-    python bench/bench_utility.py --methods real,independent,marginals,marginals_nollm \
+    python bench/bench_utility.py --methods real,independent,marginals,marginals_tree,marginals_pool \
         --eps 0.3,1,3,10 --seeds 0,1,2
     python bench/bench_utility.py --methods noisy_icl --eps 1,4 --seeds 0 --llm-rows 1000
 
 Data: UCI Adult, train 32,561 / test 16,281 (the bundled copy, identical to ../shared/data).
 Downstream models: HistGradientBoostingClassifier (native categoricals) and one-hot +
 LogisticRegression, trained on synthetic rows and scored on the real test split.
+Fidelity (sk_safesynth.fidelity, against the real train split, numeric columns in 16
+equal-width bins over the public bounds): mean TVD over all 2-way marginals, over
+feature pairs only, over 3-way marginals with the target, and the share of rows whose
+education-num is the one education determines.
+``marginals`` is the default (``Marginals()``), ``marginals_tree`` measures the tree
+only (``extra_pairs=0``), ``marginals_pool`` adds a 200-row embedded-LLM candidate pool.
 Every LLM output comes from the embedded model (Gemma 3 270M); where it is too slow for
 full-size output (noisy_icl, private_evolution), ``--llm-rows`` synthetic rows are
 generated and the table says so.
@@ -34,6 +40,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from _common import RESULTS, print_table, write_json
 from sk_safesynth import DPSyntheticSampler, Marginals, MIAScorer, NoisyICL, PrivateEvolution
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
+from sk_safesynth.fidelity import functional_agreement, workload, workload_tvd
 from sk_safesynth.privacy import analytic_gaussian_sigma, discrete_gaussian, make_generator
 
 POSITIVE = ">50K"
@@ -70,6 +77,21 @@ def tstr(X_syn, y_syn, X_test, y_test) -> dict:
         out[f"{name}_auc"] = roc_auc_score(y_true, proba)
         out[f"{name}_acc"] = accuracy_score(y_test, model.predict(as_categorical(X_test)))
     return out
+
+
+def fidelity(X_syn, y_syn, X, y) -> dict:
+    """Workload errors and the education -> education-num agreement against the real train rows."""
+    real = X.assign(**{ADULT_TARGET: y.to_numpy()})
+    synthetic = X_syn.assign(**{ADULT_TARGET: np.asarray(y_syn)})
+    columns = list(real.columns)
+    domains = dict(bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES)
+    return {
+        "tvd_all": workload_tvd(real, synthetic, workload(columns, 2), **domains),
+        "tvd_features": workload_tvd(real, synthetic, workload(columns, 2, target=ADULT_TARGET), **domains),
+        "tvd_3way_target": workload_tvd(real, synthetic, workload(columns, 3, target=ADULT_TARGET, with_target=True),
+                                        **domains),
+        "edu_agreement": functional_agreement(synthetic, "education", "education-num", real),
+    }
 
 
 def independent_marginals(X, y, epsilon, delta, n, seed):
@@ -111,9 +133,11 @@ def run_one(method, epsilon, seed, X, y, X_test, y_test, llm_rows) -> dict:
         params = dict(epsilon=epsilon, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES, random_state=seed,
                       cache_dir=str(RESULTS.parent / ".cache" / "llm"))
         if method == "marginals":
+            sampler = DPSyntheticSampler(method=Marginals(), **params)
+        elif method == "marginals_tree":
+            sampler = DPSyntheticSampler(method=Marginals(extra_pairs=0), **params)
+        elif method == "marginals_pool":
             sampler = DPSyntheticSampler(method=Marginals(pool_size=200), **params)
-        elif method == "marginals_nollm":
-            sampler = DPSyntheticSampler(method=Marginals(pool_size=0), **params)
         elif method == "noisy_icl":
             sampler = DPSyntheticSampler(method=NoisyICL(), n_samples=llm_rows, **params)
         else:
@@ -126,6 +150,7 @@ def run_one(method, epsilon, seed, X, y, X_test, y_test, llm_rows) -> dict:
     record["n_synthetic"] = len(X_syn)
     record["seconds"] = time.perf_counter() - start
     record.update(tstr(X_syn, y_syn, X_test, y_test))
+    record.update(fidelity(X_syn, y_syn, X, y))
     rng = np.random.default_rng(seed)
     members = X.assign(income=y.to_numpy()).iloc[rng.choice(len(X), MIA_RECORDS, replace=False)]
     non_members = X_test.assign(income=y_test.to_numpy()).iloc[rng.choice(len(X_test), MIA_RECORDS, replace=False)]
@@ -142,7 +167,8 @@ def summarize(records: list[dict]) -> list[dict]:
     rows = []
     for (method, epsilon), group in frame.groupby(["method", "epsilon"], sort=False):
         row = {"method": method, "epsilon": epsilon, "seeds": len(group), "n_syn": int(group["n_synthetic"].iloc[0])}
-        for metric in ("gb_auc", "lr_auc", "gb_acc", "mia_auc", "mia_tpr_at_1pct", "bound_tpr_at_1pct", "seconds"):
+        for metric in ("gb_auc", "lr_auc", "gb_acc", "tvd_features", "tvd_all", "tvd_3way_target", "edu_agreement",
+                       "mia_auc", "mia_tpr_at_1pct", "bound_tpr_at_1pct", "seconds"):
             values = group[metric].astype(float)
             row[metric] = f"{values.mean():.3f} ± {values.std(ddof=0):.3f}" if metric != "seconds" else round(values.mean(), 1)
         rows.append(row)
@@ -151,7 +177,7 @@ def summarize(records: list[dict]) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", default="real,independent,marginals_nollm,marginals")
+    parser.add_argument("--methods", default="real,independent,marginals,marginals_tree")
     parser.add_argument("--eps", default="0.3,1,3,10")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--llm-rows", type=int, default=150)

@@ -32,6 +32,10 @@ def mean_std(values: pd.Series) -> str:
     return f"{values.mean():.3f} ± {values.std(ddof=0):.3f}"
 
 
+FIDELITY = {"tvd_features": "2-way TVD (features)", "tvd_all": "2-way TVD (all)",
+            "tvd_3way_target": "3-way TVD (with target)", "edu_agreement": "education ↔ education-num"}
+
+
 def adult() -> str:
     records = []
     for name in ("utility_adult", "utility_smartnoise"):
@@ -45,13 +49,14 @@ def adult() -> str:
             "method": method, "ε": epsilon, "seeds": len(group), "synthetic rows": int(group["n_synthetic"].iloc[0]),
             "GB ROC-AUC": mean_std(group["gb_auc"]), "LR ROC-AUC": mean_std(group["lr_auc"]),
             "GB accuracy": mean_std(group["gb_acc"]),
+            **{label: mean_std(group[key]) if key in group else "n/a" for key, label in FIDELITY.items()},
             "DCR MIA AUC": mean_std(group["mia_auc"]) if "mia_auc" in group else "n/a",
             "MIA TPR@1%FPR": mean_std(group["mia_tpr_at_1pct"]) if "mia_tpr_at_1pct" in group else "n/a",
             "bound TPR@1%FPR": mean_std(group["bound_tpr_at_1pct"]) if "bound_tpr_at_1pct" in group else "n/a",
             "seconds": f"{group['seconds'].astype(float).mean():.1f}",
         })
     order = {"real": 0, "independent": 1, "smartnoise_mst": 2, "smartnoise_aim": 3, "marginals_nollm": 4,
-             "marginals": 5, "noisy_icl": 6, "private_evolution": 7}
+             "marginals_tree": 4.5, "marginals": 5, "marginals_pool": 5.5, "noisy_icl": 6, "private_evolution": 7}
     table = pd.DataFrame(rows).sort_values(["method", "ε"], key=lambda c: c.map(order) if c.name == "method" else c)
     return markdown(table)
 

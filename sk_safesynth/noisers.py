@@ -30,6 +30,16 @@ the result (never more than the budget). Noise is drawn on a lattice from the
 discrete Laplace / discrete Gaussian (see :mod:`sk_safesynth.privacy.samplers`); the
 lattice is 2**20 times finer than the noise, and the numeric block is accounted as
 the continuous mechanism it approximates (docs/privacy.md, "What is exact").
+
+Missing values
+--------------
+The noisers do not release which values were missing: a missing number is replaced
+by the middle of its bounds before clipping and noise, and a missing category is a
+value outside the categories, replaced by a uniformly random category before
+randomized response (categories read from the data leave missing values out). The
+output has no missing values and the guarantee above holds unchanged, since the
+replacement is a fixed function of the input row. A table's missing *shares* are
+released by :class:`~sk_safesynth.DPSyntheticSampler`, which measures them with DP.
 """
 
 from __future__ import annotations
@@ -84,6 +94,11 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     }
 
     # ---------------------------------------------------------------- fitting
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are replaced before noise (module docstring)
+        return tags
+
     def fit(self, X, y=None):
         """Resolve bounds and categories and calibrate the noise.
 
@@ -135,13 +150,11 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                         f"column {name!r} is a datetime; convert it to numbers (e.g. days since a date) "
                         "and declare its bounds"
                     )
-                if series.isna().any():
-                    raise ValueError(f"column {name!r} contains NaN; impute or drop missing values first")
                 if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-                    if not np.isfinite(series.to_numpy(dtype=float)).all():
+                    if np.isinf(series.to_numpy(dtype=float, na_value=np.nan)).any():
                         raise ValueError(f"column {name!r} contains infinite values")
             return frame
-        array = validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite=True)
+        array = validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite="allow-nan")
         return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])], copy=False)
 
     def _resolve_columns(self, frame: pd.DataFrame):
@@ -173,8 +186,11 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                 PrivacyLeakWarning,
                 stacklevel=3,
             )
-            values = frame[numeric].to_numpy(dtype=float)
-            low, high = values.min(axis=0), values.max(axis=0)
+            values = frame[numeric].to_numpy(dtype=float, na_value=np.nan)
+            if np.isnan(values).all(axis=0).any():
+                raise ValueError(f"columns {[c for c, e in zip(numeric, np.isnan(values).all(axis=0)) if e]} "
+                                 "have no values to read bounds from; declare their bounds")
+            low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
             constant = high <= low
             low = np.where(constant, low - 0.5, low)
             high = np.where(constant, high + 0.5, high)
@@ -204,7 +220,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                     f"(n_features, 2); got shape {array.shape} for {len(numeric)} numeric column(s)"
                 )
         self.bounds_ = np.array([check_bounds(name, pair) for name, pair in zip(numeric, pairs)], dtype=float)
-        values = frame[numeric].to_numpy(dtype=float)
+        values = frame[numeric].to_numpy(dtype=float, na_value=np.nan)
         outside = [name for j, name in enumerate(numeric)
                    if (values[:, j] < self.bounds_[j, 0]).all() or (values[:, j] > self.bounds_[j, 1]).all()]
         if outside:
@@ -229,7 +245,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
             elif pd.api.types.is_bool_dtype(series.dtype):
                 cats = [False, True]
             else:
-                cats = sorted(series.unique(), key=str)
+                cats = sorted(series.dropna().unique(), key=str)
                 derived.append(name)
             if len(set(cats)) != len(cats):
                 raise ValueError(f"categories for column {name!r} contain duplicates")
@@ -271,21 +287,21 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         check_is_fitted(self, "scale_")
         frame = self._validate_input(X, reset=False)
         rng = secure_generator() if self._release_rng is None else self._release_rng
-        released = self._noise_numeric(frame[self.numeric_columns_].to_numpy(dtype=float), rng)
+        released = self._noise_numeric(frame[self.numeric_columns_].to_numpy(dtype=float, na_value=np.nan), rng)
         if not isinstance(X, pd.DataFrame):
             return released  # all-numeric array in, array out: skip the DataFrame round trip
         out = frame.copy()
         for j, name in enumerate(self.numeric_columns_):
             if pd.api.types.is_integer_dtype(frame[name].dtype):
-                out[name] = np.rint(released[:, j]).astype(frame[name].dtype)
+                out[name] = pd.Series(np.rint(released[:, j]), index=frame.index).astype(frame[name].dtype)
             else:
                 out[name] = released[:, j]
-        unseen = {}
+        unseen = []
         for name, cats in self.categories_.items():
             lookup = {c: i for i, c in enumerate(cats)}
             codes = np.array([lookup.get(v, -1) for v in frame[name]], dtype=np.int64)
-            if (codes < 0).any():
-                unseen[name] = int((codes < 0).sum())
+            if (codes[frame[name].notna().to_numpy()] < 0).any():
+                unseen.append(name)
             if len(cats) >= 2:
                 codes = randomized_response(codes, len(cats), self.keep_probability_[name], rng)
             else:
@@ -297,7 +313,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                 out[name] = pd.Series(values, index=frame.index).astype(frame[name].dtype)
         if unseen:
             warnings.warn(
-                f"values outside the fitted categories were replaced by uniform random categories: {unseen}",
+                f"values outside the fitted categories were replaced by uniform random categories in {unseen}",
                 UserWarning,
                 stacklevel=3,
             )
@@ -309,7 +325,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
             return values
         low, high = self.bounds_[:, 0], self.bounds_[:, 1]
         width = high - low
-        unit = np.clip(values, low, high)
+        unit = np.clip(np.where(np.isnan(values), (low + high) / 2, values), low, high)
         unit -= low
         unit /= width
         released = lattice_noise(unit, self.unit_scale_, self._mechanism, rng)

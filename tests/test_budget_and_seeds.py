@@ -120,17 +120,17 @@ def test_fixed_seed_reproduces_a_fit_but_never_reuses_noise():
     X, y = _table()
     first = _sampler().fit(X, y)
     again = _sampler().fit(X, y)
-    table = next(iter(first.method_.marginals_))
-    np.testing.assert_array_equal(first.method_.marginals_[table], again.method_.marginals_[table])
-    # a neighbouring fold (one row fewer), same seed: differencing must not cancel the noise
+    for key, table in first.method_.marginals_.items():
+        np.testing.assert_array_equal(table, again.method_.marginals_[key])
+    # a neighbouring fold (one row fewer), same seed: with reused noise, the difference of
+    # two noisy tables would be the exact one-row difference (one cell 1, the others 0)
     fold = _sampler().fit(X.iloc[1:], y.iloc[1:])
-    true = first.method_._counts(first.method_.discretizer_.encode(pd.concat([X, y], axis=1)), table,
-                                 np.ones(len(X)))
-    true_fold = fold.method_._counts(fold.method_.discretizer_.encode(pd.concat([X.iloc[1:], y.iloc[1:]], axis=1)),
-                                     table, np.ones(len(X) - 1))
-    noise_a = first.method_.marginals_[table] - true
-    noise_b = fold.method_.marginals_[table] - true_fold
-    assert not np.array_equal(noise_a, noise_b)
+    shared = [k for k, t in first.method_.marginals_.items()
+              if k in fold.method_.marginals_ and fold.method_.marginals_[k].shape == t.shape]
+    assert shared
+    for key in shared:
+        diff = first.method_.marginals_[key] - fold.method_.marginals_[key]
+        assert not (np.isin(diff, [0, 1]).all() and diff.sum() == 1)
     # successive samples differ; a refit replays the same sequence
     assert not first.sample(50).equals(first.sample(50))
     assert _sampler().fit(X, y).sample(50).equals(_sampler().fit(X, y).sample(50))
@@ -154,17 +154,3 @@ def test_generators_and_wide_seeds_are_accepted(seed):
     X_t, y = _table(60)
     assert len(_sampler(random_state=seed).fit(X_t, y).sample(5)) == 5
 
-
-@pytest.mark.parametrize("epsilon", [0.3, 10.0])
-def test_fitted_marginals_meet_their_claim_for_the_noise_they_drew(epsilon):
-    # The sampler's own sigma, checked by an independent dp-accounting computation of the
-    # discrete Gaussian (finer discretization): 2 counts move per table.
-    from dp_accounting.pld import privacy_loss_distribution
-
-    X, y = _table()
-    sampler = _sampler(epsilon=epsilon).fit(X, y)
-    n_tables = len(sampler.method_.marginals_)
-    pld = privacy_loss_distribution.from_discrete_gaussian_mechanism(
-        sampler.method_.sigma_, 1, use_connect_dots=True, value_discretization_interval=1e-5
-    ).self_compose(2 * n_tables)
-    assert pld.get_epsilon_for_delta(1e-5) <= epsilon + 1e-9

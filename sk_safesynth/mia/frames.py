@@ -37,7 +37,7 @@ def _as_frame(X: Any, name: str) -> pd.DataFrame:
 
 
 def check_frames(**frames: Any) -> dict[str, pd.DataFrame]:
-    """Check that the frames share columns and column kinds and hold no missing values.
+    """Check that the frames share columns and column kinds (missing values are allowed).
 
     The first frame fixes the column order; the others are reordered to it.
 
@@ -54,7 +54,7 @@ def check_frames(**frames: Any) -> dict[str, pd.DataFrame]:
     Raises
     ------
     ValueError
-        On an empty frame, mismatched columns, mismatched column kinds, NaN or inf.
+        On an empty frame, mismatched columns, mismatched column kinds or inf.
     TypeError
         On datetime columns.
     """
@@ -79,14 +79,8 @@ def check_frames(**frames: Any) -> dict[str, pd.DataFrame]:
         if wrong:
             detail = ", ".join(f"{c!r}: {a} in {first_name} but {b}" for c, (a, b) in wrong.items())
             raise ValueError(f"{name} has column types that do not match: {detail}.")
-        nan_cols = [c for c in columns if frame[c].isna().any()]
-        if nan_cols:
-            raise ValueError(
-                f"{name} contains missing values (NaN) in columns {nan_cols}; impute or "
-                "drop them (identically in every frame) before the attack."
-            )
         numeric = [c for c in columns if kinds[c] == "numeric"]
-        if numeric and not np.isfinite(frame[numeric].to_numpy(dtype=float)).all():
+        if numeric and np.isinf(frame[numeric].to_numpy(dtype=float, na_value=np.nan)).any():
             raise ValueError(f"{name} contains infinite values in numeric columns.")
     return out
 

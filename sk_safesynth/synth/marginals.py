@@ -1,68 +1,100 @@
-"""``method="marginals"``: noisy marginals + a reweighted, privacy-free candidate pool.
+"""``method="marginals"``: select, measure, estimate, sample — a tree of noisy 3-way marginals.
+
+Structure
+---------
+The target column (the *anchor*; a constant without a target) is in every measured
+table, and the other columns are joined by a spanning tree chosen with DP, so the
+released model is ``P(target) P(root | target) Π P(child | target, parent)`` — a
+tree-augmented naive Bayes shape (Friedman, Geiger & Goldszmidt 1997) fitted the
+way MST fits its tree (McKenna, Miklau & Sheldon 2021), with the target added to
+every clique. It keeps the (target, feature) tables that TSTR needs and the feature
+pairs that carry the structure between columns (education ↔ education-num).
 
 Privacy
 -------
-With a target column the measured queries are the 2-way marginals (target, f) for
-every other non-text column f; without one, every 1-way marginal and the 2-way
-marginals of neighbouring columns. Each record adds one to one cell of each of the
-``M`` marginals, so replacing a record moves at most ``2 M`` counts, each by one. The
-counts get discrete Gaussian noise, recorded as one
-:class:`~sk_safesynth.privacy.ledger.DiscreteGaussianDpEvent` with ``2 M`` coordinates
-and accounted exactly with dp-accounting's discrete Gaussian PLD; σ is calibrated
-against the fit's ledger so the measurement spends all the budget left.
+Three Gaussian mechanisms (:mod:`sk_safesynth.synth.measurement`), one ledger,
+replace-one neighbours, sensitivities from what one record touches:
 
-Everything after the measurement is post-processing: the candidate pool (the LLM,
-schema only, plus rows drawn independently from the noisy 1-way marginals) is
-reweighted by iterative proportional fitting to the noisy marginals (as PMW-Pub,
-Liu et al. 2021, reweights public data), and synthetic rows are drawn by weight.
-The LLM step is privacy-free, so it is cached and shared across folds and epsilons.
-Text columns are written afterwards, each text a document under its row's
-categorical values (:func:`~sk_safesynth.synth.documents.write_text`).
+1. the (target, column) tables of every column, on the full domain;
+2. the noisy L1 distance, for every column pair, between its (target, i, j) table and
+   what step 1 predicts without the pair; the maximum spanning tree over them is
+   post-processing;
+3. the (target, child, parent) table of every tree edge, with levels that step 1 shows
+   to be rarer than three noise standard deviations merged into one (post-processing
+   of step 1, as MST compresses domains).
+
+The three compose exactly into one Gaussian mechanism with ``μ² = μ₁² + μ₂² + μ₃²``;
+the shares of ``μ²`` are parameters and the whole ``(ε, δ)`` is spent. Estimation and
+sampling (:mod:`sk_safesynth.synth.tree_model`) and the optional LLM candidate pool
+(reweighted to the fitted marginals by iterative proportional fitting, as PMW-Pub,
+Liu et al. 2021, reweights public data) are post-processing. Text columns are written
+afterwards, each a document under its row's values
+(:func:`~sk_safesynth.synth.documents.write_text`).
 """
 
 from __future__ import annotations
 
-from numbers import Integral
+import math
+from collections import deque
+from itertools import combinations
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval
 
-from sk_safesynth.privacy import discrete_gaussian, discrete_gaussian_event
+from sk_safesynth.privacy import gaussian_event
 from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
 from sk_safesynth.synth.encoding import Discretizer
+from sk_safesynth.synth.measurement import counts, measure_tables, select_tree
 from sk_safesynth.synth.pool import llm_pool
+from sk_safesynth.synth.tree_model import fit_tree_model, pooled_marginals
 
 _IPF_ITERATIONS = 40
-_PSEUDO_COUNT = 1.0
-
-
-def _normalise(table: np.ndarray) -> np.ndarray:
-    return table / table.sum()
+# A level is merged for the clique tables when step 1 estimates it below this many
+# standard deviations of the clique noise.
+_MERGE_THRESHOLD = 3.0
 
 
 class Marginals(GenerationMethod):
-    """Noisy marginals, and a candidate pool reweighted to them (the default for tables).
+    """DP-selected tree of (target, column, column) marginals, estimated jointly and sampled.
 
     Parameters
     ----------
     n_bins : int, default=16
         Equal-width bins per numeric column over its public bounds.
-    pool_size : int, default=200
-        LLM-written candidate rows from the public schema (privacy-free, cached).
+    one_way_share : float, default=0.2
+        Share of the budget (of ``μ²``) for the (target, column) tables.
+    selection_share : float, default=0.1
+        Share for the noisy pair scores that choose the tree.
+    extra_pairs : int, default=13
+        Pairs outside the tree, the best by noisy score, also measured as (target, i, j)
+        tables. Then synthetic rows are drawn from a pool of model draws reweighted to
+        every measured table.
+    pool_size : int, default=0
+        LLM-written candidate rows from the public schema (privacy-free, cached), added
+        to the pool; off by default because the benchmark shows no gain from it
+        (docs/benchmarks.md).
     n_independent : int, default=20000
-        Candidates drawn from the noisy 1-way marginals.
+        Least number of model draws in the pool (at least twice the rows asked for).
     rows_per_call : int, default=10
         Rows asked for in one LLM call.
 
     Attributes
     ----------
-    sigma_ : float
-        Standard deviation of the discrete Gaussian noise on every count.
+    sigmas_ : dict
+        Noise standard deviation of each step: ``"one_way"``, ``"selection"``, ``"cliques"``.
     marginals_ : dict
-        Noisy count tables keyed by column-index tuples (DP outputs).
+        Noisy count tables keyed by column-index tuples (DP outputs); clique tables on
+        merged levels.
+    selection_scores_ : dict
+        Noisy pair scores ``(i, j) -> score`` (DP outputs).
+    edges_ : list of (child, parent)
+        The tree, breadth-first from its root (column indices of ``discretizer_.names``).
+    model_ : TreeModel
+        The fitted distribution (post-processing).
     discretizer_ : Discretizer
         Public bins and categories of every non-text column.
     """
@@ -70,13 +102,20 @@ class Marginals(GenerationMethod):
     name = "marginals"
     _parameter_constraints: dict = {
         "n_bins": [Interval(Integral, 2, None, closed="left")],
+        "one_way_share": [Interval(Real, 0, 1, closed="neither")],
+        "selection_share": [Interval(Real, 0, 1, closed="neither")],
+        "extra_pairs": [Interval(Integral, 0, None, closed="left")],
         "pool_size": [Interval(Integral, 0, None, closed="left")],
         "n_independent": [Interval(Integral, 0, None, closed="left")],
         "rows_per_call": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, n_bins=16, pool_size=200, n_independent=20000, rows_per_call=10):
+    def __init__(self, n_bins=16, one_way_share=0.2, selection_share=0.1, extra_pairs=13, pool_size=0,
+                 n_independent=20000, rows_per_call=10):
         self.n_bins = n_bins
+        self.one_way_share = one_way_share
+        self.selection_share = selection_share
+        self.extra_pairs = extra_pairs
         self.pool_size = pool_size
         self.n_independent = n_independent
         self.rows_per_call = rows_per_call
@@ -85,117 +124,179 @@ class Marginals(GenerationMethod):
         if all(c.kind == "text" for c in schema):
             raise ValueError("method='marginals' needs at least one non-text column")
 
+    def _shares(self, n_features: int) -> dict[str, float]:
+        if self.one_way_share + self.selection_share >= 1:
+            raise ValueError(f"one_way_share + selection_share must be < 1, got "
+                             f"{self.one_way_share} + {self.selection_share}")
+        shares = {"one_way": self.one_way_share}
+        if n_features >= 3:
+            shares["selection"] = self.selection_share
+        if n_features >= 2:
+            shares["cliques"] = 1.0 - self.one_way_share - self.selection_share
+        total = sum(shares.values())
+        return {step: share / total for step, share in shares.items()}
+
     def _fit(self, context: FitContext) -> None:
-        target = context.target
         self.discretizer_ = Discretizer(context.schema, self.n_bins)
         self.public_seed_ = context.public_seed
         names = self.discretizer_.names
-        if target is not None and target in names:
-            t = names.index(target)
-            queries: list[tuple[int, ...]] = [(t, j) for j in range(len(names)) if j != t] or [(t,)]
-        else:
-            queries = [(j,) for j in range(len(names))] + [(j, j + 1) for j in range(len(names) - 1)]
-        moved = 2 * len(queries)  # counts one replaced record moves
-        sigma = context.ledger.calibrate(lambda s: discrete_gaussian_event(s, moved))
-        context.ledger.spend(discrete_gaussian_event(sigma, moved), f"Gaussian marginals ({len(queries)} queries)")
         codes = self.discretizer_.encode(context.frame)
-        self.sigma_ = sigma
-        self.marginals_ = {}
-        for query in queries:
-            counts = self._counts(codes, query, np.ones(len(codes)))
-            noisy = counts + discrete_gaussian(sigma, counts.shape, context.rng)
-            self.marginals_[query] = noisy.astype(float)
+        t = names.index(context.target) if context.target in names else None
+        self.anchor_ = t
+        features = [j for j in range(len(names)) if j != t]
+        n_anchor = self.discretizer_.n_levels(names[t]) if t is not None else 1
+        anchor = codes[:, t] if t is not None else np.zeros(len(codes), dtype=np.int64)
+        levels = {f: self.discretizer_.n_levels(names[f]) for f in features}
+        shares = self._shares(len(features))
+        # the three steps compose to one Gaussian of parameter mu: spend all the ledger has left
+        mu = 1.0 / context.ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
+        mus = {step: mu * math.sqrt(share) for step, share in shares.items()}
+        ledger, rng = context.ledger, context.rng
 
-    def _shape(self, query) -> tuple[int, ...]:
-        return tuple(self.discretizer_.n_levels(self.discretizer_.names[j]) for j in query)
-
-    def _counts(self, codes: np.ndarray, query, weights: np.ndarray) -> np.ndarray:
-        shape = self._shape(query)
-        sub = codes[:, list(query)]
-        valid = (sub >= 0).all(axis=1)
-        flat = np.ravel_multi_index(tuple(sub[valid].T), shape)
-        return np.bincount(flat, weights=weights[valid], minlength=int(np.prod(shape))).reshape(shape)
-
-    def distributions(self) -> dict[tuple, np.ndarray]:
-        """Consistent probability tables estimated from the noisy counts (post-processing).
-
-        With a target, every measured table (target, f) implies a noisy target
-        marginal; they are pooled by inverse variance (a table over ``k`` levels of f
-        sums ``k`` noisy cells), so the class shares use all the measurements, and each
-        table becomes ``P(target) * P(f | target)``. All tables then agree on the target
-        marginal and no class is lost because one noisy table clipped it to zero.
-        Negative counts are clipped and one pseudo-count per cell keeps every cell
-        reachable.
-        """
-        if self.target_ is None or self.target_ not in self.discretizer_.names:
-            return {q: _normalise(np.clip(t, 0, None) + _PSEUDO_COUNT) for q, t in self.marginals_.items()}
-        t = self.discretizer_.names.index(self.target_)
-        two_way = [table for table in self.marginals_.values() if table.ndim == 2]  # axis 0 is the target
-        if two_way:
-            weights = [1.0 / table.shape[1] for table in two_way]
-            pooled = sum(w * table.sum(axis=1) for w, table in zip(weights, two_way)) / sum(weights)
+        # 1. (anchor, column) tables on the full domain
+        if features:
+            one_way, sigma1 = measure_tables(
+                ledger, {f: np.column_stack([anchor, codes[:, f]]) for f in features},
+                {f: (n_anchor, levels[f]) for f in features}, mus["one_way"], rng, "Gaussian (target, column) tables")
+            anchor_only = None
         else:
-            pooled = self.marginals_[(t,)]
-        prior = _normalise(np.clip(pooled, 0, None) + _PSEUDO_COUNT)
-        out = {}
-        for query, table in self.marginals_.items():
-            if table.ndim == 1:
-                out[query] = prior
-                continue
-            conditional = np.clip(table, 0, None) + _PSEUDO_COUNT
-            out[query] = prior[:, None] * conditional / conditional.sum(axis=1, keepdims=True)
+            tables, sigma1 = measure_tables(ledger, {t: anchor[:, None]}, {t: (n_anchor,)}, mus["one_way"], rng,
+                                            "Gaussian target counts")
+            one_way, anchor_only = {}, tables[t]
+        self.sigmas_ = {"one_way": sigma1}
+        self.marginals_ = {self._key(f): self._released(table) for f, table in one_way.items()}
+        if anchor_only is not None and t is not None:
+            self.marginals_[(t,)] = anchor_only
+
+        # merge levels the clique noise would drown (post-processing of step 1)
+        n_pairs = min(len(features) - 1 + self.extra_pairs, len(features) * (len(features) - 1) // 2)
+        sigma3 = math.sqrt(2 * n_pairs) / mus["cliques"] if "cliques" in mus else None
+        merge = {f: self._merge(table, sigma3) for f, table in one_way.items()}
+        merged = {f: np.where(codes[:, f] >= 0, merge[f][np.clip(codes[:, f], 0, None)], -1) for f in features}
+        n_merged = {f: int(merge[f].max()) + 1 for f in features}
+
+        # 2. the tree
+        self.selection_scores_ = {}
+        if "selection" in mus:
+            anchor_counts, estimates = pooled_marginals(one_way, sigma1**2, merge, {}, 1.0)
+            tables, predicted = {}, {}
+            for i, j in combinations(features, 2):
+                shape = (n_anchor, n_merged[i], n_merged[j])
+                tables[(i, j)] = counts(np.column_stack([anchor, merged[i], merged[j]]), shape)
+                predicted[(i, j)] = estimates[i][:, :, None] * estimates[j][:, None, :] / anchor_counts[:, None, None]
+            undirected, scores, self.sigmas_["selection"] = select_tree(ledger, tables, predicted, mus["selection"],
+                                                                        rng)
+            self.selection_scores_ = dict(zip(tables, scores))
+        elif len(features) == 2:
+            undirected = [tuple(features)]
+        else:
+            undirected = []
+        self.edges_ = _orient(undirected, features[0] if features else None)
+        tree = {frozenset(e) for e in self.edges_}
+        ranked = sorted((p for p in self.selection_scores_ if frozenset(p) not in tree),
+                        key=lambda p: self.selection_scores_[p], reverse=True)
+        pairs = self.edges_ + ranked[:self.extra_pairs]
+
+        # 3. (anchor, i, j) tables of the tree edges and the extra pairs, on merged levels
+        cliques: dict = {}
+        if pairs:
+            cliques, sigma3 = measure_tables(
+                ledger, {(i, j): np.column_stack([anchor, merged[i], merged[j]]) for i, j in pairs},
+                {(i, j): (n_anchor, n_merged[i], n_merged[j]) for i, j in pairs}, mus["cliques"], rng,
+                "Gaussian (target, column, column) tables")
+            self.sigmas_["cliques"] = sigma3
+            self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
+        self.merge_ = merge
+        self.model_ = fit_tree_model(one_way, sigma1**2, merge, cliques, (sigma3 or 1.0) ** 2, self.edges_,
+                                     anchor_only)
+
+    def _key(self, *columns: int) -> tuple[int, ...]:
+        return ((self.anchor_,) if self.anchor_ is not None else ()) + columns
+
+    def _released(self, table: np.ndarray) -> np.ndarray:
+        """A noisy table as keyed in ``marginals_``: without a target, no constant anchor axis."""
+        return table if self.anchor_ is not None else table[0]
+
+    @staticmethod
+    def _merge(table: np.ndarray, sigma: float | None) -> np.ndarray:
+        """Merged level of each level: those estimated below ``3 σ`` share one (post-processing)."""
+        n_levels = table.shape[1]
+        if sigma is None:
+            return np.arange(n_levels)
+        keep = table.sum(axis=0) >= _MERGE_THRESHOLD * sigma
+        out = np.empty(n_levels, dtype=np.int64)
+        out[keep] = np.arange(keep.sum())
+        out[~keep] = keep.sum()
         return out
 
-    def _one_way(self, j: int, tables: dict) -> np.ndarray:
-        """Marginal distribution of column j from the first table that holds it."""
-        for query, table in tables.items():
-            if j in query:
-                return table.sum(axis=tuple(a for a, k in enumerate(query) if k != j))
-        raise KeyError(j)
+    # ------------------------------------------------------------------ sampling
+    def _model_codes(self, n: int, rng) -> np.ndarray:
+        anchor, levels = self.model_.sample(n, rng)
+        codes = np.zeros((n, len(self.discretizer_.names)), dtype=np.int64)
+        if self.anchor_ is not None:
+            codes[:, self.anchor_] = anchor
+        for column, values in levels.items():
+            codes[:, column] = values
+        return codes
 
-    def _independent_candidates(self, n: int, tables: dict, rng) -> pd.DataFrame:
-        codes = np.empty((n, len(self.discretizer_.names)), dtype=np.int64)
-        for j in range(len(self.discretizer_.names)):
-            p = self._one_way(j, tables)
-            codes[:, j] = rng.choice(len(p), size=n, p=p / p.sum())
-        return self.discretizer_.decode(codes, rng)
-
-    def candidate_pool(self, client, tables: dict, rng) -> pd.DataFrame:
-        """LLM-written candidates (public schema only) and draws from the noisy 1-way marginals."""
+    def candidate_pool(self, client, n_draws: int, rng) -> pd.DataFrame:
+        """LLM-written candidates (public schema only, if ``pool_size``) and ``n_draws`` draws of the model."""
         structured = TableSchema(tuple(c for c in self.schema_ if c.kind != "text"))
-        parts = []
+        parts = [self.discretizer_.decode(self._model_codes(n_draws, rng), rng)]
         if self.pool_size:
             parts.append(llm_pool(client, structured, self.pool_size, rows_per_call=self.rows_per_call,
                                   target=self.target_, seed=self.public_seed_))
-        if self.n_independent:
-            parts.append(self._independent_candidates(self.n_independent, tables, rng))
-        if not parts:
-            raise ValueError("the candidate pool is empty: set pool_size > 0 or n_independent > 0")
         pool = pd.concat(parts, ignore_index=True)
         return structured.coerce(pool[structured.names])
 
-    def weights(self, pool: pd.DataFrame, targets: dict) -> np.ndarray:
-        """Iterative proportional fitting of pool weights to the estimated tables."""
+    def weights(self, pool: pd.DataFrame) -> np.ndarray:
+        """Iterative proportional fitting of pool weights to the model's clique marginals."""
         codes = self.discretizer_.encode(pool)
-        w = np.full(len(pool), 1.0 / len(pool))
+        valid = (codes >= 0).all(axis=1)
+        anchor = codes[:, self.anchor_] if self.anchor_ is not None else np.zeros(len(pool), dtype=np.int64)
+        merged = {f: self.merge_[f][np.clip(codes[:, f], 0, None)] for f in self.merge_}
+        cells = {key: np.ravel_multi_index(tuple([anchor] + [merged[c] for c in key]), target.shape)
+                 for key, target in self.model_.cliques.items()}
+        w = valid / max(valid.sum(), 1)
         for _ in range(_IPF_ITERATIONS):
-            for query, target in targets.items():
-                sub = codes[:, list(query)]
-                flat = np.ravel_multi_index(tuple(sub.T), target.shape)
-                current = np.bincount(flat, weights=w, minlength=target.size)
+            for key, target in self.model_.cliques.items():
+                current = np.bincount(cells[key], weights=w, minlength=target.size)
                 ratio = np.divide(target.ravel(), current, out=np.zeros_like(current), where=current > 0)
-                w = w * ratio[flat]
+                w = w * ratio[cells[key]]
                 total = w.sum()
-                if total <= 0:  # every candidate fell in zero-count cells: start over uniform
-                    w = np.full(len(pool), 1.0 / len(pool))
-                else:
-                    w /= total
+                w = w / total if total > 0 else valid / max(valid.sum(), 1)
         return w
 
     def _sample(self, n: int, client, rng) -> pd.DataFrame:
-        tables = self.distributions()
-        pool = self.candidate_pool(client, tables, rng)
-        w = self.weights(pool, tables)
-        index = rng.choice(len(pool), size=n, replace=True, p=w)
-        rows = pool.iloc[index].reset_index(drop=True)
+        if self.pool_size or len(self.model_.cliques) > len(self.edges_) + 1:
+            pool = self.candidate_pool(client, max(self.n_independent, 2 * n), rng)
+            rows = pool.iloc[_systematic(self.weights(pool), n, rng)].reset_index(drop=True)
+        else:
+            rows = self.discretizer_.decode(self._model_codes(n, rng), rng)
         return write_text(client, self.schema_, rows, seed=int(rng.integers(0, 2**31 - 1)))
+
+
+def _systematic(weights: np.ndarray, n: int, rng) -> np.ndarray:
+    """``n`` indices drawn by systematic resampling (each index about ``n * weight`` times), shuffled."""
+    cumulative = np.cumsum(weights)
+    positions = (rng.random() + np.arange(n)) / n * cumulative[-1]
+    return rng.permutation(np.minimum(np.searchsorted(cumulative, positions, side="right"), len(weights) - 1))
+
+
+def _orient(edges: list, root: int | None) -> list:
+    """``(child, parent)`` pairs of an undirected tree, breadth-first from ``root``."""
+    if root is None:
+        return []
+    neighbours: dict[int, list[int]] = {}
+    for i, j in edges:
+        neighbours.setdefault(i, []).append(j)
+        neighbours.setdefault(j, []).append(i)
+    out, seen, queue = [], {root}, deque([root])
+    while queue:
+        node = queue.popleft()
+        for other in neighbours.get(node, []):
+            if other not in seen:
+                seen.add(other)
+                out.append((other, node))
+                queue.append(other)
+    return out

@@ -27,6 +27,10 @@ text is ever shown; text is written by :func:`~sk_safesynth.synth.documents.writ
 conditioned on the noised categorical fields (post-processing). Clipping noised values
 back into the schema's bounds is post-processing too, and so is showing the same groups
 again when more rows are sampled.
+
+Missing values in the private records are not shown: the noisers replace them before
+noise (their docstring), and :class:`~sk_safesynth.DPSyntheticSampler` blanks the
+synthetic values of a possibly-missing column at its DP missing share.
 """
 
 from __future__ import annotations
@@ -131,7 +135,8 @@ class NoisyICL(GenerationMethod):
         numeric = [c for c in structured if c.kind in ("numeric", "integer")]
         datetimes = [c.name for c in structured if c.kind == "datetime"]
         for name in datetimes:  # noise datetimes as POSIX seconds
-            private[name] = pd.to_datetime(private[name]).astype("datetime64[ns]").astype("int64") / 1e9
+            stamps = pd.to_datetime(private[name]).to_numpy(dtype="datetime64[ns]")
+            private[name] = np.where(np.isnat(stamps), np.nan, stamps.view("int64") / 1e9)
         bounds = {c.name: (c.low, c.high) for c in numeric} | {n: (schema[n].low, schema[n].high) for n in datetimes}
         categories = {c.name: list(c.categories) for c in structured if c.kind in ("categorical", "boolean")}
         for name in categories:  # randomized response works on labels; booleans and ints included

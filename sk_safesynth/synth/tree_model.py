@@ -1,0 +1,220 @@
+"""One consistent distribution from noisy tables on a tree of cliques, and sampling from it.
+
+Post-processing only: everything here reads DP outputs (noisy count tables) and no
+private row. The model is decomposable: an *anchor* ``a`` (the target column, or a
+constant when there is none) is in every clique, and the other columns form a tree,
+so the cliques are ``(a, child, parent)`` for every tree edge and the joint is
+
+    P(a) · P(root | a) · Π P(child | a, parent).
+
+Estimation (in the spirit of Private-PGM, McKenna, Sheldon & Miklau 2019, which for a
+decomposable model needs no iterative inference):
+
+1. every noisy table votes for the marginals it contains; the votes for ``P(a)`` and
+   for each ``(a, column)`` marginal are pooled by inverse variance (a sum of ``k``
+   noisy cells has variance ``k σ²``);
+2. each pooled marginal is projected (Euclidean) onto the non-negative tables with the
+   pooled total — least squares under non-negativity, which sets the cells the noise
+   invented to zero instead of keeping them as clipped positive mass;
+3. each clique table is projected the same way and then fitted by iterative
+   proportional fitting to the pooled marginals of its two columns, so all cliques agree
+   on every separator and the tree model reproduces each of them exactly.
+
+Columns whose rare levels were merged for the clique measurements (see
+:class:`TreeModel`) are expanded back to their levels with the noisy ``(a, column)``
+table, which was measured on the full domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+_IPF_ITERATIONS = 50
+_ANCHOR_PSEUDO_COUNT = 1.0  # least pseudo-count per anchor level (target class)
+_SUPPORT_FLOOR = 1e-3  # mass spread over a clique before IPF so every margin is reachable
+
+
+def project_simplex(values: np.ndarray, totals: np.ndarray) -> np.ndarray:
+    """Euclidean projection of each row of ``values`` onto ``{x >= 0, sum(x) = total}``.
+
+    The sort-based algorithm (Held, Wolfe & Crowder 1974; Duchi et al. 2008).
+    ``totals`` must be positive.
+    """
+    v = np.asarray(values, dtype=float)
+    flat = v.reshape(len(v), -1)
+    u = -np.sort(-flat, axis=1)
+    excess = np.cumsum(u, axis=1) - np.asarray(totals, dtype=float)[:, None]
+    k = np.arange(1, flat.shape[1] + 1)
+    active = (u - excess / k > 0).sum(axis=1)
+    theta = excess[np.arange(len(flat)), active - 1] / active
+    return np.maximum(flat - theta[:, None], 0.0).reshape(v.shape)
+
+
+def _pool(estimates: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Inverse-variance average of ``(estimate, variance)`` pairs, cell by cell."""
+    weights = [1.0 / variance for _, variance in estimates]
+    return sum(w * e for (e, _), w in zip(estimates, weights)) / sum(weights)
+
+
+def _ipf(table: np.ndarray, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """Fit ``table[a, c, p]`` to the margins ``child[a, c]`` and ``parent[a, p]``."""
+    for _ in range(_IPF_ITERATIONS):
+        current = table.sum(axis=2)
+        table = table * np.divide(child, current, out=np.zeros_like(child), where=current > 0)[:, :, None]
+        current = table.sum(axis=1)
+        table = table * np.divide(parent, current, out=np.zeros_like(parent), where=current > 0)[:, None, :]
+    return table
+
+
+def _normalise_rows(table: np.ndarray) -> np.ndarray:
+    """Rows summing to one along the last axis; an all-zero row becomes uniform."""
+    sums = table.sum(axis=-1, keepdims=True)
+    uniform = np.full_like(table, 1.0 / table.shape[-1])
+    return np.where(sums > 0, table / np.where(sums > 0, sums, 1.0), uniform)
+
+
+def draw(probabilities: np.ndarray, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One category per entry of ``rows``, from ``probabilities[rows]`` (rows sum to one)."""
+    n_rows, k = probabilities.shape
+    cumulative = np.cumsum(probabilities, axis=1)
+    cumulative /= cumulative[:, -1:]
+    offsets = np.arange(n_rows, dtype=float)
+    flat = (cumulative + offsets[:, None]).ravel()
+    position = np.searchsorted(flat, rows + rng.random(len(rows)), side="right") - rows * k
+    return np.clip(position, 0, k - 1)
+
+
+@dataclass
+class TreeModel:
+    """A decomposable model: ``P(a) P(root | a) Π P(child | a, parent)`` on merged levels.
+
+    Attributes
+    ----------
+    prior : ndarray of shape (n_anchor,)
+        ``P(a)``.
+    root : int or None
+        The column at the root of the tree (None without columns besides the anchor).
+    edges : list of (child, parent)
+        Tree edges in breadth-first order from the root.
+    root_conditional : ndarray of shape (n_anchor, levels of root)
+    conditionals : dict
+        ``child -> P(child | a, parent)`` of shape (n_anchor, parent levels, child levels).
+    merge : dict
+        ``column -> array`` mapping each level to its merged level.
+    expansion : dict
+        ``column -> P(level | a, merged level)`` of shape (n_anchor, merged, levels).
+    cliques : dict
+        ``(i, j) -> P(a, i, j)`` for every measured pair and ``(root,) -> P(a, root)``:
+        the fitted marginals (merged levels), which a candidate pool is reweighted to.
+    """
+
+    prior: np.ndarray
+    root: int | None
+    edges: list
+    root_conditional: np.ndarray | None
+    conditionals: dict
+    merge: dict
+    expansion: dict
+    cliques: dict
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        """``n`` anchor codes and, per column, its (unmerged) level codes."""
+        anchor = rng.choice(len(self.prior), size=n, p=self.prior)
+        merged: dict[int, np.ndarray] = {}
+        if self.root is not None and self.root_conditional is not None:
+            merged[self.root] = draw(self.root_conditional, anchor, rng)
+        for child, parent in self.edges:
+            table = self.conditionals[child]
+            merged[child] = draw(table.reshape(-1, table.shape[2]), anchor * table.shape[1] + merged[parent], rng)
+        levels = {}
+        for column, codes in merged.items():
+            table = self.expansion[column]
+            levels[column] = draw(table.reshape(-1, table.shape[2]), anchor * table.shape[1] + codes, rng)
+        return anchor, levels
+
+
+def pooled_marginals(one_way: dict, one_way_var: float, merge: dict, cliques: dict,
+                     clique_var: float, anchor_only: np.ndarray | None = None) -> tuple[np.ndarray, dict]:
+    """Anchor counts and every ``(a, column)`` marginal on merged levels, consistent and non-negative.
+
+    Parameters
+    ----------
+    one_way : dict
+        ``column -> noisy counts (n_anchor, levels)`` on the full domain.
+    one_way_var : float
+        Noise variance of each cell of ``one_way``.
+    merge : dict
+        ``column -> array`` of merged level per level.
+    cliques : dict
+        ``(child, parent) -> noisy counts (n_anchor, merged child, merged parent)``.
+    clique_var : float
+        Noise variance of each cell of ``cliques``.
+    anchor_only : ndarray, optional
+        Noisy anchor counts, when no other column exists.
+
+    Returns
+    -------
+    anchor : ndarray of shape (n_anchor,)
+        Estimated anchor counts (positive).
+    marginals : dict
+        ``column -> counts (n_anchor, merged levels)`` whose rows sum to ``anchor``.
+    """
+    votes = [(t.sum(axis=1), one_way_var * t.shape[1]) for t in one_way.values()]
+    votes += [(t.sum(axis=(1, 2)), clique_var * t.shape[1] * t.shape[2]) for t in cliques.values()]
+    if anchor_only is not None:
+        votes.append((anchor_only, one_way_var))
+    anchor = _pool(votes)
+    # one pseudo-count, or the noise std of the pooled counts when larger: no anchor level
+    # (target class) is lost to noise that dwarfs small tables
+    pseudo = max(_ANCHOR_PSEUDO_COUNT, float(np.sqrt(1.0 / sum(np.max(1.0 / np.atleast_1d(v)) for _, v in votes))))
+    total = max(float(np.clip(anchor, 0, None).sum()), 1.0)
+    anchor = project_simplex(anchor[None, :], np.array([total]))[0] + pseudo
+    marginals = {}
+    for column, table in one_way.items():
+        group = _groups(merge[column])
+        merged_votes = [(table @ group, one_way_var * group.sum(axis=0)[None, :])]
+        for (child, parent), clique in cliques.items():
+            if child == column:
+                merged_votes.append((clique.sum(axis=2), clique_var * clique.shape[2]))
+            elif parent == column:
+                merged_votes.append((clique.sum(axis=1), clique_var * clique.shape[1]))
+        marginals[column] = project_simplex(_pool(merged_votes), anchor)
+    return anchor, marginals
+
+
+def _groups(merge: np.ndarray) -> np.ndarray:
+    """One-hot matrix (levels x merged levels) of a merge map."""
+    return np.eye(int(merge.max()) + 1)[merge]
+
+
+def fit_tree_model(one_way: dict, one_way_var: float, merge: dict, cliques: dict, clique_var: float,
+                   edges: list, anchor_only: np.ndarray | None = None) -> TreeModel:
+    """Estimate a :class:`TreeModel` from noisy tables (arguments as :func:`pooled_marginals`).
+
+    ``edges`` lists the tree edges ``(child, parent)`` breadth-first from the root;
+    ``cliques`` holds one noisy table per edge, keyed ``(child, parent)``, and may hold
+    more (pairs outside the tree): those improve the pooled marginals and are fitted
+    too, for a candidate pool to be reweighted to (the tree model samples from the tree
+    edges only).
+    """
+    anchor, marginals = pooled_marginals(one_way, one_way_var, merge, cliques, clique_var, anchor_only)
+    fitted: dict[tuple, np.ndarray] = {}
+    for (i, j), noisy in cliques.items():
+        clique = project_simplex(noisy, anchor)
+        clique += _SUPPORT_FLOOR * marginals[i][:, :, None] * marginals[j][:, None, :] / anchor[:, None, None]
+        fitted[(i, j)] = _ipf(clique, marginals[i], marginals[j]) / anchor.sum()
+    conditionals = {child: _normalise_rows(np.transpose(fitted[(child, parent)], (0, 2, 1)))
+                    for child, parent in edges}
+    root = edges[0][1] if edges else (next(iter(one_way)) if one_way else None)
+    root_conditional = None
+    if root is not None:
+        root_conditional = _normalise_rows(marginals[root])
+        fitted[(root,)] = marginals[root] / anchor.sum()
+    expansion = {}
+    for column, table in one_way.items():
+        members = _groups(merge[column]).T[None, :, :]  # (1, merged, levels)
+        expansion[column] = _normalise_rows(np.clip(table, 0, None)[:, None, :] * members + 1e-9 * members)
+    return TreeModel(prior=anchor / anchor.sum(), root=root, edges=list(edges), root_conditional=root_conditional,
+                     conditionals=conditionals, merge=dict(merge), expansion=expansion, cliques=fitted)

@@ -1,0 +1,159 @@
+"""method="marginals": DP tree selection, consistent estimation, sampling, and the fidelity metrics."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sk_safesynth import DPSyntheticSampler
+from sk_safesynth.fidelity import functional_agreement, workload, workload_tvd
+from sk_safesynth.llm.testing import FAKE_MODEL
+from sk_safesynth.privacy import PrivacyLedger
+from sk_safesynth.synth import Marginals
+from sk_safesynth.synth.measurement import counts, maximum_spanning_tree, select_tree, selection_sensitivity
+from sk_safesynth.synth.tree_model import draw, project_simplex
+
+pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
+
+LEVELS = [f"l{i}" for i in range(6)]
+CATEGORIES = {"a": LEVELS, "b": LEVELS, "c": LEVELS, "d": ["x", "y"], "label": ["no", "yes"]}
+
+
+def _chain(n=6000, seed=0):
+    """b is a function of a, c and d are noise, the label depends on a."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 6, n)
+    frame = pd.DataFrame({
+        "a": np.asarray(LEVELS, dtype=object)[a],
+        "b": np.asarray(LEVELS, dtype=object)[(a + 1) % 6],
+        "c": np.asarray(LEVELS, dtype=object)[rng.integers(0, 6, n)],
+        "d": rng.choice(["x", "y"], n).astype(object),
+    })
+    label = pd.Series(np.where(rng.random(n) < 0.2 + 0.12 * a, "yes", "no"), name="label")
+    return frame, label
+
+
+def _fit(epsilon=4.0, **params):
+    X, y = _chain()
+    return DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, categories=CATEGORIES, method=Marginals(**params),
+                              missing=False, random_state=0).fit(X, y), X, y
+
+
+def test_fit_spends_the_whole_budget_in_three_gaussian_steps():
+    sampler, _, _ = _fit(epsilon=1.0)
+    assert sampler.privacy_spent_.epsilon == pytest.approx(1.0, abs=1e-6)
+    labels = [entry["label"] for entry in sampler.ledger_.summary()]
+    assert len(labels) == 3 and "selection" in labels[1]
+    method = sampler.method_
+    # the clique noise follows from sqrt(2 M) sensitivity and the clique share of mu^2
+    n_pairs = len(method.edges_) + min(method.extra_pairs, 6 - len(method.edges_))
+    mu = math.sqrt(sum(math.sqrt(2 * m) ** 2 / s**2 for m, s in [(4, method.sigmas_["one_way"]),
+                                                                    (n_pairs, method.sigmas_["cliques"])])
+                   + selection_sensitivity(6) ** 2 / method.sigmas_["selection"] ** 2)
+    assert sampler.privacy_spent_.mu == pytest.approx(mu, rel=1e-9)
+
+
+def test_the_tree_joins_a_functional_pair_and_samples_keep_it():
+    sampler, X, y = _fit(epsilon=2.0, extra_pairs=0)
+    names = sampler.method_.discretizer_.names
+    edges = {frozenset((names[c], names[p])) for c, p in sampler.method_.edges_}
+    assert frozenset(("a", "b")) in edges
+    synthetic = sampler.sample(4000)
+    assert functional_agreement(synthetic, "a", "b", X) > 0.9
+    # without the edge (every column independent given the label) agreement is near 1/6
+    shuffled = synthetic.assign(b=synthetic["b"].sample(frac=1, random_state=0).to_numpy())
+    assert functional_agreement(shuffled, "a", "b", X) < 0.3
+
+
+def test_samples_are_close_to_the_data_on_every_pair():
+    sampler, X, y = _fit(epsilon=4.0)
+    real = X.assign(label=y.to_numpy())
+    synthetic = sampler.sample(6000)
+    pairs = workload(list(real.columns), 2)
+    errors = [workload_tvd(real, synthetic, [p], bounds={}, categories=CATEGORIES) for p in pairs]
+    rng = np.random.default_rng(1)
+    independent = synthetic.apply(lambda s: rng.permutation(s.to_numpy()))
+    baseline = workload_tvd(real, independent, [("a", "b"), ("a", "label")], bounds={}, categories=CATEGORIES)
+    assert max(errors) < 0.05 < 0.3 < baseline
+
+
+def test_extra_pairs_are_measured_and_reweighted_to():
+    sampler, _, _ = _fit(epsilon=4.0, extra_pairs=2)
+    method = sampler.method_
+    assert len(method.model_.cliques) == len(method.edges_) + 2 + 1  # edges, extra pairs, root
+    assert len(sampler.sample(500)) == 500
+
+
+def test_selection_scores_and_tree():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, (3000, 3))
+    codes[:, 1] = codes[:, 0]  # 0 -- 1 strongly dependent, 2 independent of both
+    tables, predicted = {}, {}
+    for i, j in [(0, 1), (0, 2), (1, 2)]:
+        tables[(i, j)] = counts(codes[:, [i, j]], (4, 4))
+        predicted[(i, j)] = np.full((4, 4), 3000 / 16)
+    ledger = PrivacyLedger(10.0, 1e-5)
+    edges, scores, sigma = select_tree(ledger, tables, predicted, mu=0.5, rng=rng)
+    assert frozenset((0, 1)) in {frozenset(e) for e in edges} and len(edges) == 2
+    assert sigma == pytest.approx(selection_sensitivity(3) / 0.5)
+    assert ledger.spent.mu == pytest.approx(0.5, rel=1e-9)
+    assert scores[0] > scores[1] + 3 * sigma
+
+
+def test_maximum_spanning_tree_takes_the_heaviest_acyclic_edges():
+    pairs = [(0, 1), (1, 2), (0, 2), (2, 3)]
+    assert maximum_spanning_tree(pairs, np.array([5.0, 4.0, 3.0, 1.0])) == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_project_simplex_is_the_least_squares_nonnegative_table():
+    rng = np.random.default_rng(1)
+    noisy = rng.normal(0, 5, (3, 12)) + np.array([40, 30, 20] + [0] * 9)
+    totals = np.array([90.0, 80.0, 100.0])
+    projected = project_simplex(noisy, totals)
+    assert (projected >= 0).all() and np.allclose(projected.sum(axis=1), totals)
+    # KKT: the projection is noisy - theta on its support, and support cells exceed the others
+    for row, out in zip(noisy, projected):
+        support = out > 0
+        theta = (row - out)[support]
+        assert np.allclose(theta, theta[0]) and (row[~support] <= theta[0] + 1e-9).all()
+
+
+def test_draw_follows_each_row_distribution():
+    probabilities = np.array([[0.7, 0.3, 0.0], [0.0, 0.0, 1.0]])
+    rows = np.repeat([0, 1], 20000)
+    drawn = draw(probabilities, rows, np.random.default_rng(0))
+    assert abs((drawn[:20000] == 0).mean() - 0.7) < 0.015 and (drawn[:20000] != 2).all()
+    assert (drawn[20000:] == 2).all()
+
+
+def test_llm_pool_is_optional_and_used_when_asked():
+    from sk_safesynth.llm import capture_prompts
+
+    with capture_prompts() as prompts:
+        _fit(epsilon=2.0)[0].sample(100)
+    assert not prompts
+    with capture_prompts() as prompts:
+        assert len(_fit(epsilon=2.0, pool_size=20, n_independent=200)[0].sample(100)) == 100
+    assert prompts
+
+
+def test_shares_must_leave_room_for_the_cliques():
+    X, y = _chain(200)
+    with pytest.raises(ValueError, match="must be < 1"):
+        DPSyntheticSampler(FAKE_MODEL, categories=CATEGORIES, method=Marginals(one_way_share=0.6, selection_share=0.5),
+                           random_state=0).fit(X, y)
+
+
+def test_workload_tvd_and_agreement_on_known_tables():
+    real = pd.DataFrame({"x": [0.0, 0.0, 10.0, 10.0], "k": ["p", "q", "p", "q"]})
+    assert workload_tvd(real, real, [("x", "k")], bounds={"x": (0, 10)}, categories={"k": ["p", "q"]}) == 0.0
+    other = pd.DataFrame({"x": [0.0, 0.0, 0.0, 0.0], "k": ["p", "q", "p", "q"]})
+    assert workload_tvd(real, other, [("x", "k")], bounds={"x": (0, 10)}, categories={"k": ["p", "q"]}) == 0.5
+    assert workload(["t", "u", "v"], 2, target="t") == [("u", "v")]
+    assert workload(["t", "u", "v"], 2, target="t", with_target=True) == [("t", "u"), ("t", "v")]
+    pairs = pd.DataFrame({"e": ["a", "a", "b"], "n": [1, 1, 2]})
+    assert functional_agreement(pairs, "e", "n", pairs) == 1.0
+    assert functional_agreement(pairs.assign(n=[1, 2, 1]), "e", "n", pairs) == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="neither bounds nor categories"):
+        workload_tvd(real, real, [("x",)], bounds={}, categories={})
