@@ -177,6 +177,19 @@ def _flatten(event: dp_accounting.DpEvent, count: int = 1):
         raise TypeError(f"the ledger does not account {type(event).__name__}")
 
 
+def _round_up(x: float, bits: int = 40) -> float:
+    """``x`` rounded up to ``bits`` bits of mantissa (relative step about 1e-12).
+
+    The same Gaussian composition split into different events (a calibration's single
+    event, then the mechanism's parts) sums to μ values that differ in the last bits;
+    rounding up to a coarser grid makes them one value, and only ever claims more loss.
+    """
+    if x <= 0 or not math.isfinite(x):
+        return x
+    mantissa, exponent = math.frexp(x)
+    return math.ldexp(math.ceil(mantissa * 2**bits) / 2**bits, exponent)
+
+
 def _canonical(flat) -> list:
     """Equal events merged into one count, and discrete Gaussians of one noise into one
     event over all their coordinates: the same composition always builds the same PLDs,
@@ -398,8 +411,8 @@ class PrivacyLedger:
         # Gaussian mechanisms compose exactly into one Gaussian with mu^2 = sum(mu_i^2)
         # (Dong, Roth & Su 2019). Alone, its epsilon(delta) is the analytic Gaussian
         # curve (Balle & Wang 2018), exact; with other events, their PLDs are composed.
-        gaussian_mu = math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat
-                                    if isinstance(e, dp_accounting.GaussianDpEvent)))
+        gaussian_mu = _round_up(math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat
+                                              if isinstance(e, dp_accounting.GaussianDpEvent))))
         others = tuple((e, c) for e, c in flat if not isinstance(e, dp_accounting.GaussianDpEvent))
         if not others:
             mu = gaussian_mu if not extra else None
