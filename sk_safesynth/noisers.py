@@ -7,23 +7,29 @@ row by *any* other row inside the declared bounds and categories changes the
 distribution of that output row by at most the stated (ε, δ). Rows are noised
 independently, so releasing a whole noised table is (ε[, δ])-DP for the
 replace-one-record relation (parallel composition). Each ``transform`` call that
-adds noise is a fresh release with that guarantee.
+adds noise is a fresh release with that guarantee: it draws new noise, also with a
+fixed ``random_state`` (see :func:`~sk_safesynth.privacy.release_generator`).
 
 How the budget is spent per row
 -------------------------------
 Let ``d`` be the number of protected columns (numeric plus randomized-response
 categoricals). Numeric columns are clipped to their bounds and mapped to the unit
-interval by those (public) bounds; every protected column gets ``ε/d``:
+interval by those (public) bounds. Each categorical column gets k-ary randomized
+response with ``ε/d``; the numeric block gets the rest of the row budget:
 
 - ``LaplaceNoiser``: the unit-scaled numeric vector has L1 sensitivity ``n_num``,
-  so Laplace noise of scale ``d/ε`` (unit units) makes it ``ε·n_num/d``-DP.
-- ``GaussianNoiser``: L2 sensitivity ``sqrt(n_num)``; σ from the analytic Gaussian
-  mechanism for ``(ε·n_num/d, δ)``.
-- each categorical column: k-ary randomized response with ``ε/d``.
+  so Laplace noise of scale ``d/ε`` (unit units) makes it ``ε·n_num/d``-DP; pure DP
+  composes by addition, so the row spends exactly ε.
+- ``GaussianNoiser``: L2 sensitivity ``sqrt(n_num)``; σ is calibrated against the
+  ledger (dp-accounting's PLD composition of the Gaussian with the randomized
+  responses) so that the row spends exactly (ε, δ), not the less that a split of ε
+  into parts would spend.
 
 The ledger composes the events with dp-accounting and ``privacy_spent_`` reports
 the result (never more than the budget). Noise is drawn on a lattice from the
-discrete Laplace / discrete Gaussian (see :mod:`sk_safesynth.privacy.samplers`).
+discrete Laplace / discrete Gaussian (see :mod:`sk_safesynth.privacy.samplers`); the
+lattice is 2**20 times finer than the noise, and the numeric block is accounted as
+the continuous mechanism it approximates (docs/privacy.md, "What is exact").
 
 Missing values
 --------------
@@ -54,16 +60,17 @@ from sk_safesynth.table import as_table
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import (
     PrivacyLedger,
-    analytic_gaussian_sigma,
     gaussian_event,
     laplace_event,
     lattice_noise,
-    make_generator,
+    release_generator,
+    secure_generator,
     randomized_response,
     randomized_response_event,
     rr_keep_probability,
 )
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
+from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
 from sk_safesynth.schema import check_bounds
 
 
@@ -83,7 +90,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         "categorical": [StrOptions({"randomized_response", "passthrough"})],
         "categories": [None, dict],
         "apply": [StrOptions({"always", "fit"})],
-        "random_state": ["random_state"],
+        "random_state": RANDOM_STATE_CONSTRAINT,
     }
 
     # ---------------------------------------------------------------- fitting
@@ -105,6 +112,10 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         self._resolve_bounds(frame)
         self._resolve_categories(frame)
         self._calibrate()
+        # A fixed seed keys one stream per fit (seed + digest of the fitted rows); every
+        # release advances it, so no two releases share noise. None: a fresh CSPRNG per
+        # release, and no generator state is kept (a pickle could replay its noise).
+        self._release_rng = None if self.random_state is None else release_generator(self.random_state, frame)
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
@@ -252,11 +263,6 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         rr_columns = [c for c, cats in self.categories_.items() if len(cats) >= 2]
         d = n_num + len(rr_columns)
         ledger = PrivacyLedger(self.epsilon, getattr(self, "delta", 0.0))
-        unit_scale = 0.0
-        if n_num:
-            epsilon_num = self.epsilon * n_num / d
-            unit_scale = self._unit_scale(epsilon_num, n_num)
-            ledger.spend(self._numeric_event(unit_scale, n_num), f"{self._mechanism} on {n_num} numeric column(s)")
         self.keep_probability_ = {}
         for name in self.categories_:
             k = len(self.categories_[name])
@@ -264,6 +270,10 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
             self.keep_probability_[name] = p
             if k >= 2:
                 ledger.spend(randomized_response_event(p, k), f"randomized response on {name!r}")
+        unit_scale = 0.0
+        if n_num:
+            unit_scale = self._unit_scale(ledger, n_num, d)
+            ledger.spend(self._numeric_event(unit_scale, n_num), f"{self._mechanism} on {n_num} numeric column(s)")
         widths = self.bounds_[:, 1] - self.bounds_[:, 0] if n_num else np.empty(0)
         scale = np.full(len(self.columns_), np.nan)
         for width, name in zip(widths, self.numeric_columns_):
@@ -276,7 +286,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     def __noise(self, X):
         check_is_fitted(self, "scale_")
         frame = self._validate_input(X, reset=False)
-        rng = make_generator(self.random_state)
+        rng = secure_generator() if self._release_rng is None else self._release_rng
         released = self._noise_numeric(frame[self.numeric_columns_].to_numpy(dtype=float, na_value=np.nan), rng)
         if not isinstance(X, pd.DataFrame):
             return released  # all-numeric array in, array out: skip the DataFrame round trip
@@ -356,7 +366,11 @@ class LaplaceNoiser(_BaseNoiser):
         then returns its input unchanged, so a Pipeline does not noise test rows.
     random_state : None, int, Generator or RandomState, default=None
         ``None`` draws noise from a cryptographically secure generator. A fixed seed
-        is reproducible and **not secure**: use it for research and tests only.
+        (an int of any width, or a Generator) reproduces ``fit_transform`` on the same
+        rows, but every release draws new noise: successive ``transform`` calls, and
+        clones fitted on other rows (the folds of a search), never reuse it. It is
+        **not secure**: whoever knows the seed and the rows can recompute the noise;
+        use it for research and tests only.
 
     Attributes
     ----------
@@ -392,10 +406,10 @@ class LaplaceNoiser(_BaseNoiser):
         self.apply = apply
         self.random_state = random_state
 
-    @staticmethod
-    def _unit_scale(epsilon_num: float, n_num: int) -> float:
-        # L1 sensitivity of n_num unit-interval coordinates is n_num.
-        return n_num / epsilon_num
+    def _unit_scale(self, ledger, n_num: int, d: int) -> float:
+        # L1 sensitivity of n_num unit-interval coordinates is n_num; the numeric block
+        # gets epsilon * n_num / d, and pure-DP parts add up to exactly epsilon.
+        return n_num / (self.epsilon * n_num / d)
 
     @staticmethod
     def _numeric_event(unit_scale: float, n_num: int):
@@ -405,8 +419,10 @@ class LaplaceNoiser(_BaseNoiser):
 class GaussianNoiser(_BaseNoiser):
     """Clip each row to bounds and add discrete Gaussian noise: (ε, δ)-DP per row.
 
-    σ comes from the analytic Gaussian mechanism (Balle & Wang 2018) for the L2
-    sensitivity of the unit-scaled row, valid for every ε > 0.
+    σ is the smallest that keeps the row (Gaussian numeric block composed with the
+    randomized responses, by dp-accounting) within ``(epsilon, delta)``: the row spends
+    its whole budget. With numeric columns only this is the analytic Gaussian mechanism
+    (Balle & Wang 2018) for the L2 sensitivity of the unit-scaled row.
 
     Parameters
     ----------
@@ -447,8 +463,8 @@ class GaussianNoiser(_BaseNoiser):
         check_epsilon(self.epsilon)
         check_delta(self.delta)
 
-    def _unit_scale(self, epsilon_num: float, n_num: int) -> float:
-        return analytic_gaussian_sigma(epsilon_num, self.delta, l2_sensitivity=math.sqrt(n_num))
+    def _unit_scale(self, ledger, n_num: int, d: int) -> float:
+        return ledger.calibrate(lambda sigma: self._numeric_event(sigma, n_num))
 
     @staticmethod
     def _numeric_event(unit_scale: float, n_num: int):

@@ -13,8 +13,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sk_safesynth._tags import TableEstimatorMixin
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.llm.client import redact
-from sk_safesynth.privacy import PrivacyLedger, make_generator
+from sk_safesynth.privacy import PrivacyLedger, release_generator, secure_generator
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
+from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
 from sk_safesynth.synth import METHODS, FitContext, GenerationMethod, resolve_method
 from sk_safesynth.synth.domain import (
     build_schema,
@@ -127,9 +128,13 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         not pickled: set them again after loading, or use environment variables.
     verbose : int, default=0
         Progress bars when > 0.
-    random_state : None, int or Generator, default=None
-        ``None`` draws noise from a cryptographically secure generator; a fixed
-        seed is reproducible and **not secure**.
+    random_state : None, int, Generator or RandomState, default=None
+        ``None`` draws noise from a cryptographically secure generator. A fixed seed
+        (an int of any width, or a Generator) reproduces a fit on the same rows, but
+        never reuses noise: fits on other rows (the folds and candidates of a search)
+        and successive ``sample`` calls draw unrelated randomness. It is **not
+        secure**: whoever knows the seed and all rows but one can test candidates for
+        the last; see docs/privacy.md.
 
     Attributes
     ----------
@@ -168,7 +173,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         "cache_dir": [None, str],
         "llm_kwargs": [None, dict],
         "verbose": ["verbose"],
-        "random_state": ["random_state"],
+        "random_state": RANDOM_STATE_CONSTRAINT,
     }
 
     def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", bounds=None, categories=None,
@@ -211,7 +216,9 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         if isinstance(self.method, GenerationMethod):
             clone(self.method)._validate_params()  # bad method parameters fail before any spend
         table = prepare_table(X, y)
-        rng = make_generator(self.random_state)
+        # A fixed seed keys the fit's stream by the seed and a digest of the rows: the same
+        # fit reproduces, folds of a search (clones, same seed) draw unrelated noise.
+        rng = release_generator(self.random_state, table.frame)
         ledger = PrivacyLedger(epsilon, delta)
         self.llm_usage_ = dict.fromkeys((*_USAGE_FIELDS, "rows", "texts"), 0)
         # Kinds, bounds and what needs measuring come from declarations and dtypes (public).
@@ -239,6 +246,10 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
                              epsilon=epsilon * (1 - share), delta=delta * (1 - share), rng=rng, client=self._client(),
                              secure=self.random_state is None, public_seed=self._public_seed())
         self.method_ = method.fit(context)
+        # sample() draws from its own stream: a fixed seed reproduces the sequence of
+        # samples after a fit, and successive calls never repeat one another.
+        self._sample_stream = (None if self.random_state is None
+                               else np.random.default_rng(int.from_bytes(rng.bytes(32), "little")))
         self.schema_ = schema
         self.ledger_ = ledger
         self.privacy_spent_ = ledger.spent
@@ -287,12 +298,11 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     def _public_seed(self) -> int:
         # Privacy-free generation (candidate pools) sees no private data, so a fixed
         # seed is safe and lets folds and epsilons share one cached pool.
-        return int(self.random_state) if isinstance(self.random_state, Integral) else 0
+        return int(self.random_state) % 2**31 if isinstance(self.random_state, Integral) else 0
 
     def _sample_rng(self) -> np.random.Generator:
-        if isinstance(self.random_state, Integral):
-            return np.random.default_rng((int(self.random_state), 1))
-        return make_generator(self.random_state)
+        stream = getattr(self, "_sample_stream", None)
+        return secure_generator() if stream is None else stream
 
     def _client(self) -> _MeteredClient:
         client = LLMClient(self.llm, n_jobs=self.n_jobs, cache_dir=self.cache_dir, verbose=self.verbose,

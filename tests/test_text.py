@@ -65,8 +65,8 @@ def test_text_methods_spend_the_budget_and_never_show_private_text(method):
     with capture_prompts() as prompts:
         X_syn, y_syn = sampler.set_params(n_samples=30).fit_resample(X, y)
     assert len(X_syn) == 30 and set(y_syn) <= set(TOPICS)
-    assert sampler.privacy_spent_.epsilon == pytest.approx(2.0, abs=1e-6)
-    assert sampler.privacy_spent_.mu is not None  # Gaussian mechanisms only: composed exactly
+    assert 2.0 - 1e-6 <= sampler.privacy_spent_.epsilon <= 2.0  # the whole budget, never more
+    assert sampler.privacy_spent_.mu is None  # discrete Gaussian votes: accounted by their exact PLD
     n_rounds = getattr(method, "n_rounds", 1)
     labels = [entry.label for entry in sampler.ledger_.entries]
     assert sum("vote" in label for label in labels) == n_rounds

@@ -13,15 +13,19 @@ values; for a string column whose kind is not declared, also count the values of
 least ``_TEXT_MIN_MEAN_LENGTH`` characters; for every other column whose missingness
 is not declared, count its missing values. Replacing one record changes at most two
 cells of a column's value histogram by one, and each other count by at most one, so the
-whole vector has L2 sensitivity ``sqrt(2 n_hist + n_counts)``. Discrete Gaussian noise
-(variance ≈ σ², integer, see :mod:`sk_safesynth.privacy.samplers`) is added to every
-cell. The missing cells and the other counts sit at fixed positions: on them the
-release is a Gaussian mechanism. A value cell is released only when its noisy count
-exceeds τ: on values present in both neighbouring datasets this is again the Gaussian
-mechanism; a value present in only one dataset has count 1 there and is released with
-probability ``P(1 + N(0, σ²) > τ)``, and at most two such values per column exist,
-which is charged as an additive ``δ_τ = 2 n_hist P(N(0, σ²) > τ - 1)`` (the
-stability-based histogram, Korolova et al. 2009; Wilson et al. 2020).
+whole vector moves in at most ``2 n_hist + n_counts`` coordinates, each by one. Discrete
+Gaussian noise ``Z`` (integer, see :mod:`sk_safesynth.privacy.samplers`) is added to
+every cell, recorded as one :class:`~sk_safesynth.privacy.ledger.DiscreteGaussianDpEvent`
+over those coordinates and accounted exactly with dp-accounting's discrete Gaussian PLD
+(σ calibrated against it). The missing cells and the other counts sit at fixed
+positions: on them the release is that mechanism. A value cell is released only when
+its noisy count exceeds the integer τ: on values present in both neighbouring datasets
+this is again that mechanism; a value present in only one dataset has count 1 there and
+is released with probability ``P(1 + Z > τ) = P(Z >= τ)``, computed exactly for the
+discrete Gaussian, and at most two such values per column exist, which is charged as an
+additive ``δ_τ = 2 n_hist P(Z >= τ)`` with τ the smallest integer keeping it within
+half the measurement's δ (the stability-based histogram, Korolova et al. 2009; Wilson
+et al. 2020).
 
 Every decision taken from the noisy counts is post-processing: which categories are
 kept, whether an ``"other"`` level holds the rest, whether a column may be missing and
@@ -39,10 +43,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from sk_safesynth.exceptions import PrivacyLeakWarning
-from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+from sk_safesynth.privacy import (
+    PrivacyLedger,
+    discrete_gaussian,
+    discrete_gaussian_event,
+    discrete_gaussian_sigma,
+    discrete_gaussian_tail,
+)
 from sk_safesynth.schema import (
     _TEXT_MIN_MEAN_LENGTH,
     ID_NAME,
@@ -378,7 +387,7 @@ def discover_domain(
     sigma, tau, threshold_delta = _selection_noise(epsilon, delta, squared, n_hist)
     if n_hist and tau > n:  # nothing can be released (nor told apart from text): fail before spending
         _too_small(n, tau, plan["histogram"])
-    ledger.spend(gaussian_event(sigma, math.sqrt(squared)), "DP domain: categories, missing values, text "
+    ledger.spend(discrete_gaussian_event(sigma, squared), "DP domain: categories, missing values, text "
                  f"on {plan['histogram'] + plan['missing']}")
     if threshold_delta:
         ledger.spend_delta(threshold_delta, "category selection threshold")
@@ -420,12 +429,24 @@ def _too_small(n: int, tau: float, columns: list[str]) -> None:
             f"{declare_hint('kinds', columns)}", dict.fromkeys(columns, "too few rows for DP category selection"))
 
 
-def _selection_noise(epsilon: float, delta: float, squared_sensitivity: int, n_hist: int):
+def _selection_noise(epsilon: float, delta: float, n_moved: int, n_hist: int):
     """σ, τ and the threshold's delta of the domain measurement (module docstring)."""
     threshold_delta = delta / 2 if n_hist else 0.0
-    sigma = analytic_gaussian_sigma(epsilon, delta - threshold_delta, l2_sensitivity=math.sqrt(squared_sensitivity))
-    tau = 1.0 + sigma * norm.isf(threshold_delta / (2 * n_hist)) if n_hist else math.inf
-    return sigma, tau, threshold_delta
+    sigma = discrete_gaussian_sigma(epsilon, delta - threshold_delta, n_coordinates=n_moved)
+    if not n_hist:
+        return sigma, math.inf, 0.0
+    tau = selection_threshold(sigma, threshold_delta, 2 * n_hist)
+    return sigma, tau, 2 * n_hist * discrete_gaussian_tail(sigma, tau)
+
+
+def selection_threshold(sigma: float, threshold_delta: float, n_values: int) -> int:
+    """Smallest integer τ with ``n_values * P(Z >= τ) <= threshold_delta`` (Z discrete Gaussian)."""
+    tau = max(1, math.ceil(sigma * math.sqrt(2 * math.log(max(n_values / threshold_delta, 2.0)))) - 2)
+    while n_values * discrete_gaussian_tail(sigma, tau) > threshold_delta:
+        tau += 1
+    while tau > 1 and n_values * discrete_gaussian_tail(sigma, tau - 1) <= threshold_delta:
+        tau -= 1
+    return tau
 
 
 def _share(noisy_count: float, n: int) -> float:

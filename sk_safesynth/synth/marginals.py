@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval
 
-from sk_safesynth.privacy import analytic_gaussian_sigma
+from sk_safesynth.privacy import gaussian_event
 from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
@@ -148,7 +148,8 @@ class Marginals(GenerationMethod):
         anchor = codes[:, t] if t is not None else np.zeros(len(codes), dtype=np.int64)
         levels = {f: self.discretizer_.n_levels(names[f]) for f in features}
         shares = self._shares(len(features))
-        mu = 1.0 / analytic_gaussian_sigma(context.epsilon, context.delta)
+        # the three steps compose to one Gaussian of parameter mu: spend all the ledger has left
+        mu = 1.0 / context.ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
         mus = {step: mu * math.sqrt(share) for step, share in shares.items()}
         ledger, rng = context.ledger, context.rng
 
