@@ -232,3 +232,12 @@ def test_fake_obeys_hints_so_prompt_construction_is_tested(style):
     result = LLMClient(FAKE_MODEL, prompt_style=style).generate(schema, tasks, seed=0)
     wanted = [">50K" if ">50K" in task.hint else "<=50K" for task in tasks for _ in range(task.n_rows)]
     assert result.rows["income"].tolist() == wanted
+
+
+def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(capsys):
+    # logs and CI see a line at every tenth of the work, not carriage-return bars
+    LLMClient(FAKE_MODEL, verbose=1).write(["Daily News > sport\n\nHeadline:"] * 20, max_tokens=20, seed=1)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("LLM texts:")]
+    assert lines[-1] == "LLM texts: 20/20" and 2 <= len(lines) <= 11
+    LLMClient(FAKE_MODEL, verbose=0).write(["Daily News > sport\n\nHeadline:"] * 20, max_tokens=20, seed=1)
+    assert "LLM texts" not in capsys.readouterr().err

@@ -206,7 +206,8 @@ class LLMClient:
     timeout : float, default=120
         Seconds per call.
     verbose : int, default=0
-        0 is silent; otherwise a progress bar when stderr is a terminal.
+        0 is silent; otherwise progress on stderr: a bar on a terminal, a line at every
+        tenth of the work elsewhere (logs, CI).
     embedding_model : str, optional
         litellm embedding model for :meth:`embed`; None uses a local, data-independent
         hashing vectorizer.
@@ -729,11 +730,13 @@ def _max_tokens(schema: TableSchema, n_rows: int) -> int:
 
 
 class _progress:
-    """tqdm bar over rows or texts, shown only when ``verbose`` and stderr is a terminal."""
+    """Progress over rows or texts when ``verbose``: a tqdm bar on a terminal, otherwise
+    (logs, CI, pipes) a plain line on stderr at every tenth of the work."""
 
     def __init__(self, total: int | None, verbose: int, unit: str = "row"):
         self.total, self.verbose, self.unit = total, verbose, unit
         self.bar = None
+        self.done = self.next_line = 0
 
     def __enter__(self):
         if self.verbose and sys.stderr.isatty():
@@ -745,6 +748,11 @@ class _progress:
     def update(self, n: int) -> None:
         if self.bar is not None:
             self.bar.update(n)
+            return
+        self.done += n
+        if self.verbose and self.total and (self.done >= self.next_line or self.done >= self.total):
+            print(f"LLM {self.unit}s: {min(self.done, self.total)}/{self.total}", file=sys.stderr, flush=True)
+            self.next_line = self.done + max(1, self.total // 10)
 
     def __exit__(self, *exc):
         if self.bar is not None:
