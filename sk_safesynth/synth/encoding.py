@@ -12,7 +12,7 @@ import pandas as pd
 from sk_safesynth.schema import ColumnSpec, TableSchema
 
 # Integer columns with at most this many values get one bin per value.
-_MAX_EXACT_INTEGER_BINS = 32
+MAX_EXACT_INTEGER_BINS = 32
 
 
 def _as_number(series: pd.Series, column: ColumnSpec) -> np.ndarray:
@@ -25,17 +25,17 @@ class Discretizer:
     """Map each non-text column to codes ``0..n_levels-1`` (bins or categories).
 
     Numeric columns get ``n_bins`` equal-width bins over their bounds (integers with
-    a small range get one bin per value). Values outside the domain (a category not
-    selected, say) get code ``-1`` and are left out of every count.
+    at most ``max_exact`` values get one bin per value). Values outside the domain (a
+    category not selected, say) get code ``-1`` and are left out of every count.
     """
 
-    def __init__(self, schema: TableSchema, n_bins: int = 16):
+    def __init__(self, schema: TableSchema, n_bins: int = 16, max_exact: int = MAX_EXACT_INTEGER_BINS):
         self.schema = schema
         self.columns = [c for c in schema if c.kind != "text"]
         self.edges: dict[str, np.ndarray] = {}
         for column in self.columns:
             if column.kind in ("numeric", "integer", "datetime"):
-                if column.kind == "integer" and column.high - column.low + 1 <= _MAX_EXACT_INTEGER_BINS:
+                if column.kind == "integer" and column.high - column.low + 1 <= max_exact:
                     self.edges[column.name] = np.arange(np.ceil(column.low), np.floor(column.high) + 2) - 0.5
                 else:
                     self.edges[column.name] = np.linspace(column.low, column.high, n_bins + 1)
