@@ -156,6 +156,20 @@ def test_no_interaction_fit_has_the_margins_and_equal_odds_ratios():
     assert np.allclose(odds[0], odds[1], atol=1e-3)
 
 
+def test_large_samples_are_resampled_in_chunks(monkeypatch):
+    from sk_safesynth.synth import marginals
+
+    sampler, X, y = _fit(epsilon=4.0, extra_pairs=2)
+    monkeypatch.setattr(marginals, "_CHUNK_ROWS", 700)
+    pools = []
+    original = Marginals.candidate_codes
+    monkeypatch.setattr(Marginals, "candidate_codes",
+                        lambda self, client, n_draws, rng: pools.append(n_draws) or original(self, client, n_draws, rng))
+    synthetic = sampler.sample(2000)
+    assert len(synthetic) == 2000 and len(pools) == 3  # 700 + 700 + 600 rows, each from its own pool
+    assert functional_agreement(synthetic, "a", "b", X) > 0.9
+
+
 def test_selection_scores_and_tree():
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, (3000, 3))

@@ -63,6 +63,8 @@ _IPF_ITERATIONS = 40
 _MERGE_THRESHOLD = 3.0
 # extra_pairs="auto": pairs are added while a clique cell's noise std stays below n / this
 _NOISE_PER_RECORD = 1000.0
+# Rows resampled from one pool of model draws (and LLM candidates) at a time.
+_CHUNK_ROWS = 100_000
 
 
 class Marginals(GenerationMethod):
@@ -297,41 +299,48 @@ class Marginals(GenerationMethod):
             codes[:, column] = values
         return codes
 
-    def candidate_pool(self, client, n_draws: int, rng) -> pd.DataFrame:
-        """LLM-written candidates (public schema only, if ``pool_size``) and ``n_draws`` draws of the model."""
-        structured = TableSchema(tuple(c for c in self.schema_ if c.kind != "text"))
-        parts = [self.discretizer_.decode(self._model_codes(n_draws, rng), rng)]
+    def candidate_codes(self, client, n_draws: int, rng) -> np.ndarray:
+        """Codes of ``n_draws`` draws of the model and of the LLM-written candidates (public schema only,
+        if ``pool_size``) that lie inside the domain."""
+        codes = self._model_codes(n_draws, rng)
         if self.pool_size:
-            parts.append(llm_pool(client, structured, self.pool_size, rows_per_call=self.rows_per_call,
-                                  target=self.target_, seed=self.public_seed_))
-        pool = pd.concat(parts, ignore_index=True)
-        return structured.coerce(pool[structured.names])
+            structured = TableSchema(tuple(c for c in self.schema_ if c.kind != "text"))
+            written = llm_pool(client, structured, self.pool_size, rows_per_call=self.rows_per_call,
+                               target=self.target_, seed=self.public_seed_)
+            written_codes = self.discretizer_.encode(structured.coerce(written[structured.names]))
+            codes = np.vstack([codes, written_codes[(written_codes >= 0).all(axis=1)]])
+        return codes
 
-    def weights(self, pool: pd.DataFrame) -> np.ndarray:
-        """Iterative proportional fitting of pool weights to the model's clique marginals."""
-        codes = self.discretizer_.encode(pool)
-        valid = (codes >= 0).all(axis=1)
-        anchor = (self.cell_of_[self.anchor_][np.clip(codes[:, self.anchor_], 0, None)] if self.anchor_ is not None
-                  else np.zeros(len(pool), dtype=np.int64))
-        merged = {f: self.merge_[f][np.clip(codes[:, f], 0, None)] for f in self.merge_}
+    def weights(self, codes: np.ndarray) -> np.ndarray:
+        """Iterative proportional fitting of weights of candidate ``codes`` to the model's clique marginals."""
+        anchor = (self.cell_of_[self.anchor_][codes[:, self.anchor_]] if self.anchor_ is not None
+                  else np.zeros(len(codes), dtype=np.int64))
+        merged = {f: self.merge_[f][codes[:, f]] for f in self.merge_}
         cells = {key: np.ravel_multi_index(tuple([anchor] + [merged[c] for c in key]), target.shape)
                  for key, target in self.model_.cliques.items()}
-        w = valid / max(valid.sum(), 1)
+        uniform = np.full(len(codes), 1.0 / len(codes))
+        w = uniform
         for _ in range(_IPF_ITERATIONS):
             for key, target in self.model_.cliques.items():
                 current = np.bincount(cells[key], weights=w, minlength=target.size)
                 ratio = np.divide(target.ravel(), current, out=np.zeros_like(current), where=current > 0)
                 w = w * ratio[cells[key]]
                 total = w.sum()
-                w = w / total if total > 0 else valid / max(valid.sum(), 1)
+                w = w / total if total > 0 else uniform
         return w
 
     def _sample(self, n: int, client, rng) -> pd.DataFrame:
         if self.pool_size or len(self.model_.cliques) > len(self.edges_) + 1:
-            pool = self.candidate_pool(client, max(self.n_independent, 2 * n), rng)
-            rows = pool.iloc[_systematic(self.weights(pool), n, rng)].reset_index(drop=True)
+            # chunks of at most _CHUNK_ROWS rows, each resampled from its own pool: bounded memory
+            parts = []
+            for start in range(0, n, _CHUNK_ROWS):
+                size = min(_CHUNK_ROWS, n - start)
+                pool = self.candidate_codes(client, max(self.n_independent, 2 * size), rng)
+                parts.append(pool[_systematic(self.weights(pool), size, rng)])
+            codes = np.vstack(parts) if parts else self._model_codes(0, rng)
         else:
-            rows = self.discretizer_.decode(self._model_codes(n, rng), rng)
+            codes = self._model_codes(n, rng)
+        rows = self.discretizer_.decode(codes, rng)
         return write_text(client, self.schema_, rows, seed=int(rng.integers(0, 2**31 - 1)))
 
 
