@@ -63,6 +63,8 @@ _IPF_ITERATIONS = 40
 _MERGE_THRESHOLD = 3.0
 # extra_pairs="auto": pairs are added while a clique cell's noise std stays below n / this
 _NOISE_PER_RECORD = 1000.0
+# extra_pairs="auto": at most this many extra pairs per column (bounds the time of reweighting)
+_EXTRA_PER_COLUMN = 3
 # Rows resampled from one pool of model draws (and LLM candidates) at a time.
 _CHUNK_ROWS = 100_000
 
@@ -88,7 +90,7 @@ class Marginals(GenerationMethod):
         tables. Then synthetic rows are drawn from a pool of model draws reweighted to
         every measured table. ``"auto"`` measures as many pairs as keep the noise
         standard deviation of a table cell at most 1/1000 of the (noisy) number of
-        records: the tree alone at small budgets, every pair at large ones.
+        records, up to three per column: the tree alone at small budgets.
     pool_size : int, default=0
         LLM-written candidate rows from the public schema (privacy-free, cached), added
         to the pool; off by default because the benchmark shows no gain from it
@@ -184,17 +186,15 @@ class Marginals(GenerationMethod):
 
         # 1. (anchor, column) tables on the full domain, numeric columns also on their fine grid
         if features:
-            one_way_codes: dict = {f: np.column_stack([anchor, cells[f]]) for f in features}
-            one_way_codes.update({("fine", f): np.column_stack([anchor, codes[:, f]]) for f in fine})
-            shapes: dict = {f: (n_anchor, levels[f]) for f in features}
-            shapes.update({("fine", f): (n_anchor, len(self.cell_of_[f])) for f in fine})
-            tables, sigma1 = measure_tables(ledger, one_way_codes, shapes, mus["one_way"], rng,
-                                            "Gaussian (target, column) tables")
+            exact: dict = {f: counts(np.column_stack([anchor, cells[f]]), (n_anchor, levels[f])) for f in features}
+            exact.update({("fine", f): counts(np.column_stack([anchor, codes[:, f]]), (n_anchor, len(self.cell_of_[f])))
+                          for f in fine})
+            tables, sigma1 = measure_tables(ledger, exact, mus["one_way"], rng, "Gaussian (target, column) tables")
             one_way = {f: tables[f] for f in features}
             fine_tables = {f: tables[("fine", f)] for f in fine}
             anchor_only = None
         else:
-            tables, sigma1 = measure_tables(ledger, {t: anchor[:, None]}, {t: (n_anchor,)}, mus["one_way"], rng,
+            tables, sigma1 = measure_tables(ledger, {t: counts(anchor[:, None], (n_anchor,))}, mus["one_way"], rng,
                                             "Gaussian target counts")
             one_way, fine_tables, anchor_only = {}, {}, tables[t]
         self.sigmas_ = {"one_way": sigma1}
@@ -238,9 +238,9 @@ class Marginals(GenerationMethod):
         cliques: dict = {}
         if pairs:
             cliques, sigma3 = measure_tables(
-                ledger, {(i, j): np.column_stack([anchor, merged[i], merged[j]]) for i, j in pairs},
-                {(i, j): (n_anchor, n_merged[i], n_merged[j]) for i, j in pairs}, mus["cliques"], rng,
-                "Gaussian (target, column, column) tables")
+                ledger, {(i, j): counts(np.column_stack([anchor, merged[i], merged[j]]),
+                                        (n_anchor, n_merged[i], n_merged[j])) for i, j in pairs},
+                mus["cliques"], rng, "Gaussian (target, column, column) tables")
             self.sigmas_["cliques"] = sigma3
             self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
         # merged levels and masses on the fine grid (post-processing)
@@ -255,7 +255,7 @@ class Marginals(GenerationMethod):
 
         ``"auto"``: the most pairs ``P`` (tree included) with clique noise
         ``σ = sqrt(2 P) / μ`` at most ``n̂ / 1000``, ``n̂`` the median noisy total of the
-        step-1 tables.
+        step-1 tables, and at most three extra pairs per column.
         """
         n_candidates = len(features) * (len(features) - 1) // 2
         n_tree = max(len(features) - 1, 0)
@@ -265,7 +265,7 @@ class Marginals(GenerationMethod):
             return min(int(self.extra_pairs), n_candidates - n_tree)
         n_records = max(float(np.median([table.sum() for table in one_way.values()])), 0.0)
         affordable = int((mu * n_records / _NOISE_PER_RECORD) ** 2 / 2)
-        return int(np.clip(affordable - n_tree, 0, n_candidates - n_tree))
+        return int(np.clip(affordable - n_tree, 0, min(n_candidates - n_tree, _EXTRA_PER_COLUMN * len(features))))
 
     def _key(self, *columns: int) -> tuple[int, ...]:
         return ((self.anchor_,) if self.anchor_ is not None else ()) + columns
