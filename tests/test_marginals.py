@@ -121,6 +121,17 @@ def test_numbers_are_decoded_to_point_masses_on_the_fine_grid():
     assert set(np.unique(synthetic["age"])) <= set(range(17, 91))
 
 
+def test_decoded_integers_stay_in_their_bin():
+    from sk_safesynth.schema import ColumnSpec, TableSchema
+    from sk_safesynth.synth.encoding import Discretizer
+
+    discretizer = Discretizer(TableSchema((ColumnSpec("age", "integer", 17, 90),)), 16)  # bins 4.56 wide
+    codes = np.repeat(np.arange(16), 500)[:, None]
+    decoded = discretizer.decode(codes, np.random.default_rng(0))
+    assert (discretizer.encode(decoded) == codes).all()
+    assert set(decoded["age"][codes[:, 0] == 0]) == {17, 18, 19, 20, 21}
+
+
 def test_fine_density_keeps_point_masses_and_spreads_the_rest():
     coarse = np.array([[100.0, 50.0], [30.0, 0.0]])
     cell_of = np.array([0, 0, 0, 0, 1, 1])

@@ -72,15 +72,30 @@ class Discretizer:
                 edges = self.edges[column.name]
                 low = np.maximum(edges[code], column.low)
                 high = np.minimum(edges[code + 1], column.high)
-                values = low + rng.random(len(code)) * (high - low)
+                u = rng.random(len(code))
+                values = low + u * (high - low)
                 if column.kind == "integer":
-                    values = np.clip(np.rint(values), np.ceil(column.low), np.floor(column.high))
+                    values = self._integers_in_bin(u, values, code, edges, column)
                 if column.kind == "datetime":
                     values = pd.to_datetime(values, unit="s")
                 data[column.name] = values
             else:
                 data[column.name] = np.asarray(column.categories, dtype=object)[code]
         return pd.DataFrame(data)
+
+    @staticmethod
+    def _integers_in_bin(u: np.ndarray, values: np.ndarray, code: np.ndarray, edges: np.ndarray,
+                         column: ColumnSpec) -> np.ndarray:
+        """The integer at uniform position ``u`` among those that encode to each bin (``values`` rounded
+        where no integer does)."""
+        first = np.maximum(np.ceil(edges[code]), np.ceil(column.low))
+        # a bin is [edge, next edge); the last one also holds its upper edge
+        last = np.where(code == len(edges) - 2, np.floor(edges[-1]), np.ceil(edges[code + 1]) - 1)
+        last = np.minimum(last, np.floor(column.high))
+        count = last - first + 1
+        inside = first + np.floor(u * np.maximum(count, 1))
+        rounded = np.clip(np.rint(values), np.ceil(column.low), np.floor(column.high))
+        return np.where(count >= 1, np.minimum(inside, last), rounded)
 
 
 class VectorEncoder:
