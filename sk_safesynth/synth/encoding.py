@@ -88,13 +88,14 @@ class Discretizer:
                          column: ColumnSpec) -> np.ndarray:
         """The integer at uniform position ``u`` among those that encode to each bin (``values`` rounded
         where no integer does)."""
-        first = np.maximum(np.ceil(edges[code]), np.ceil(column.low))
+        lowest, highest = np.ceil(float(column.low)), np.floor(float(column.high))  # type: ignore[arg-type]
+        first = np.maximum(np.ceil(edges[code]), lowest)
         # a bin is [edge, next edge); the last one also holds its upper edge
         last = np.where(code == len(edges) - 2, np.floor(edges[-1]), np.ceil(edges[code + 1]) - 1)
-        last = np.minimum(last, np.floor(column.high))
+        last = np.minimum(last, highest)
         count = last - first + 1
         inside = first + np.floor(u * np.maximum(count, 1))
-        rounded = np.clip(np.rint(values), np.ceil(column.low), np.floor(column.high))
+        rounded = np.clip(np.rint(values), lowest, highest)
         return np.where(count >= 1, np.minimum(inside, last), rounded)
 
 
