@@ -1,6 +1,6 @@
 """DP synthetic news articles (BBC, 5 topics; the AGNews stand-in) on the embedded model.
 
-Run: python bench/bench_news.py [--eps 1,4] [--seeds 0,1,2] [--methods pe_kw,icl_kw] [--n 500]
+Run: python bench/bench_news.py [--eps 1,4] [--seeds 0,1,2] [--methods pe_kw,icl_kw] [--n 500] [--max-tokens 100]
      python bench/bench_news.py --throughput          # decode rate vs the raw model
 
 Utility is TSTR: TF-IDF + LogisticRegression trained on the synthetic articles, accuracy
@@ -40,8 +40,8 @@ TEMPLATE = "BBC News > {label}\n\nHeadline:"
 CACHE = Path(tempfile.gettempdir()) / "sksafesynth-bench-news-cache"
 
 
-def methods(population: int) -> dict:
-    common = dict(population_size=population, template=TEMPLATE)
+def methods(population: int, max_tokens: int) -> dict:
+    common = dict(population_size=population, template=TEMPLATE, max_tokens=max_tokens)
     return {
         "pe": TextPrivateEvolution(**common),
         "pe_kw": TextPrivateEvolution(keywords=8, **common),
@@ -91,6 +91,7 @@ def main() -> None:
     parser.add_argument("--methods", default="pe_kw,icl_kw")
     parser.add_argument("--n", type=int, default=500, help="synthetic articles per run")
     parser.add_argument("--population", type=int, default=200)
+    parser.add_argument("--max-tokens", type=int, default=100, help="completion tokens per article")
     parser.add_argument("--baseline", action="store_true", help="add the real and label-only rows")
     parser.add_argument("--out", default="news")
     parser.add_argument("--throughput", action="store_true")
@@ -109,7 +110,7 @@ def main() -> None:
         results.append(row)
         print(row, flush=True)
         write_json(args.out, {"results": results, "n": args.n, "population": args.population,
-                              "template": TEMPLATE})
+                              "max_tokens": args.max_tokens, "template": TEMPLATE})
 
     if args.baseline and ("real", "inf", "-") not in done:
         record({"method": "real", "epsilon": "inf", "seed": "-", "n_train": len(train),
@@ -120,7 +121,7 @@ def main() -> None:
         start = time.perf_counter()
         # seed 1: its own calls, so that it can run beside a DP run that writes seed 0's population
         pool = public_documents(client, TEMPLATE, [{"label": label} for label in labels], per_class,
-                                max_tokens=100, seed=1, max_length=1000)
+                                max_tokens=args.max_tokens, seed=1, max_length=1000)
         texts = [text for group in pool for text in group]
         y = [label for label, group in zip(labels, pool) for _ in group]
         record({"method": "label-only", "epsilon": "inf", "seed": "1", "n_train": len(texts),
@@ -131,9 +132,9 @@ def main() -> None:
             for seed in map(int, args.seeds.split(",")):
                 if (name, str(epsilon), str(seed)) in done:
                     continue
-                method = methods(args.population)[name]
+                method = methods(args.population, args.max_tokens)[name]
                 sampler = DPSyntheticSampler(epsilon=epsilon, method=method, categories={"label": labels},
-                                             kinds={"text": "text"}, n_samples=args.n, cache_dir=str(CACHE),
+                                             kinds={"text": "text"}, missing=False, n_samples=args.n, cache_dir=str(CACHE),
                                              random_state=seed)
                 start = time.perf_counter()
                 with warnings.catch_warnings():

@@ -85,17 +85,21 @@ def news() -> str:
     records = []
     for path in sorted(RESULTS.glob("news*.json")):
         if path.name != "news_throughput.json":
-            records += json.loads(path.read_text())["results"]
+            data = json.loads(path.read_text())
+            # runs before --max-tokens existed wrote 100-token articles
+            records += [{"max_tokens": data.get("max_tokens", 100), **r} for r in data["results"]]
     frame = pd.DataFrame([r for r in records if r["method"] in NEWS_METHODS])
     if frame.empty:
         return "(no news results yet)"
-    frame = frame.drop_duplicates(["method", "epsilon", "seed"], keep="last")
+    frame["max_tokens"] = frame["max_tokens"].astype(object).where(frame["method"] != "real", "-")
+    frame = frame.drop_duplicates(["method", "epsilon", "seed", "n_train", "max_tokens"], keep="last")
     rows = []
-    for (method, epsilon), group in frame.groupby(["method", "epsilon"], sort=False):
+    for (method, epsilon, n_train, tokens), group in frame.groupby(["method", "epsilon", "n_train", "max_tokens"],
+                                                                  sort=False):
         seconds = group["seconds"].astype(float)
         rows.append({
             "method": NEWS_METHODS[method], "ε": epsilon, "seeds": len(group),
-            "synthetic articles": int(group["n_train"].iloc[0]),
+            "synthetic articles": int(n_train), "tokens per article": tokens,
             "accuracy": mean_std(group["accuracy"]) if len(group) > 1 else f"{group['accuracy'].iloc[0]:.3f}",
             "ε spent": group["spent_epsilon"].iloc[0] if "spent_epsilon" in group else "",
             "minutes per run": round(seconds.mean() / 60, 1),
@@ -103,7 +107,8 @@ def news() -> str:
     order = {name: i for i, name in enumerate(NEWS_METHODS.values())}
     table = pd.DataFrame(rows).astype(object).fillna("")
     table["key"] = table["method"].map(order)
-    return markdown(table.sort_values(["key", "ε"], key=lambda c: c.astype(str)).drop(columns="key"))
+    return markdown(table.sort_values(["key", "ε", "synthetic articles"], key=lambda c: c.astype(str))
+                    .drop(columns="key"))
 
 
 def mutation() -> str:

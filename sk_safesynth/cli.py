@@ -1,7 +1,10 @@
-"""The ``sk-safesynth`` command line: ``generate``, ``evaluate`` and ``demo``.
+"""The ``sk-safesynth`` command line: ``schema``, ``generate``, ``evaluate`` and ``demo``.
 
 Errors are one line on stderr and a non-zero exit code (2 for bad arguments, 1 for
-everything else); ``--debug`` shows the traceback instead.
+everything else); ``--debug`` shows the traceback instead. Messages name the CLI's
+options (``--schema``, ``--kinds``), not Python arguments; each warning is shown once
+per run. LLM responses are cached on disk by default, in the user cache directory
+(:func:`default_cache_dir`); ``--no-cache`` turns that off.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ import pandas as pd
 
 
 from sk_safesynth import DPSyntheticSampler, MIAScorer, PrivacySpent, __version__
+from sk_safesynth.schema import infer_schema
+from sk_safesynth.synth.domain import INTERFACE
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
 from sk_safesynth.evaluation import (
     Release,
@@ -42,6 +47,9 @@ from sk_safesynth.report import (
 from sk_safesynth.synth import METHODS, Marginals, auto_text_method
 
 PROG = "sk-safesynth"
+KINDS_CHOICES = ("numeric", "integer", "boolean", "categorical", "datetime", "text", "id")
+# Above this epsilon a DP guarantee says little (e^20 is about 5e8).
+_MEANINGLESS_EPSILON = 20.0
 METHOD_CHOICES = ("auto", "marginals", "noisy_icl", "private_evolution")
 ATTACK_CHOICES = ("dcr", "density", "classifier", "all")
 ESTIMATOR_CHOICES = ("logreg", "hgb")
@@ -112,6 +120,27 @@ def _seed(text: str) -> int | None:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer or 'none', got {text!r}") from None
+
+
+def _kinds(text: str) -> dict[str, str]:
+    """``COL=KIND,COL=KIND`` of ``--kinds``."""
+    kinds = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, kind = part.rpartition("=")
+        if not sep or not name.strip() or kind.strip() not in KINDS_CHOICES:
+            raise argparse.ArgumentTypeError(f"expected COL=KIND with KIND one of {', '.join(KINDS_CHOICES)}, "
+                                             f"got {part!r}")
+        kinds[name.strip()] = kind.strip()
+    if not kinds:
+        raise argparse.ArgumentTypeError("give at least one COL=KIND")
+    return kinds
+
+
+def default_cache_dir() -> Path:
+    """The CLI's LLM response cache: ``<user cache dir>/sk-safesynth/llm`` (platformdirs)."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("sk-safesynth")) / "llm"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -189,6 +218,40 @@ def read_categories(path: str | Path) -> dict[str, list[str]]:
     return categories
 
 
+def read_schema(path: str | Path) -> dict:
+    """A schema file written by ``sk-safesynth schema`` (and reviewed): the sampler's domain arguments.
+
+    Categories are read as strings, like the CSV cells they must match.
+    """
+    data = read_json(path, "schema")
+    allowed = {"kinds", "bounds", "categories", "missing", "target"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise CLIError(f"schema file {path}: unknown keys {unknown}; expected {sorted(allowed)}")
+    out: dict = {"target": data.get("target")}
+    for key in ("kinds", "bounds", "categories", "missing"):
+        value = data.get(key) or {}
+        if not isinstance(value, dict):
+            raise CLIError(f"schema file {path}: {key!r} must be an object {{column: ...}}")
+        out[key] = value
+    bad_kinds = {c: k for c, k in out["kinds"].items() if k not in KINDS_CHOICES}
+    if bad_kinds:
+        raise CLIError(f"schema file {path}: unknown kinds {bad_kinds}; expected one of {', '.join(KINDS_CHOICES)}")
+    for column, pair in out["bounds"].items():
+        if not isinstance(pair, list) or len(pair) != 2 or not all(
+                isinstance(v, (int, float, str)) and not isinstance(v, bool) for v in pair):
+            raise CLIError(f"schema file {path}: bounds of {column!r} must be [low, high], got {pair!r}")
+        out["bounds"][column] = tuple(pair)
+    for column, values in out["categories"].items():
+        if not isinstance(values, list) or not values:
+            raise CLIError(f"schema file {path}: categories of {column!r} must be a non-empty list, got {values!r}")
+        out["categories"][column] = [str(v) for v in values]
+    bad_missing = [c for c, v in out["missing"].items() if not isinstance(v, bool)]
+    if bad_missing:
+        raise CLIError(f"schema file {path}: missing of {bad_missing} must be true or false")
+    return out
+
+
 def _check_columns(frame: pd.DataFrame, path, names, what: str) -> None:
     unknown = [name for name in names if name not in frame.columns]
     if unknown:
@@ -229,27 +292,56 @@ def _method(name: str, template: str | None):
 
 
 # ---------------------------------------------------------------- commands
+def cmd_schema(args) -> int:
+    """Write a schema template read from a CSV, for the user to review and declare public."""
+    frame = read_csv(args.data)
+    if args.target:
+        _check_columns(frame, args.data, [args.target], "target column")
+    schema = infer_schema(frame, target=args.target)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json({"target": args.target, **schema}, out)
+    dropped = [c for c, k in schema["kinds"].items() if k == "id"]
+    print(f"wrote the schema template of {len(frame.columns)} columns to {out}")
+    if dropped:
+        print(f"identifier columns (kind id, dropped at generate): {', '.join(dropped)}")
+    print("It is read from the data, so it is NOT private: review it (widen bounds to what is publicly known, "
+          f"remove rare or identifying categories), then run: {PROG} generate {args.data} --schema {out} "
+          f"{'--target ' + args.target + ' ' if args.target else ''}--out synth.csv")
+    return 0
+
+
 def cmd_generate(args) -> int:
     """Fit a DP sampler on a CSV and write synthetic rows plus a privacy record."""
 
-    bounds = read_bounds(args.bounds) if args.bounds else None
-    categories = read_categories(args.categories) if args.categories else None
+    schema = read_schema(args.schema) if args.schema else {"kinds": {}, "bounds": {}, "categories": {},
+                                                              "missing": {}, "target": None}
+    bounds = {**schema["bounds"], **(read_bounds(args.bounds) if args.bounds else {})} or None
+    categories = {**schema["categories"], **(read_categories(args.categories) if args.categories else {})} or None
+    kinds = {**schema["kinds"], **(args.kinds or {})} or None
+    missing = schema["missing"] or None
+    target = args.target or schema["target"]
     frame = read_csv(args.data, text_columns=categories or ())
-    if args.target:
-        _check_columns(frame, args.data, [args.target], "target column")
-    _check_columns(frame, args.data, list(bounds or ()) + list(categories or ()), "declared column")
+    if target:
+        _check_columns(frame, args.data, [target], "target column")
+    _check_columns(frame, args.data, list(bounds or ()) + list(categories or ()) + list(kinds or ())
+                   + list(missing or ()), "declared column")
     out = Path(args.out)
     record_path = Path(args.report_json or f"{out}.privacy.json")
     if args.seed is not None:
         progress(f"note: --seed {args.seed} makes the noise reproducible and NOT cryptographically secure")
+    if args.epsilon > _MEANINGLESS_EPSILON:
+        warnings.warn(f"--epsilon {args.epsilon:g} gives no meaningful privacy guarantee (above about "
+                      f"{_MEANINGLESS_EPSILON:g}, e^epsilon is astronomically large); use 0.1 to 10", UserWarning,
+                      stacklevel=2)
+    cache_dir = None if args.no_cache else (args.cache_dir or str(default_cache_dir()))
     sampler = DPSyntheticSampler(
         llm=args.llm, epsilon=args.epsilon, delta=args.delta, method=_method(args.method, args.template),
-        bounds=bounds, categories=categories, n_jobs=args.n_jobs, cache_dir=args.cache_dir, verbose=1,
-        llm_kwargs=dict(args.llm_option) or None,
-        random_state=args.seed,
+        bounds=bounds, categories=categories, kinds=kinds, missing=missing, n_jobs=args.n_jobs,
+        cache_dir=cache_dir, verbose=1, llm_kwargs=dict(args.llm_option) or None, random_state=args.seed,
     )
-    X = frame.drop(columns=[args.target]) if args.target else frame
-    y = frame[args.target] if args.target else None
+    X = frame.drop(columns=[target]) if target else frame
+    y = frame[target] if target else None
     n_rows = args.rows or len(frame)
 
     progress(f"fitting method={args.method} at epsilon={args.epsilon:g}, delta={args.delta:g} "
@@ -257,11 +349,16 @@ def cmd_generate(args) -> int:
     start = time.perf_counter()
     sampler.fit(X, y)
     fit_seconds = time.perf_counter() - start
-    progress(f"sampling {n_rows} rows with {args.llm} (post-processing: no privacy cost)")
+    if target and sampler.schema_[target].categories is not None and len(sampler.schema_[target].categories) < 2:
+        warnings.warn(f"the target {target!r} has a single class in the release: a model trained on the "
+                      "synthetic rows can only predict that class", UserWarning, stacklevel=2)
+    progress(f"sampling {n_rows} rows with {args.llm} (post-processing: no privacy cost)"
+             + (f"; LLM cache in {cache_dir}" if cache_dir else ""))
     start = time.perf_counter()
-    synthetic = sampler.sample(n_rows)[list(frame.columns)]
+    synthetic = sampler.sample(n_rows)
+    synthetic = synthetic[[c for c in frame.columns if c in synthetic.columns]]
     sample_seconds = time.perf_counter() - start
-
+    dropped = [c for c in frame.columns if c not in synthetic.columns]
 
     out.parent.mkdir(parents=True, exist_ok=True)
     record_path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,17 +366,20 @@ def cmd_generate(args) -> int:
     spent = sampler.privacy_spent_
     write_json({
         "tool": f"{PROG} {__version__}", "input": str(args.data), "output": str(out),
-        "n_rows_input": len(frame), "n_rows_output": len(synthetic), "target": args.target,
+        "n_rows_input": len(frame), "n_rows_output": len(synthetic), "target": target,
         "model": args.llm, "method": sampler.method_.name, "method_class": type(sampler.method_).__name__,
         "method_params": sampler.method_.get_params(),
         "budget": {"epsilon": args.epsilon, "delta": args.delta},
         "privacy_spent": spent.as_dict(), "ledger": sampler.ledger_.summary(),
         "random_state": args.seed, "secure_noise": args.seed is None,
-        "declared": {"bounds": sorted(bounds or ()), "categories": sorted(categories or ())},
+        "declared": {"schema": args.schema, "bounds": sorted(bounds or ()), "categories": sorted(categories or ()),
+                     "kinds": sorted(kinds or ()), "missing": sorted(missing or ())},
+        "dropped_columns": dropped,
         "schema": sampler.schema_.to_dict(),
         "timing_seconds": {"fit": fit_seconds, "sample": sample_seconds},
     }, record_path)
-    print(f"wrote {len(synthetic)} synthetic rows to {out}")
+    print(f"wrote {len(synthetic)} synthetic rows to {out}"
+          + (f" (columns dropped: {', '.join(dropped)})" if dropped else ""))
     print(f"privacy spent: epsilon={spent.epsilon:.4g}, delta={spent.delta:.3g} (method {sampler.method_!r}); "
           f"record in {record_path}")
     return 0
@@ -367,7 +467,7 @@ def cmd_demo(args) -> int:
     }
     sampler = DPSyntheticSampler(
         llm=args.llm, delta=args.delta, method=_demo_method(args.method, pool_size), bounds=ADULT_BOUNDS,
-        categories=ADULT_CATEGORIES, cache_dir=args.cache_dir, verbose=1, random_state=seed,
+        categories=ADULT_CATEGORIES, missing=False, cache_dir=args.cache_dir, verbose=1, random_state=seed,
     )
     progress(f"demo: {args.rows} Adult training rows, {test_rows} test rows, epsilons {args.epsilons}, "
              f"method={args.method}, {args.llm}")
@@ -412,6 +512,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    sch = sub.add_parser("schema", parents=[common], help="write a schema template of a CSV to review",
+                         description="Read kinds, bounds, categories and missing values from DATA.csv into a "
+                                     "JSON template. It is read from the data: review it and keep only what is "
+                                     "public, then pass it to generate --schema.")
+    sch.add_argument("data", metavar="DATA.csv")
+    sch.add_argument("--target", metavar="COL", help="target column (categorical when it has few values)")
+    sch.add_argument("--out", required=True, metavar="SCHEMA.json", help="schema file to write")
+    sch.set_defaults(func=cmd_schema)
+
     gen = sub.add_parser("generate", parents=[common], help="fit on a CSV and write DP synthetic rows",
                          description="Fit a DP synthesizer on DATA.csv and write synthetic rows and a JSON "
                                      "record of the privacy spent and the public schema.")
@@ -428,12 +537,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--template", metavar="TEXT",
                      help='public header of each synthetic text, e.g. "BBC News > {label}\\n\\nHeadline:" '
                           "({column} placeholders for categorical columns)")
+    gen.add_argument("--schema", metavar="SCHEMA.json",
+                     help="reviewed, public schema (kinds, bounds, categories, missing) from sk-safesynth schema")
+    gen.add_argument("--kinds", type=_kinds, metavar="COL=KIND,...",
+                     help=f"column kinds, e.g. 'notes=text,day=datetime,user=id' ({', '.join(KINDS_CHOICES)})")
     gen.add_argument("--bounds", metavar="JSON", help='public bounds {"col": [low, high]} (else PrivacyLeakWarning)')
     gen.add_argument("--categories", metavar="JSON",
                      help='public categories {"col": ["a", "b"]} (else DP selection spends budget)')
     gen.add_argument("--seed", type=_seed, default=None,
                      help="reproducible noise, NOT secure (default: cryptographically secure)")
-    gen.add_argument("--cache-dir", metavar="DIR", help="LLM response cache directory")
+    gen.add_argument("--cache-dir", metavar="DIR",
+                     help="LLM response cache directory (default: the user cache dir, sk-safesynth/llm)")
+    gen.add_argument("--no-cache", action="store_true", help="do not cache LLM responses on disk")
     gen.add_argument("--n-jobs", type=int, metavar="J", help="parallel LLM calls (hosted models)")
     gen.add_argument("--llm-option", type=_llm_option, action="append", default=[], metavar="KEY=VALUE",
                      help="provider or client option, repeatable: api_base=http://host:8000/v1, "
@@ -483,6 +598,8 @@ def _one_line_warnings(debug: bool):
     with warnings.catch_warnings():
         if not debug:
             warnings.filterwarnings("once", category=UserWarning)  # not once per epsilon or fold
+            # notes of third-party libraries on import are not the user's business
+            warnings.filterwarnings("ignore", module=r"(pydantic|litellm)(\.|$)")
             def show(message, category, filename, lineno, file=None, line=None):
                 print(f"{PROG}: {category.__name__}: {_first_line(message)}", file=sys.stderr, flush=True)
 
@@ -499,8 +616,12 @@ def main(argv=None) -> int:
         return 2
     debug = getattr(args, "debug", False)
     try:
-        with _one_line_warnings(debug):
-            return args.func(args)
+        token = INTERFACE.set("cli")  # messages name CLI options, not Python arguments
+        try:
+            with _one_line_warnings(debug):
+                return args.func(args)
+        finally:
+            INTERFACE.reset(token)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130

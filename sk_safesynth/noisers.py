@@ -7,23 +7,39 @@ row by *any* other row inside the declared bounds and categories changes the
 distribution of that output row by at most the stated (ε, δ). Rows are noised
 independently, so releasing a whole noised table is (ε[, δ])-DP for the
 replace-one-record relation (parallel composition). Each ``transform`` call that
-adds noise is a fresh release with that guarantee.
+adds noise is a fresh release with that guarantee: it draws new noise, also with a
+fixed ``random_state`` (see :func:`~sk_safesynth.privacy.release_generator`).
 
 How the budget is spent per row
 -------------------------------
 Let ``d`` be the number of protected columns (numeric plus randomized-response
 categoricals). Numeric columns are clipped to their bounds and mapped to the unit
-interval by those (public) bounds; every protected column gets ``ε/d``:
+interval by those (public) bounds. Each categorical column gets k-ary randomized
+response with ``ε/d``; the numeric block gets the rest of the row budget:
 
 - ``LaplaceNoiser``: the unit-scaled numeric vector has L1 sensitivity ``n_num``,
-  so Laplace noise of scale ``d/ε`` (unit units) makes it ``ε·n_num/d``-DP.
-- ``GaussianNoiser``: L2 sensitivity ``sqrt(n_num)``; σ from the analytic Gaussian
-  mechanism for ``(ε·n_num/d, δ)``.
-- each categorical column: k-ary randomized response with ``ε/d``.
+  so Laplace noise of scale ``d/ε`` (unit units) makes it ``ε·n_num/d``-DP; pure DP
+  composes by addition, so the row spends exactly ε.
+- ``GaussianNoiser``: L2 sensitivity ``sqrt(n_num)``; σ is calibrated against the
+  ledger (dp-accounting's PLD composition of the Gaussian with the randomized
+  responses) so that the row spends exactly (ε, δ), not the less that a split of ε
+  into parts would spend.
 
 The ledger composes the events with dp-accounting and ``privacy_spent_`` reports
 the result (never more than the budget). Noise is drawn on a lattice from the
-discrete Laplace / discrete Gaussian (see :mod:`sk_safesynth.privacy.samplers`).
+discrete Laplace / discrete Gaussian (see :mod:`sk_safesynth.privacy.samplers`); the
+lattice is 2**20 times finer than the noise, and the numeric block is accounted as
+the continuous mechanism it approximates (docs/privacy.md, "What is exact").
+
+Missing values
+--------------
+The noisers do not release which values were missing: a missing number is replaced
+by the middle of its bounds before clipping and noise, and a missing category is a
+value outside the categories, replaced by a uniformly random category before
+randomized response (categories read from the data leave missing values out). The
+output has no missing values and the guarantee above holds unchanged, since the
+replacement is a fixed function of the input row. A table's missing *shares* are
+released by :class:`~sk_safesynth.DPSyntheticSampler`, which measures them with DP.
 """
 
 from __future__ import annotations
@@ -44,16 +60,17 @@ from sk_safesynth.table import as_table
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import (
     PrivacyLedger,
-    analytic_gaussian_sigma,
     gaussian_event,
     laplace_event,
     lattice_noise,
-    make_generator,
+    release_generator,
+    secure_generator,
     randomized_response,
     randomized_response_event,
     rr_keep_probability,
 )
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
+from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
 from sk_safesynth.schema import check_bounds
 
 
@@ -73,10 +90,15 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         "categorical": [StrOptions({"randomized_response", "passthrough"})],
         "categories": [None, dict],
         "apply": [StrOptions({"always", "fit"})],
-        "random_state": ["random_state"],
+        "random_state": RANDOM_STATE_CONSTRAINT,
     }
 
     # ---------------------------------------------------------------- fitting
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are replaced before noise (module docstring)
+        return tags
+
     def fit(self, X, y=None):
         """Resolve bounds and categories and calibrate the noise.
 
@@ -90,6 +112,10 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         self._resolve_bounds(frame)
         self._resolve_categories(frame)
         self._calibrate()
+        # A fixed seed keys one stream per fit (seed + digest of the fitted rows); every
+        # release advances it, so no two releases share noise. None: a fresh CSPRNG per
+        # release, and no generator state is kept (a pickle could replay its noise).
+        self._release_rng = None if self.random_state is None else release_generator(self.random_state, frame)
         return self
 
     def fit_transform(self, X, y=None, **fit_params):
@@ -124,13 +150,11 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                         f"column {name!r} is a datetime; convert it to numbers (e.g. days since a date) "
                         "and declare its bounds"
                     )
-                if series.isna().any():
-                    raise ValueError(f"column {name!r} contains NaN; impute or drop missing values first")
                 if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-                    if not np.isfinite(series.to_numpy(dtype=float)).all():
+                    if np.isinf(series.to_numpy(dtype=float, na_value=np.nan)).any():
                         raise ValueError(f"column {name!r} contains infinite values")
             return frame
-        array = validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite=True)
+        array = validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite="allow-nan")
         return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])], copy=False)
 
     def _resolve_columns(self, frame: pd.DataFrame):
@@ -162,8 +186,11 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                 PrivacyLeakWarning,
                 stacklevel=3,
             )
-            values = frame[numeric].to_numpy(dtype=float)
-            low, high = values.min(axis=0), values.max(axis=0)
+            values = frame[numeric].to_numpy(dtype=float, na_value=np.nan)
+            if np.isnan(values).all(axis=0).any():
+                raise ValueError(f"columns {[c for c, e in zip(numeric, np.isnan(values).all(axis=0)) if e]} "
+                                 "have no values to read bounds from; declare their bounds")
+            low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
             constant = high <= low
             low = np.where(constant, low - 0.5, low)
             high = np.where(constant, high + 0.5, high)
@@ -193,7 +220,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                     f"(n_features, 2); got shape {array.shape} for {len(numeric)} numeric column(s)"
                 )
         self.bounds_ = np.array([check_bounds(name, pair) for name, pair in zip(numeric, pairs)], dtype=float)
-        values = frame[numeric].to_numpy(dtype=float)
+        values = frame[numeric].to_numpy(dtype=float, na_value=np.nan)
         outside = [name for j, name in enumerate(numeric)
                    if (values[:, j] < self.bounds_[j, 0]).all() or (values[:, j] > self.bounds_[j, 1]).all()]
         if outside:
@@ -218,7 +245,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
             elif pd.api.types.is_bool_dtype(series.dtype):
                 cats = [False, True]
             else:
-                cats = sorted(series.unique(), key=str)
+                cats = sorted(series.dropna().unique(), key=str)
                 derived.append(name)
             if len(set(cats)) != len(cats):
                 raise ValueError(f"categories for column {name!r} contain duplicates")
@@ -236,11 +263,6 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
         rr_columns = [c for c, cats in self.categories_.items() if len(cats) >= 2]
         d = n_num + len(rr_columns)
         ledger = PrivacyLedger(self.epsilon, getattr(self, "delta", 0.0))
-        unit_scale = 0.0
-        if n_num:
-            epsilon_num = self.epsilon * n_num / d
-            unit_scale = self._unit_scale(epsilon_num, n_num)
-            ledger.spend(self._numeric_event(unit_scale, n_num), f"{self._mechanism} on {n_num} numeric column(s)")
         self.keep_probability_ = {}
         for name in self.categories_:
             k = len(self.categories_[name])
@@ -248,6 +270,10 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
             self.keep_probability_[name] = p
             if k >= 2:
                 ledger.spend(randomized_response_event(p, k), f"randomized response on {name!r}")
+        unit_scale = 0.0
+        if n_num:
+            unit_scale = self._unit_scale(ledger, n_num, d)
+            ledger.spend(self._numeric_event(unit_scale, n_num), f"{self._mechanism} on {n_num} numeric column(s)")
         widths = self.bounds_[:, 1] - self.bounds_[:, 0] if n_num else np.empty(0)
         scale = np.full(len(self.columns_), np.nan)
         for width, name in zip(widths, self.numeric_columns_):
@@ -260,22 +286,22 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     def __noise(self, X):
         check_is_fitted(self, "scale_")
         frame = self._validate_input(X, reset=False)
-        rng = make_generator(self.random_state)
-        released = self._noise_numeric(frame[self.numeric_columns_].to_numpy(dtype=float), rng)
+        rng = secure_generator() if self._release_rng is None else self._release_rng
+        released = self._noise_numeric(frame[self.numeric_columns_].to_numpy(dtype=float, na_value=np.nan), rng)
         if not isinstance(X, pd.DataFrame):
             return released  # all-numeric array in, array out: skip the DataFrame round trip
         out = frame.copy()
         for j, name in enumerate(self.numeric_columns_):
             if pd.api.types.is_integer_dtype(frame[name].dtype):
-                out[name] = np.rint(released[:, j]).astype(frame[name].dtype)
+                out[name] = pd.Series(np.rint(released[:, j]), index=frame.index).astype(frame[name].dtype)
             else:
                 out[name] = released[:, j]
-        unseen = {}
+        unseen = []
         for name, cats in self.categories_.items():
             lookup = {c: i for i, c in enumerate(cats)}
             codes = np.array([lookup.get(v, -1) for v in frame[name]], dtype=np.int64)
-            if (codes < 0).any():
-                unseen[name] = int((codes < 0).sum())
+            if (codes[frame[name].notna().to_numpy()] < 0).any():
+                unseen.append(name)
             if len(cats) >= 2:
                 codes = randomized_response(codes, len(cats), self.keep_probability_[name], rng)
             else:
@@ -287,7 +313,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                 out[name] = pd.Series(values, index=frame.index).astype(frame[name].dtype)
         if unseen:
             warnings.warn(
-                f"values outside the fitted categories were replaced by uniform random categories: {unseen}",
+                f"values outside the fitted categories were replaced by uniform random categories in {unseen}",
                 UserWarning,
                 stacklevel=3,
             )
@@ -299,7 +325,7 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
             return values
         low, high = self.bounds_[:, 0], self.bounds_[:, 1]
         width = high - low
-        unit = np.clip(values, low, high)
+        unit = np.clip(np.where(np.isnan(values), (low + high) / 2, values), low, high)
         unit -= low
         unit /= width
         released = lattice_noise(unit, self.unit_scale_, self._mechanism, rng)
@@ -340,7 +366,11 @@ class LaplaceNoiser(_BaseNoiser):
         then returns its input unchanged, so a Pipeline does not noise test rows.
     random_state : None, int, Generator or RandomState, default=None
         ``None`` draws noise from a cryptographically secure generator. A fixed seed
-        is reproducible and **not secure**: use it for research and tests only.
+        (an int of any width, or a Generator) reproduces ``fit_transform`` on the same
+        rows, but every release draws new noise: successive ``transform`` calls, and
+        clones fitted on other rows (the folds of a search), never reuse it. It is
+        **not secure**: whoever knows the seed and the rows can recompute the noise;
+        use it for research and tests only.
 
     Attributes
     ----------
@@ -376,10 +406,10 @@ class LaplaceNoiser(_BaseNoiser):
         self.apply = apply
         self.random_state = random_state
 
-    @staticmethod
-    def _unit_scale(epsilon_num: float, n_num: int) -> float:
-        # L1 sensitivity of n_num unit-interval coordinates is n_num.
-        return n_num / epsilon_num
+    def _unit_scale(self, ledger, n_num: int, d: int) -> float:
+        # L1 sensitivity of n_num unit-interval coordinates is n_num; the numeric block
+        # gets epsilon * n_num / d, and pure-DP parts add up to exactly epsilon.
+        return n_num / (self.epsilon * n_num / d)
 
     @staticmethod
     def _numeric_event(unit_scale: float, n_num: int):
@@ -389,8 +419,10 @@ class LaplaceNoiser(_BaseNoiser):
 class GaussianNoiser(_BaseNoiser):
     """Clip each row to bounds and add discrete Gaussian noise: (ε, δ)-DP per row.
 
-    σ comes from the analytic Gaussian mechanism (Balle & Wang 2018) for the L2
-    sensitivity of the unit-scaled row, valid for every ε > 0.
+    σ is the smallest that keeps the row (Gaussian numeric block composed with the
+    randomized responses, by dp-accounting) within ``(epsilon, delta)``: the row spends
+    its whole budget. With numeric columns only this is the analytic Gaussian mechanism
+    (Balle & Wang 2018) for the L2 sensitivity of the unit-scaled row.
 
     Parameters
     ----------
@@ -431,8 +463,8 @@ class GaussianNoiser(_BaseNoiser):
         check_epsilon(self.epsilon)
         check_delta(self.delta)
 
-    def _unit_scale(self, epsilon_num: float, n_num: int) -> float:
-        return analytic_gaussian_sigma(epsilon_num, self.delta, l2_sensitivity=math.sqrt(n_num))
+    def _unit_scale(self, ledger, n_num: int, d: int) -> float:
+        return ledger.calibrate(lambda sigma: self._numeric_event(sigma, n_num))
 
     @staticmethod
     def _numeric_event(unit_scale: float, n_num: int):

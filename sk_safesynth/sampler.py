@@ -6,17 +6,28 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk_safesynth._tags import TableEstimatorMixin
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.llm.client import redact
-from sk_safesynth.privacy import PrivacyLedger, make_generator
+from sk_safesynth.privacy import PrivacyLedger, release_generator, secure_generator
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
+from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
 from sk_safesynth.synth import METHODS, FitContext, GenerationMethod, resolve_method
-from sk_safesynth.synth.domain import build_schema, column_kinds, numeric_bounds, prepare_table, select_categories
+from sk_safesynth.synth.domain import (
+    build_schema,
+    column_kinds,
+    declared_missing,
+    discover_domain,
+    needs_measurement,
+    numeric_bounds,
+    other_values,
+    prepare_table,
+    target_as_categorical,
+)
 
 _USAGE_FIELDS = ("n_calls", "n_cached", "prompt_tokens", "completion_tokens", "cost", "n_invalid")
 
@@ -78,13 +89,26 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     bounds : dict or None, default=None
         Public ``{column: (low, high)}`` bounds of numeric, integer and datetime
         columns. Missing ones are read from the data with a ``PrivacyLeakWarning``.
+        Bounds declared on a string column make it numeric (thousands separators
+        such as ``"1,000"`` are parsed), or datetime when the bounds are dates.
     categories : dict or None, default=None
         Public ``{column: [values]}`` of categorical columns (the target included).
-        Missing ones are selected with DP (a ``domain_budget`` share of the budget);
-        pandas Categorical dtypes count as declared.
+        Undeclared ones are selected with DP (a ``domain_budget`` share of the
+        budget); values that cannot be released go to an ``"other"`` level, with a
+        warning. A pandas Categorical dtype built from the data is *not* a
+        declaration (its categories are selected with DP, with a warning).
     kinds : dict or None, default=None
-        Override inferred column kinds (``"numeric"``, ``"integer"``, ``"boolean"``,
-        ``"categorical"``, ``"datetime"``, ``"text"``).
+        Column kinds (``"numeric"``, ``"integer"``, ``"boolean"``, ``"categorical"``,
+        ``"datetime"``, ``"text"``, or ``"id"`` for a column to drop). Undeclared kinds
+        come from dtypes; a string column is categorical, or text when most of its
+        values are long (decided with DP). String columns declared numeric or
+        datetime are parsed (ISO dates, thousands separators).
+    missing : bool, dict or None, default=None
+        Public declaration of which columns may have missing values
+        (``{column: bool}``, or one bool for all). Undeclared columns are measured
+        with DP (their missing counts join the domain measurement); a declared-False
+        column must be complete. Missing values are modelled as data: a missing level
+        in the marginals, or the DP missing share for the other methods.
     n_samples : int or None, default=None
         Rows returned by ``fit_resample`` (default: as many as X).
     domain_budget : float, default=0.1
@@ -104,9 +128,13 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         not pickled: set them again after loading, or use environment variables.
     verbose : int, default=0
         Progress bars when > 0.
-    random_state : None, int or Generator, default=None
-        ``None`` draws noise from a cryptographically secure generator; a fixed
-        seed is reproducible and **not secure**.
+    random_state : None, int, Generator or RandomState, default=None
+        ``None`` draws noise from a cryptographically secure generator. A fixed seed
+        (an int of any width, or a Generator) reproduces a fit on the same rows, but
+        never reuses noise: fits on other rows (the folds and candidates of a search)
+        and successive ``sample`` calls draw unrelated randomness. It is **not
+        secure**: whoever knows the seed and all rows but one can test candidates for
+        the last; see docs/privacy.md.
 
     Attributes
     ----------
@@ -137,6 +165,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         "bounds": [None, dict],
         "categories": [None, dict],
         "kinds": [None, dict],
+        "missing": [None, "boolean", dict],
         "n_samples": [None, Interval(Integral, 1, None, closed="left")],
         "domain_budget": [Interval(Real, 0, 1, closed="neither")],
         "max_text_length": [Interval(Integral, 1, None, closed="left")],
@@ -144,12 +173,12 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         "cache_dir": [None, str],
         "llm_kwargs": [None, dict],
         "verbose": ["verbose"],
-        "random_state": ["random_state"],
+        "random_state": RANDOM_STATE_CONSTRAINT,
     }
 
     def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", bounds=None, categories=None,
-                 kinds=None, *, n_samples=None, domain_budget=0.1, max_text_length=1000, n_jobs=None, cache_dir=None,
-                 llm_kwargs=None, verbose=0, random_state=None):
+                 kinds=None, missing=None, *, n_samples=None, domain_budget=0.1, max_text_length=1000, n_jobs=None,
+                 cache_dir=None, llm_kwargs=None, verbose=0, random_state=None):
         self.llm = llm
         self.epsilon = epsilon
         self.delta = delta
@@ -157,6 +186,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         self.bounds = bounds
         self.categories = categories
         self.kinds = kinds
+        self.missing = missing
         self.n_samples = n_samples
         self.domain_budget = domain_budget
         self.max_text_length = max_text_length
@@ -174,7 +204,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         ----------
         X : DataFrame or array of shape (n_samples, n_features)
             Private training rows: numeric, integer, boolean, categorical, datetime
-            and free-text columns. No missing values.
+            and free-text columns. Missing values (NaN, None, NaT) are data.
         y : array-like of shape (n_samples,), default=None
             Optional target, synthesized as one more column.
         """
@@ -183,35 +213,43 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         delta = check_delta(self.delta, allow_zero=True)
         validate_data(self, X, reset=True, dtype=None, ensure_all_finite=not isinstance(X, pd.DataFrame),
                       ensure_min_features=1)
+        if isinstance(self.method, GenerationMethod):
+            clone(self.method)._validate_params()  # bad method parameters fail before any spend
         table = prepare_table(X, y)
-        rng = make_generator(self.random_state)
+        # A fixed seed keys the fit's stream by the seed and a digest of the rows: the same
+        # fit reproduces, folds of a search (clones, same seed) draw unrelated noise.
+        rng = release_generator(self.random_state, table.frame)
         ledger = PrivacyLedger(epsilon, delta)
         self.llm_usage_ = dict.fromkeys((*_USAGE_FIELDS, "rows", "texts"), 0)
-        kinds = column_kinds(table, self.kinds, self.categories)
+        # Kinds, bounds and what needs measuring come from declarations and dtypes (public).
+        kinds = column_kinds(table, self.kinds, self.categories, self.bounds)
         bounds = numeric_bounds(table, kinds, self.bounds)
-        needs_selection = any(
-            kind == "categorical" and name not in (self.categories or {})
-            and not isinstance(table.frame[name].dtype, pd.CategoricalDtype)
-            for name, kind in kinds.items()
-        )
-        share = self.domain_budget if needs_selection else 0.0
-        if needs_selection and delta == 0:
-            raise ValueError("DP category selection needs delta > 0: set delta or declare every categorical "
-                             "column's values with categories={column: [...]}")
-        # The method is chosen from kinds alone (public), before any domain is released.
-        provisional = build_schema(table, kinds, bounds, {}, max_text_length=self.max_text_length)
-        method = resolve_method(self.method, provisional)
+        categories = dict(self.categories or {})
+        target_as_categorical(table, kinds, bounds, categories)
+        missing = declared_missing(self.missing, list(table.frame.columns))
+        needs_domain = needs_measurement(table, kinds, categories, missing, self.kinds)
+        share = self.domain_budget if needs_domain else 0.0
+        if needs_domain and delta == 0:
+            raise ValueError("DP domain discovery (categories, missing values) needs delta > 0: set delta, or "
+                             "declare every column's categories and missing=False")
+        domain = discover_domain(table, kinds, categories, missing, self.kinds, ledger, epsilon * share,
+                                 delta * share, rng)
+        schema = build_schema(table, domain, bounds, max_text_length=self.max_text_length)
+        method = resolve_method(self.method, schema)
         method._validate_params()
         if delta == 0 and method.needs_delta():
             raise ValueError(f"delta=0 needs a pure-DP method such as NoisyICL(mechanism='laplace'); {method!r} "
                              "uses the Gaussian mechanism, which needs delta > 0")
-        method.check_schema(provisional)
-        categories, _ = select_categories(table, kinds, self.categories, ledger, epsilon * share, delta * share, rng)
-        schema = build_schema(table, kinds, bounds, categories, max_text_length=self.max_text_length)
-        context = FitContext(frame=table.frame, schema=schema, target=table.target, ledger=ledger,
+        method.check_schema(schema)
+        frame = other_values(table.frame[schema.names], schema)
+        context = FitContext(frame=frame, schema=schema, target=table.target, ledger=ledger,
                              epsilon=epsilon * (1 - share), delta=delta * (1 - share), rng=rng, client=self._client(),
                              secure=self.random_state is None, public_seed=self._public_seed())
         self.method_ = method.fit(context)
+        # sample() draws from its own stream: a fixed seed reproduces the sequence of
+        # samples after a fit, and successive calls never repeat one another.
+        self._sample_stream = (None if self.random_state is None
+                               else np.random.default_rng(int.from_bytes(rng.bytes(32), "little")))
         self.schema_ = schema
         self.ledger_ = ledger
         self.privacy_spent_ = ledger.spent
@@ -229,8 +267,16 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         check_is_fitted(self, "schema_")
         if isinstance(n_samples, bool) or not isinstance(n_samples, Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-        rows = self.method_.sample(int(n_samples), self._client(), self._sample_rng())
-        return self.schema_.coerce(rows[self.schema_.names].reset_index(drop=True))
+        rng = self._sample_rng()
+        rows = self.method_.sample(int(n_samples), self._client(), rng)
+        rows = rows[self.schema_.names].reset_index(drop=True)
+        modelled = set(self.method_.modelled_missing())
+        for column in self.schema_:
+            if column.missing and column.name not in modelled:
+                # post-processing: blank values at the column's DP missing share
+                blank = rng.random(len(rows)) < column.missing
+                rows[column.name] = rows[column.name].astype(object).where(~blank, None)
+        return self.schema_.coerce(rows)
 
     def fit_resample(self, X, y):
         """Fit on ``(X, y)`` and return synthetic ``(X_syn, y_syn)`` (imbalanced-learn API).
@@ -252,12 +298,11 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     def _public_seed(self) -> int:
         # Privacy-free generation (candidate pools) sees no private data, so a fixed
         # seed is safe and lets folds and epsilons share one cached pool.
-        return int(self.random_state) if isinstance(self.random_state, Integral) else 0
+        return int(self.random_state) % 2**31 if isinstance(self.random_state, Integral) else 0
 
     def _sample_rng(self) -> np.random.Generator:
-        if isinstance(self.random_state, Integral):
-            return np.random.default_rng((int(self.random_state), 1))
-        return make_generator(self.random_state)
+        stream = getattr(self, "_sample_stream", None)
+        return secure_generator() if stream is None else stream
 
     def _client(self) -> _MeteredClient:
         client = LLMClient(self.llm, n_jobs=self.n_jobs, cache_dir=self.cache_dir, verbose=self.verbose,

@@ -7,12 +7,14 @@ without noise, and every row an LLM returns is validated against it.
 
 Kinds are inferred from dtypes only (:func:`infer_kind`); domains read from the data
 itself are a privacy leak and are the sampler's business (DP selection) or the
-user's (declaration).
+user's (declaration). :func:`infer_schema` reads a *template* of kinds, bounds,
+categories and missingness from a table, for the user to review and declare public.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 from collections.abc import Mapping, Sequence
@@ -22,11 +24,22 @@ import pandas as pd
 
 KINDS = ("numeric", "integer", "boolean", "categorical", "datetime", "text")
 
-# An object column whose values are mostly distinct long strings is free text,
-# not a category: categories are short labels that repeat.
+# A string column whose values are mostly this long or longer is free text, not a
+# category (decided with DP in the sampler, from the values in infer_schema).
 _TEXT_MIN_MEAN_LENGTH = 30
+# infer_schema: a column with more distinct values than this share of its rows is ID-like
+# (strings, integers) when it is unique per row or named like an identifier.
+_ID_DISTINCT_SHARE = 0.5
+# infer_schema: a target with at most this many distinct values is categorical.
+_MAX_TARGET_CLASSES = 10
 # Shortest text the LLM may write in a text column (JSON-schema minLength).
 _TEXT_MIN_LENGTH = 80
+
+
+#: Name of the level that holds the values DP selection could not release.
+OTHER = "other"
+#: Column names that say "identifier" (``id``, ``user_id``, ``Sample ID``, ``uuid``).
+ID_NAME = re.compile(r"(^|[\s_\-.])(id|uuid|guid|identifier)$|^(id|uuid|guid)([\s_\-.]|$)", re.IGNORECASE)
 
 
 class RowValidationError(ValueError):
@@ -52,6 +65,8 @@ class ColumnSpec:
         Maximum length in characters of a text column.
     dtype : str, optional
         pandas dtype to restore on output.
+    missing : float, optional
+        Share of missing values (a DP estimate); None or 0 when the column is complete.
     """
 
     name: str
@@ -61,15 +76,27 @@ class ColumnSpec:
     categories: tuple | None = None
     max_length: int | None = None
     dtype: str | None = None
+    missing: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"column {self.name!r}: unknown kind {self.kind!r}; expected one of {KINDS}")
+        if self.missing is not None and not 0 <= self.missing <= 1:
+            raise ValueError(f"column {self.name!r}: missing share must lie in [0, 1], got {self.missing}")
         if self.low is not None and self.high is not None:
             if not (math.isfinite(self.low) and math.isfinite(self.high)):
                 raise ValueError(f"column {self.name!r}: bounds must be finite, got ({self.low}, {self.high})")
             if self.low > self.high:
                 raise ValueError(f"column {self.name!r}: low {self.low} > high {self.high}")
+
+    @property
+    def other_level(self):
+        """The ``"other"`` category that holds unreleased values, or None."""
+        if self.kind == "categorical" and self.categories:
+            last = self.categories[-1]
+            if isinstance(last, str) and last.rstrip("_") == OTHER and last not in self.categories[:-1]:
+                return last
+        return None
 
     @property
     def is_bounded(self) -> bool:
@@ -290,7 +317,11 @@ class TableSchema:
 
 
 def infer_kind(series: pd.Series) -> str:
-    """Column kind from the dtype (and, for object columns, the string lengths)."""
+    """Column kind from the dtype alone: strings are categorical (text is declared or found with DP).
+
+    The values are looked at only to refuse a column that mixes strings with other
+    types, never to choose a kind, so one record cannot change which mechanism runs.
+    """
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
@@ -308,8 +339,6 @@ def infer_kind(series: pd.Series) -> str:
             f"column {series.name!r} mixes strings and other types; convert it to one type "
             "(str for categories or text, a number dtype for numbers)"
         )
-    if len(values) and values.str.len().mean() >= _TEXT_MIN_MEAN_LENGTH:
-        return "text"
     return "categorical"
 
 
@@ -328,6 +357,120 @@ def value_kind(series: pd.Series) -> str:
     if kind == "datetime":
         return "datetime"
     return "numeric" if kind in ("numeric", "integer") else "categorical"
+
+
+def parse_numbers(series: pd.Series) -> pd.Series:
+    """Strings such as ``"1,000"``, ``" 12.5 "`` or ``"-3"`` as floats; what does not parse is NaN."""
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        return series.astype(float)
+    text = series.astype(object).where(series.notna()).map(
+        lambda v: v.strip().replace(",", "").replace("_", "") if isinstance(v, str) else v)
+    return pd.to_numeric(text, errors="coerce").astype(float)
+
+
+def parse_dates(series: pd.Series) -> pd.Series:
+    """ISO dates and date-times (``2007-11-11``, ``2007-11-11T10:00``) as datetimes; the rest NaT."""
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        return series
+    parsed = pd.to_datetime(series.astype(object).where(series.notna()), errors="coerce", format="ISO8601",
+                            utc=True)
+    return parsed.dt.tz_convert(None).astype("datetime64[ns]")
+
+
+def infer_schema(X, y=None, *, target: str | None = None) -> dict:
+    """A *template* schema read from the data, for a person to review and declare public.
+
+    Everything here is read from the private values (bounds are the min and max,
+    categories every observed value), so it is **not** DP: review it, widen the
+    bounds to what is publicly known, remove rare or identifying categories, and only
+    then pass it on as a declaration (``DPSyntheticSampler(**schema)`` or
+    ``sk-safesynth generate --schema schema.json``). With the schema declared, a fit
+    spends its whole budget on the data and reads no domain from it.
+
+    Parameters
+    ----------
+    X : DataFrame
+        The table (the target may be one of its columns, named by ``target``).
+    y : array-like, optional
+        The target, when it is not a column of ``X``.
+    target : str, optional
+        Name of the target column (of ``X``, or of ``y``).
+
+    Returns
+    -------
+    dict
+        ``{"kinds": ..., "bounds": ..., "categories": ..., "missing": ...}``, the
+        keyword arguments of :class:`~sk_safesynth.DPSyntheticSampler` that declare
+        the domain. ID-like columns (unique per row, or named like an identifier with
+        mostly distinct values) get the kind ``"id"`` (dropped). ISO dates and numbers
+        written with thousands separators get the kinds ``"datetime"`` and
+        ``"numeric"``; a target with at most 10 distinct values is categorical.
+        Datetime bounds are ISO strings; every value is JSON-serialisable.
+    """
+    from sk_safesynth.table import as_table
+
+    frame = as_table(X)
+    if y is not None:
+        name = target or (str(y.name) if getattr(y, "name", None) is not None else "target")
+        frame[name] = np.asarray(y)
+        target = name
+    if target is not None and target not in frame.columns:
+        raise ValueError(f"target {target!r} is not a column; columns: {list(frame.columns)}")
+    kinds, bounds, categories, missing = {}, {}, {}, {}
+    for name in frame.columns:
+        series = frame[name]
+        kind = infer_kind(series) if not _mixed(series) else "categorical"
+        present = series.dropna()
+        if kind == "categorical" and not isinstance(series.dtype, pd.CategoricalDtype) and len(present):
+            text = present.astype(str)
+            if parse_dates(text).notna().all() and text.str.match(r"^\d{4}-\d{2}-\d{2}").all():
+                kind, series = "datetime", parse_dates(series)
+            elif parse_numbers(text).notna().all():
+                numbers = parse_numbers(series)
+                kind = "integer" if (numbers.dropna() % 1 == 0).all() else "numeric"
+                series = numbers
+            elif text.str.len().mean() >= _TEXT_MIN_MEAN_LENGTH and present.nunique() > 0.5 * len(present):
+                kind = "text"
+        if kind == "numeric" and len(series.dropna()) and (series.dropna() % 1 == 0).all():
+            kind = "integer"  # e.g. integers read as floats because of missing values
+        present = series.dropna()
+        distinct = present.nunique()
+        id_like = len(present) > 1 and kind in ("categorical", "integer", "text") and (
+            distinct == len(series) or (_looks_like_id(name) and distinct > _ID_DISTINCT_SHARE * len(present)))
+        if name == target:
+            id_like = False
+            if kind in ("integer", "numeric", "boolean") and distinct <= _MAX_TARGET_CLASSES:
+                kind = "categorical"
+        if id_like:
+            kinds[name] = "id"
+            continue
+        kinds[name] = kind
+        missing[name] = bool(series.isna().any())
+        if kind in ("numeric", "integer") and len(present):
+            low, high = float(present.min()), float(present.max())
+            bounds[name] = [_number(low), _number(high if high > low else low + 1)]
+        elif kind == "datetime" and len(present):
+            bounds[name] = [present.min().isoformat(), present.max().isoformat()]
+        elif kind == "categorical":
+            values = series.cat.categories if isinstance(series.dtype, pd.CategoricalDtype) else present.unique()
+            categories[name] = sorted((_jsonable(v) for v in values), key=str)
+    return {"kinds": kinds, "bounds": bounds, "categories": categories, "missing": missing}
+
+
+def _mixed(series: pd.Series) -> bool:
+    try:
+        infer_kind(series)
+    except TypeError:
+        return True
+    return False
+
+
+def _looks_like_id(name: str) -> bool:
+    return bool(ID_NAME.search(name))
+
+
+def _number(x: float):
+    return int(x) if float(x).is_integer() else x
 
 
 def check_bounds(name, pair, *, datetime: bool = False) -> tuple[float, float]:

@@ -7,9 +7,10 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone, is_classifier
+from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, check_cv
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from sk_safesynth.privacy import PrivacySpent
 
@@ -145,45 +146,120 @@ class TrainOnSynthetic(MetaEstimatorMixin, BaseEstimator):
         return tags
 
 
-def search_privacy(search, *, warn: bool = True) -> PrivacySpent:
-    """Total privacy a fitted ``GridSearchCV``/``RandomizedSearchCV`` over a
-    :class:`TrainOnSynthetic` (or a Pipeline ending in one) spent on its data.
+def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool = True) -> PrivacySpent:
+    """Total privacy that a search or a cross-validation spent on its worst-off record.
 
-    Every candidate fits its sampler on every training fold, and the refit on all
-    rows; a record is in ``n_splits - 1`` training folds per candidate, plus the
-    refit. Those fits compose; without the individual mechanisms at hand we bound
-    the total by basic composition: ``Σ_c ε_c · (n_splits - 1 + refit)`` and the same
-    for δ. A search is a utility/privacy study: choosing the best epsilon on real
+    Each fit of a :class:`TrainOnSynthetic` spends its sampler's budget on the rows of
+    its training split; a record pays for every fit whose training split holds it. The
+    number of such fits is counted from the splitter's actual indices (``cv.split(X,
+    y, groups)``), so splitters that are not partitions (``ShuffleSplit``,
+    ``TimeSeriesSplit``, repeated or overlapping splits) are counted exactly; the
+    total is the largest, over records, of the basic composition of their fits (sum of
+    epsilons and of deltas; a sound bound). A refit on all rows adds one fit for every
+    record. A search is a utility/privacy study: choosing the best epsilon on real
     folds is itself not private, and the warning says so.
+
+    Parameters
+    ----------
+    search : fitted GridSearchCV/RandomizedSearchCV, or dict
+        A search over a :class:`TrainOnSynthetic` (or a Pipeline holding one), or the
+        dict returned by ``cross_validate(..., return_estimator=True)`` (then ``cv`` and
+        ``X`` are required).
+    X, y, groups : array-like, optional
+        The data and groups given to ``fit``/``cross_validate``, to replay the splits.
+        Without ``X`` only an integer ``cv`` or an unshuffled K-fold family splitter
+        (each record in ``n_splits - 1`` training splits) is accepted.
+    cv : int, splitter or iterable, optional
+        The splitter of a ``cross_validate`` result (a search's own ``cv`` is used
+        otherwise).
+    warn : bool, default=True
+        Warn that the search spent this much and that selection is not private.
+
+    Returns
+    -------
+    PrivacySpent
+        ``(epsilon, delta)`` of the worst-off record.
     """
-    check_is_fitted(search, "cv_results_")
-    params = search.cv_results_["params"]
-    n_splits = search.n_splits_
-    refit = 1 if getattr(search, "refit", False) else 0
-    base = search.estimator
-    total_eps = total_delta = 0.0
-    for candidate in params:
-        est = clone(base).set_params(**candidate)
-        sampler = _find_sampler(est)
-        per_fit_eps = float(sampler.get_params()["epsilon"])
-        per_fit_delta = float(sampler.get_params().get("delta", 0.0))
-        total_eps += per_fit_eps * (n_splits - 1)
-        total_delta += per_fit_delta * (n_splits - 1)
-    best = getattr(search, "best_estimator_", None)
-    if refit and best is not None:
-        spent = _find_fitted(best).privacy_spent_
-        total_eps += spent.epsilon
-        total_delta += spent.delta
+    if isinstance(search, dict):
+        if "estimator" not in search or cv is None or X is None:
+            raise ValueError("for a cross_validate result, pass return_estimator=True to cross_validate and give "
+                             "search_privacy the same cv and X (and y, groups)")
+        spent = [_find_fitted(est).privacy_spent_ for est in search["estimator"]]
+        per_split = [(s.epsilon, s.delta) for s in spent]
+        splits = _split_counts(cv, X, y, groups, classifier=is_classifier(search["estimator"][0]),
+                               n_splits=len(per_split))
+        refit, what = None, f"{len(per_split)} splits"
+    else:
+        check_is_fitted(search, "cv_results_")
+        params = search.cv_results_["params"]
+        per_split = []
+        for candidate in params:
+            sampler_params = _find_sampler(clone(search.estimator).set_params(**candidate)).get_params()
+            per_split.append((float(sampler_params["epsilon"]), float(sampler_params.get("delta", 0.0))))
+        splits = _split_counts(search.cv, X, y, groups, classifier=is_classifier(search.estimator),
+                               n_splits=search.n_splits_)
+        best = getattr(search, "best_estimator_", None) if getattr(search, "refit", False) else None
+        refit = None if best is None else _find_fitted(best).privacy_spent_
+        what = f"{len(params)} candidates x {search.n_splits_} splits"
+    if isinstance(search, dict):
+        # split i spends per_split[i]; a record pays for the splits whose training rows hold it
+        eps = splits @ np.array([e for e, _ in per_split])
+        dlt = splits @ np.array([d for _, d in per_split])
+    else:
+        # every candidate runs every split: a record in k training splits pays k times each candidate
+        k = splits.sum(axis=1)
+        eps = k * sum(e for e, _ in per_split)
+        dlt = k * sum(d for _, d in per_split)
+    worst = int(np.argmax(eps))
+    total_eps, total_delta = float(eps[worst]), float(dlt[worst])
+    if refit is not None:
+        total_eps += refit.epsilon
+        total_delta += refit.delta
+        what += " + refit"
     total = PrivacySpent(total_eps, min(total_delta, 1.0), None)
     if warn:
         warnings.warn(
-            f"this search spent up to epsilon={total.epsilon:.3g}, delta={total.delta:.3g} on the training data "
-            f"({len(params)} candidates x {n_splits} folds{' + refit' if refit else ''}); selecting the best "
-            "candidate on real folds is itself not differentially private",
+            f"this search spent up to epsilon={total.epsilon:.3g}, delta={total.delta:.3g} on its most exposed "
+            f"record ({what}); selecting the best candidate on real folds is itself not differentially private",
             UserWarning,
             stacklevel=2,
         )
     return total
+
+
+_PARTITIONS = (KFold, StratifiedKFold, GroupKFold, StratifiedGroupKFold)
+
+
+def _split_counts(cv, X, y, groups, *, classifier: bool, n_splits: int) -> np.ndarray:
+    """Matrix ``(n_records, n_splits)``: 1 where a record is in a split's training rows.
+
+    Without ``X``, a K-fold partition (each record in all training splits but one) is
+    returned as one representative record.
+    """
+    splitter = check_cv(cv, y, classifier=classifier)
+    if X is None:
+        if isinstance(splitter, _PARTITIONS):
+            row = np.ones((1, n_splits))
+            row[0, 0] = 0
+            return row
+        raise ValueError(
+            f"{type(splitter).__name__} is not a K-fold partition: pass the X (and y, groups) given to fit so that "
+            "search_privacy counts each record's fits from the splitter's indices"
+        )
+    if getattr(splitter, "random_state", 0) is None and getattr(splitter, "shuffle", True):
+        # A shuffling splitter without a seed cannot be replayed: any record may have
+        # been in every training split.
+        warnings.warn(f"{type(splitter).__name__} shuffles without a random_state, so its splits cannot be replayed; "
+                      "counting every split for every record", UserWarning, stacklevel=3)
+        return np.ones((_num_samples(X), n_splits))
+    splits = list(splitter.split(X, y, groups))
+    if len(splits) != n_splits:
+        raise ValueError(f"cv gives {len(splits)} splits here but the search ran {n_splits}: pass the same cv, X, "
+                         "y and groups as to fit")
+    counts = np.zeros((_num_samples(X), n_splits))
+    for j, (train, _) in enumerate(splits):
+        counts[train, j] = 1
+    return counts
 
 
 def _find_sampler(estimator):

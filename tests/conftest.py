@@ -46,3 +46,9 @@ def text_method(name: str, **params):
     cls = METHODS[name][1]
     accepted = cls().get_params()
     return cls(**{key: value for key, value in params.items() if key in accepted})
+
+
+@pytest.fixture(autouse=True)
+def _user_cache_in_tmp(tmp_path_factory, monkeypatch):
+    """The CLI caches LLM responses in the user cache dir by default: keep tests out of the real one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "user-cache"))

@@ -96,7 +96,7 @@ def test_marginals_audit(audit_mode):
     D = pd.DataFrame({"c": ["a"] * k + ["b"] * k})
     D_prime = D.assign(c=["z"] + ["a"] * (k - 1) + ["b"] * k)
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, delta=DELTA, method=Marginals(pool_size=0, n_independent=10),
-                                 categories={"c": ["a", "b", "z"]})
+                                 categories={"c": ["a", "b", "z"]}, missing=False)
     # One 1-way query: replacing a record moves (count_a, count_z) by (-1, +1), L2 norm sqrt(2).
     sigma = analytic_gaussian_sigma(epsilon, DELTA, l2_sensitivity=math.sqrt(2))
 
@@ -120,7 +120,7 @@ def test_noisy_icl_audit(audit_mode):
     """
     epsilon, n_runs = 2.0, 600
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, method=NoisyICL(mechanism="laplace"),
-                                 bounds={"x": (0.0, 1.0)})
+                                 bounds={"x": (0.0, 1.0)}, missing=False)
     negatives, positives = _audit(lambda X: sampler.fit(X), pd.DataFrame({"x": [0.0]}), pd.DataFrame({"x": [1.0]}),
                                   lambda fitted: fitted.method_.demonstrations_["x"].iloc[0], 1.0, n_runs)
     assert sampler.privacy_spent_.epsilon == pytest.approx(epsilon)
@@ -133,7 +133,7 @@ def test_private_evolution_audit(audit_mode):
     """Votes between two public candidates: the canary moves one vote from c1 to c0."""
     epsilon, k, n_runs = 4.0, 20, 800
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, delta=DELTA, method=PrivateEvolution(population_size=2, n_rounds=1),
-                                 bounds={"x": (0.0, 1.0)})
+                                 bounds={"x": (0.0, 1.0)}, missing=False)
     # The candidates come from the schema only (memoised, identical in every run).
     candidates = sampler.fit(pd.DataFrame({"x": [0.5]})).method_.population_["x"].to_numpy()
     assert len(set(candidates)) == 2

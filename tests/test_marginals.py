@@ -37,7 +37,7 @@ def _chain(n=6000, seed=0):
 def _fit(epsilon=4.0, **params):
     X, y = _chain()
     return DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, categories=CATEGORIES, method=Marginals(**params),
-                              random_state=0).fit(X, y), X, y
+                              missing=False, random_state=0).fit(X, y), X, y
 
 
 def test_fit_spends_the_whole_budget_in_three_gaussian_steps():
@@ -119,6 +119,21 @@ def test_numbers_are_decoded_to_point_masses_on_the_fine_grid():
     rich = synthetic.loc[synthetic["label"] == "yes", "gain"]
     assert (rich == 7688).mean() > 0.2 > (synthetic.loc[synthetic["label"] == "no", "gain"] == 7688).mean()
     assert set(np.unique(synthetic["age"])) <= set(range(17, 91))
+
+
+def test_missing_numbers_keep_their_share_beside_the_fine_grid():
+    X, y = _skewed()
+    X["gain"] = X["gain"].astype(float).where(np.random.default_rng(1).random(len(X)) > 0.2)
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, bounds={"gain": (0, 99_999), "age": (17, 90)},
+                                 categories={"label": ["no", "yes"]}, missing={"gain": True, "age": False, "label": False},
+                                 method=Marginals(), random_state=0).fit(X, y)
+    method = sampler.method_
+    gain = method.discretizer_.names.index("gain")
+    assert method.cell_of_[gain][-1] == 16  # the missing level is a bin of its own
+    synthetic = sampler.sample(6000)
+    assert abs(synthetic["gain"].isna().mean() - 0.2) < 0.03
+    present = synthetic["gain"].dropna()  # a float column now: fine cells 0.76 wide
+    assert abs((present < 1).mean() - (X["gain"].dropna() == 0).mean()) < 0.03
 
 
 def test_decoded_integers_stay_in_their_bin():

@@ -268,3 +268,76 @@ def test_gaussian_needs_delta_left_after_reservations():
 def test_zero_sensitivity_is_refused():
     with pytest.raises(ValueError):
         analytic_gaussian_sigma(1.0, 1e-5, l2_sensitivity=0.0)
+
+
+# ------------------------------------------------------------------ discrete Gaussian, exact
+from dp_accounting.pld import privacy_loss_distribution as _pld  # noqa: E402
+
+from sk_safesynth.privacy import (  # noqa: E402
+    discrete_gaussian_event,
+    discrete_gaussian_sigma,
+    discrete_gaussian_tail,
+)
+from sk_safesynth.synth.domain import selection_threshold  # noqa: E402
+
+
+@pytest.mark.parametrize("n_tables", [1, 5, 28])
+@pytest.mark.parametrize("epsilon", [0.3, 1.0, 3.0, 10.0, 30.0])
+def test_marginal_noise_meets_its_claim_under_discrete_gaussian_accounting(n_tables, epsilon):
+    # M tables: replacing a record moves 2 M counts by one. An independent dp-accounting
+    # computation (finer discretization) of the discrete Gaussian actually sampled.
+    delta = 1e-5
+    sigma = discrete_gaussian_sigma(epsilon, delta, n_coordinates=2 * n_tables)
+    independent = _pld.from_discrete_gaussian_mechanism(
+        sigma, 1, use_connect_dots=True, value_discretization_interval=1e-5
+    ).self_compose(2 * n_tables)
+    assert independent.get_epsilon_for_delta(delta) <= epsilon + 1e-9
+    # and the ledger reports the whole budget, never more
+    spent = PrivacyLedger(epsilon, delta).spend(discrete_gaussian_event(sigma, 2 * n_tables))
+    assert epsilon - 1e-6 <= spent.epsilon <= epsilon
+
+
+def test_continuous_calibration_understates_discrete_delta():
+    # The old calibration (analytic Gaussian) at small sigma: one table at epsilon 10.65.
+    sigma = analytic_gaussian_sigma(10.65, 1e-5, l2_sensitivity=math.sqrt(2))
+    discrete = _pld.from_discrete_gaussian_mechanism(sigma, 1, use_connect_dots=True).self_compose(2)
+    assert discrete.get_delta_for_epsilon(10.65) > 1.5e-5
+    assert discrete_gaussian_sigma(10.65, 1e-5, n_coordinates=2) > sigma
+
+
+def test_single_count_matches_the_closed_form():
+    # CKS 2020, Theorem 7: delta(eps) = P[Z > eps s^2 - 1/2] - e^eps P[Z > eps s^2 + 1/2] (sensitivity 1)
+    epsilon, delta = 1.0, 1e-5
+    sigma = discrete_gaussian_sigma(epsilon, delta, n_coordinates=1)
+    a = epsilon * sigma**2
+    exact = discrete_gaussian_tail(sigma, math.floor(a - 0.5) + 1) - math.exp(epsilon) * discrete_gaussian_tail(
+        sigma, math.floor(a + 0.5) + 1)
+    assert exact <= delta * (1 + 1e-6)
+    assert exact >= delta * 0.99  # calibrated to the boundary, not far inside it
+
+
+def test_discrete_gaussian_tail_against_samples():
+    sigma = 2.5
+    draws = discrete_gaussian(sigma, 200_000, make_generator(9))
+    for k in (0, 3, 6):
+        p = discrete_gaussian_tail(sigma, k)
+        assert abs((draws >= k).mean() - p) < 5 * math.sqrt(p * (1 - p) / len(draws)) + 1e-4
+
+
+def test_selection_threshold_is_the_smallest_safe_integer():
+    sigma, target, n_cols = 7.3, 1e-6, 3
+    tau = selection_threshold(sigma, target, n_cols)
+    assert n_cols * discrete_gaussian_tail(sigma, tau) <= target < n_cols * discrete_gaussian_tail(sigma, tau - 1)
+
+
+def test_calibrate_spends_the_rest_of_a_ledger():
+    ledger = PrivacyLedger(2.0, 1e-5)
+    ledger.spend(randomized_response_event(rr_keep_probability(0.5, 3), 3))
+    sigma = ledger.calibrate(lambda s: discrete_gaussian_event(s, 4))
+    spent = ledger.spend(discrete_gaussian_event(sigma, 4))
+    assert 2.0 - 1e-6 <= spent.epsilon <= 2.0
+    # two halves of a split event compose to the same PLD as the whole
+    halves = PrivacyLedger(2.0, 1e-5)
+    halves.spend(randomized_response_event(rr_keep_probability(0.5, 3), 3))
+    halves.spend(discrete_gaussian_event(sigma, 2))
+    assert halves.spend(discrete_gaussian_event(sigma, 2)).epsilon == spent.epsilon

@@ -79,10 +79,10 @@ def test_privacy_spent_never_exceeds_budget(method, epsilon):
     assert 0 < spent.epsilon <= epsilon * (1 + 1e-9)
     assert spent.delta <= 1e-5
     if epsilon > 1:
-        assert "DP category selection" in sampler.ledger_.entries[0].label
-        # selection keeps only values frequent enough to pass the noisy threshold
+        assert "DP domain" in sampler.ledger_.entries[0].label
+        # selection keeps only values frequent enough to pass the noisy threshold; the rest are "other"
         assert "Paris" in sampler.schema_["city"].categories
-        assert set(sampler.schema_["city"].categories) <= {"Paris", "Lyon", "Nice"}
+        assert set(sampler.schema_["city"].categories) <= {"Paris", "Lyon", "Nice", "other"}
 
 
 def test_fit_resample_shapes_and_n_samples():
@@ -190,9 +190,11 @@ def test_grid_search_over_epsilon_reuses_the_llm_pool():
     X, y = _table(300)
     y01 = (y == "high").astype(int)
     with capture_prompts() as one_fit:
-        TrainOnSynthetic(_sampler("marginals", categories={"risk": [0, 1]}), LogisticRegression()).fit(X[["age", "income"]], y01)
+        TrainOnSynthetic(_sampler("marginals", categories={"risk": [0, 1]}, missing=False),
+                         LogisticRegression()).fit(X[["age", "income"]], y01)
     clear_pool_cache()
-    model = TrainOnSynthetic(_sampler("marginals", categories={"risk": [0, 1]}), LogisticRegression())
+    # missing=False: a fully declared table spends its whole budget on the marginals
+    model = TrainOnSynthetic(_sampler("marginals", categories={"risk": [0, 1]}, missing=False), LogisticRegression())
     with capture_prompts() as search_prompts, warnings.catch_warnings():
         warnings.simplefilter("ignore", PrivacyLeakWarning)
         search = GridSearchCV(model, {"sampler__epsilon": [0.3, 1.0, 3.0, 10.0, 30.0]}, cv=3, scoring="roc_auc")
@@ -214,7 +216,7 @@ def test_train_on_synthetic_in_pipeline_grid_search():
     X, y = _table(300)
     pre = ColumnTransformer([("num", StandardScaler(), ["age", "income"]),
                              ("cat", OneHotEncoder(handle_unknown="ignore"), ["city", "member"])])
-    model = TrainOnSynthetic(_sampler("marginals"), Pipeline([("pre", pre), ("clf", LogisticRegression())]))
+    model = TrainOnSynthetic(_sampler("marginals", missing=False), Pipeline([("pre", pre), ("clf", LogisticRegression())]))
     search = GridSearchCV(Pipeline([("tstr", model)]), {"tstr__sampler__epsilon": [0.5, 5.0]}, cv=3)
     search.fit(X, y)
     assert set(search.best_estimator_.predict(X)) <= {"high", "low"}
@@ -261,7 +263,6 @@ def test_text_column_end_to_end_on_bbc(shared_data):
         ({"method": "magic"}, None, "method"),
         ({"bounds": {"nope": (0, 1)}}, None, "unknown"),
         ({"bounds": {"age": (5, 5)}}, None, "low < high"),
-        ({}, pd.DataFrame({"a": [1.0, np.nan]}), "missing"),
         ({}, pd.DataFrame({"a": [1.0, np.inf]}), "infinite|infinity"),
         ({}, pd.DataFrame({"a": []}, dtype=float), "0 sample|0 rows"),
         ({}, pd.DataFrame([[1, 2]], columns=["a", "a"]), "duplicate|unique"),

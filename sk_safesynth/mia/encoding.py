@@ -8,9 +8,15 @@ are at squared distance 1 and equal ones at 0: squared Euclidean distance is the
 sum(scaled numeric gaps^2) + number of mismatched categoricals, a Gower-like mix.
 Categories never seen at fit time share one extra slot, so they mismatch every
 fitted category by the same amount.
+
+Missing values are their own value: a missing category is one more category, and a
+numeric column with missing values in the fit data gets an indicator (missing vs
+present costs 1, like a category mismatch) with the missing number put at the centre.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -38,34 +44,44 @@ class MixedTypeEncoder:
         """Learn centres, scales and categories from ``X`` (never the members)."""
         self.numeric_ = [c for c in X.columns if column_kind(X[c]) == "numeric"]
         self.categorical_ = {
-            c: X[c].astype(str).value_counts().index[: self.max_categories]
+            c: _labels(X[c]).value_counts().index[: self.max_categories]
             for c in X.columns
             if c not in self.numeric_
         }
-        values = X[self.numeric_].to_numpy(dtype=float).reshape(len(X), -1)
-        q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0).reshape(3, -1)
-        scale = np.where(q75 > q25, (q75 - q25) / 1.349, values.std(axis=0))
-        self.center_ = q50
-        self.scale_ = np.where(scale > 0, scale, 1.0)
+        values = X[self.numeric_].to_numpy(dtype=float, na_value=np.nan).reshape(len(X), -1)
+        self.nullable_ = [c for c, absent in zip(self.numeric_, np.isnan(values).any(axis=0)) if absent]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: centre 0, scale 1
+            q25, q50, q75 = np.nanpercentile(values, [25, 50, 75], axis=0).reshape(3, -1)
+            scale = np.where(q75 > q25, (q75 - q25) / 1.349, np.nanstd(values, axis=0))
+        self.center_ = np.nan_to_num(q50)
+        self.scale_ = np.where(np.nan_to_num(scale) > 0, np.nan_to_num(scale), 1.0)
         return self
 
     def codes(self, X: pd.DataFrame) -> np.ndarray:
         """Integer category codes, one column per categorical (the unseen slot last)."""
         out = np.empty((len(X), len(self.categorical_)), dtype=np.int64)
         for j, (col, cats) in enumerate(self.categorical_.items()):
-            codes = cats.get_indexer(X[col].astype(str))
+            codes = cats.get_indexer(_labels(X[col]))
             out[:, j] = np.where(codes < 0, len(cats), codes)
         return out
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Encode ``X`` into the float32 distance space (numerics first)."""
-        numeric = (X[self.numeric_].to_numpy(dtype=float) - self.center_) / self.scale_
-        blocks = [numeric.astype(np.float32)]
+        numeric = (X[self.numeric_].to_numpy(dtype=float, na_value=np.nan) - self.center_) / self.scale_
+        blocks = [np.nan_to_num(numeric).astype(np.float32)]
+        if self.nullable_:
+            blocks.append(X[self.nullable_].isna().to_numpy(dtype=np.float32))
         for col, codes in zip(self.categorical_, self.codes(X).T):
             onehot = np.zeros((len(X), len(self.categorical_[col]) + 1), dtype=np.float32)
             onehot[np.arange(len(X)), codes] = np.sqrt(0.5)
             blocks.append(onehot)
         return np.hstack(blocks)
+
+
+def _labels(series: pd.Series) -> pd.Series:
+    """Category labels as strings, every kind of missing value (NaN, None, NaT) as one label."""
+    return series.astype(object).where(series.notna(), "<missing>").astype(str)
 
 
 def _brute(queries: np.ndarray, points: np.ndarray, k: int) -> np.ndarray:

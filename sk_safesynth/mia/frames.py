@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -36,7 +37,7 @@ def _as_frame(X: Any, name: str) -> pd.DataFrame:
 
 
 def check_frames(**frames: Any) -> dict[str, pd.DataFrame]:
-    """Check that the frames share columns and column kinds and hold no missing values.
+    """Check that the frames share columns and column kinds (missing values are allowed).
 
     The first frame fixes the column order; the others are reordered to it.
 
@@ -53,7 +54,7 @@ def check_frames(**frames: Any) -> dict[str, pd.DataFrame]:
     Raises
     ------
     ValueError
-        On an empty frame, mismatched columns, mismatched column kinds, NaN or inf.
+        On an empty frame, mismatched columns, mismatched column kinds or inf.
     TypeError
         On datetime columns.
     """
@@ -78,13 +79,45 @@ def check_frames(**frames: Any) -> dict[str, pd.DataFrame]:
         if wrong:
             detail = ", ".join(f"{c!r}: {a} in {first_name} but {b}" for c, (a, b) in wrong.items())
             raise ValueError(f"{name} has column types that do not match: {detail}.")
-        nan_cols = [c for c in columns if frame[c].isna().any()]
-        if nan_cols:
-            raise ValueError(
-                f"{name} contains missing values (NaN) in columns {nan_cols}; impute or "
-                "drop them (identically in every frame) before the attack."
-            )
         numeric = [c for c in columns if kinds[c] == "numeric"]
-        if numeric and not np.isfinite(frame[numeric].to_numpy(dtype=float)).all():
+        if numeric and np.isinf(frame[numeric].to_numpy(dtype=float, na_value=np.nan)).any():
             raise ValueError(f"{name} contains infinite values in numeric columns.")
     return out
+
+
+class MIAPopulationWarning(UserWarning):
+    """Members and non-members look drawn from different populations."""
+
+
+_POPULATION_ALPHA = 1e-3
+
+
+def check_populations(members: pd.DataFrame, non_members: pd.DataFrame) -> None:
+    """Refuse identical member and non-member frames; warn when they look like different populations.
+
+    A membership audit compares records the synthesizer saw with records from the same
+    population that it did not. Identical frames make the question meaningless. Frames
+    from different populations make any attack look successful: each column is tested
+    (Kolmogorov-Smirnov for numbers, chi-square for categories) and a warning names the
+    columns whose distributions differ at level 1e-3 (Bonferroni over the columns).
+    """
+    from scipy.stats import chi2_contingency, ks_2samp
+
+    if len(members) == len(non_members) and members.reset_index(drop=True).equals(non_members.reset_index(drop=True)):
+        raise ValueError("X_members and X_non_members are the same rows: non-members must be records the "
+                         "synthesizer was not trained on")
+    alpha = _POPULATION_ALPHA / max(len(members.columns), 1)
+    differing = []
+    for name in members.columns:
+        a, b = members[name], non_members[name]
+        if column_kind(a) == "numeric":
+            p = ks_2samp(a.to_numpy(dtype=float), b.to_numpy(dtype=float), method="asymp").pvalue
+        else:
+            table = pd.crosstab(np.r_[np.zeros(len(a)), np.ones(len(b))], np.r_[a.astype(str), b.astype(str)])
+            p = chi2_contingency(table.to_numpy())[1] if table.shape[1] > 1 else 1.0
+        if p < alpha:
+            differing.append(name)
+    if differing:
+        warnings.warn(f"members and non-members look like different populations in columns {differing}: an "
+                      "attack then measures the difference of populations, not membership", MIAPopulationWarning,
+                      stacklevel=3)

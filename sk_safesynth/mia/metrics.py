@@ -2,11 +2,11 @@
 
 - AUC: Mann-Whitney statistic; CI by DeLong's method (DeLong, DeLong and
   Clarke-Pearson 1988) with midranks, O(n log n).
-- Advantage ``max(TPR - FPR)``: stratified bootstrap percentile CI with a fixed seed.
-- TPR at a target FPR: the threshold is the one with the largest TPR whose empirical
-  FPR is at most the target; its TPR gets an exact Clopper-Pearson interval over the
-  members. The interval treats the threshold as fixed (it does not cover the
-  randomness of choosing it on the same non-members).
+- Advantage ``TPR - FPR`` of a threshold chosen on other records (the selection
+  half): unbiased, with a Wald interval for two independent proportions.
+- TPR at a target FPR: the threshold is chosen on the selection half (largest TPR
+  whose FPR there is at most the target) and its TPR on the evaluation members gets an
+  exact Clopper-Pearson interval: the threshold is fixed, so the interval is valid.
 """
 
 from __future__ import annotations
@@ -64,34 +64,27 @@ def auc_delong(
     return auc, (float(max(0.0, auc - z * se)), float(min(1.0, auc + z * se)))
 
 
-def _sorted_groups(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Order by decreasing score; return the order and the end index of each tie group."""
-    order = np.argsort(-scores, kind="mergesort")
-    s = scores[order]
-    ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True])
-    return order, ends
+def best_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Threshold ``t`` maximising ``TPR - FPR`` of the rule "member when score >= t".
+
+    Fitted on the selection half of the attacked records only (see
+    :mod:`sk_safesynth.mia.scorer`); ``inf`` (flag nobody) when no threshold beats chance.
+    """
+    fpr, tpr, thresholds = roc(labels, scores)
+    gain = tpr - fpr
+    best = int(np.argmax(gain))
+    return float(thresholds[best]) if gain[best] > 0 else np.inf
 
 
-def advantage_bootstrap(
-    labels: np.ndarray,
-    scores: np.ndarray,
-    *,
-    n_bootstrap: int = 200,
-    confidence_level: float = 0.95,
-    random_state: int | np.random.Generator | None = 0,
+def advantage_at_threshold(
+    labels: np.ndarray, scores: np.ndarray, threshold: float, confidence_level: float = 0.95
 ) -> tuple[float, tuple[float, float]]:
-    """Membership advantage ``max(TPR - FPR)`` with a stratified bootstrap percentile CI.
+    """``TPR - FPR`` of a threshold fixed in advance, with a Wald interval.
 
-    Members and non-members are resampled separately (so the class sizes stay fixed)
-    by drawing resampling counts on the score-sorted records: each replicate costs
-    O(n), not a re-sort.
-
-    Parameters
-    ----------
-    labels, scores : ndarray of shape (n,)
-    n_bootstrap : int, default=200
-    confidence_level : float, default=0.95
-    random_state : int, Generator or None, default=0
+    With the threshold chosen on other records, the flagged members and non-members
+    are independent binomials, so the estimate is unbiased and its interval
+    ``d ± z sqrt(TPR(1-TPR)/m + FPR(1-FPR)/n)`` covers the true advantage (0 under
+    the null) at about the nominal rate; it may be negative.
 
     Returns
     -------
@@ -99,28 +92,17 @@ def advantage_bootstrap(
     ci : tuple of float
     """
     labels = np.asarray(labels).astype(bool)
-    order, ends = _sorted_groups(labels, scores)
-    is_pos = labels[order]
-    m, n = int(is_pos.sum()), int((~is_pos).sum())
-
-    def adv(w_pos: np.ndarray, w_neg: np.ndarray) -> np.ndarray:
-        tpr = np.cumsum(w_pos, axis=-1)[..., ends] / m
-        fpr = np.cumsum(w_neg, axis=-1)[..., ends] / n
-        return np.max(np.maximum(tpr - fpr, 0.0), axis=-1)
-
-    point = float(adv(is_pos.astype(float), (~is_pos).astype(float)))
-    rng = np.random.default_rng(random_state)
-    pos_idx, neg_idx = np.flatnonzero(is_pos), np.flatnonzero(~is_pos)
-    stats = np.empty(n_bootstrap)
-    w_pos = np.zeros(len(order))
-    w_neg = np.zeros(len(order))
-    for b in range(n_bootstrap):
-        w_pos[pos_idx] = np.bincount(rng.integers(0, m, m), minlength=m)
-        w_neg[neg_idx] = np.bincount(rng.integers(0, n, n), minlength=n)
-        stats[b] = adv(w_pos, w_neg)
-    alpha = 1.0 - confidence_level
-    low, high = np.quantile(stats, [alpha / 2.0, 1.0 - alpha / 2.0])
-    return point, (float(low), float(high))
+    flagged = np.asarray(scores) >= threshold
+    m, n = int(labels.sum()), int((~labels).sum())
+    tpr = flagged[labels].mean()
+    fpr = flagged[~labels].mean()
+    z = norm.ppf(0.5 + confidence_level / 2.0)
+    se = np.sqrt(tpr * (1 - tpr) / m + fpr * (1 - fpr) / n)
+    # At TPR, FPR in {0, 1} the Wald width vanishes; one pseudo-observation keeps it honest.
+    floor = np.sqrt(0.25 / (m + 1) / (m + 1) + 0.25 / (n + 1) / (n + 1))
+    se = max(float(se), float(floor))
+    advantage = float(tpr - fpr)
+    return advantage, (max(-1.0, advantage - z * se), min(1.0, advantage + z * se))
 
 
 def clopper_pearson(k: int, n: int, confidence_level: float = 0.95) -> tuple[float, float]:
@@ -144,31 +126,8 @@ def clopper_pearson(k: int, n: int, confidence_level: float = 0.95) -> tuple[flo
     return low, high
 
 
-def tpr_at_fpr(
-    fpr: np.ndarray,
-    tpr: np.ndarray,
-    target: float,
-    n_members: int,
-    confidence_level: float = 0.95,
-) -> tuple[float, tuple[float, float]]:
-    """TPR of the best threshold whose empirical FPR is at most ``target``, with its CI.
-
-    Parameters
-    ----------
-    fpr, tpr : ndarray
-        Full ROC curve from :func:`roc`.
-    target : float
-        Target false-positive rate.
-    n_members : int
-        Number of members attacked (the binomial trials of the TPR).
-    confidence_level : float, default=0.95
-
-    Returns
-    -------
-    tpr : float
-    ci : tuple of float
-        Clopper-Pearson interval for that threshold's TPR.
-    """
-    value = float(np.max(tpr[fpr <= target]))
-    k = int(round(value * n_members))
-    return value, clopper_pearson(k, n_members, confidence_level)
+def threshold_at_fpr(labels: np.ndarray, scores: np.ndarray, target: float) -> float:
+    """Threshold with the largest TPR whose FPR on (``labels``, ``scores``) is at most ``target``."""
+    fpr, tpr, thresholds = roc(labels, scores)
+    allowed = np.flatnonzero(fpr <= target)
+    return float(thresholds[allowed[np.argmax(tpr[allowed])]])

@@ -18,28 +18,33 @@ class MIAResult:
     Attributes
     ----------
     attack : str
-        Attack name (for ``attack="all"``: the strongest one, by AUC).
+        Attack name (for ``attack="all"``: the one with the largest AUC on the
+        selection half).
     auc : float
         ROC AUC of the attack (0.5 is chance).
     auc_ci : tuple of float
         DeLong confidence interval of the AUC.
     advantage : float
-        ``max(TPR - FPR)`` over thresholds.
+        ``TPR - FPR`` on the evaluation half of the threshold chosen on the selection
+        half (unbiased; may be negative by chance).
     advantage_ci : tuple of float
-        Stratified bootstrap percentile interval (seeded by ``random_state``).
+        Wald interval of that difference of two independent proportions.
     tpr_at_fpr : dict of float to float
-        TPR of the best threshold with empirical FPR at most the key; NaN when there are
-        fewer than ``1 / fpr`` non-members.
+        TPR on the evaluation half of the threshold chosen on the selection half (best
+        TPR with FPR at most the key there); NaN when a half has fewer than ``1 / fpr``
+        non-members.
     tpr_at_fpr_ci : dict of float to tuple
-        Clopper-Pearson interval of each TPR over the members.
+        Clopper-Pearson interval of each TPR over the evaluation members.
     n_members, n_non_members : int
-        Records attacked (balanced: equal unless one side ran short).
+        Records measured (the evaluation half; balanced).
     n_reference : int
         Non-members held out as the reference set (0 when no attack needed one).
     fpr, tpr : ndarray
         The full empirical ROC curve.
     confidence_level : float
         Level of all intervals.
+    n_selection : int
+        Records (members and non-members) on which the attack and thresholds were chosen.
     bound : PrivacyBound or None
         Best ROC any attack can reach for the privacy spent; None when not given.
     bound_auc, bound_advantage : float
@@ -64,11 +69,21 @@ class MIAResult:
     fpr: np.ndarray = field(repr=False, compare=False)
     tpr: np.ndarray = field(repr=False, compare=False)
     confidence_level: float = 0.95
+    n_selection: int = 0
     bound: PrivacyBound | None = None
     bound_auc: float = math.nan
     bound_advantage: float = math.nan
     bound_tpr_at_fpr: dict[float, float] = field(default_factory=dict)
     per_attack: dict[str, MIAResult] = field(default_factory=dict, repr=False)
+
+    @property
+    def exceeds_bound(self) -> bool:
+        """Whether the attack beats the DP bound significantly: the lower end of the
+        advantage or AUC interval lies above the bound (False without a bound). Such a
+        result means the privacy accounting or the implementation is wrong."""
+        if self.bound is None:
+            return False
+        return self.advantage_ci[0] > self.bound_advantage or self.auc_ci[0] > self.bound_auc
 
     def to_dict(self) -> dict[str, Any]:
         """Flat dictionary of the scalar results (for a report row)."""
@@ -91,6 +106,7 @@ class MIAResult:
             bound_advantage=self.bound_advantage,
             n_members=self.n_members,
             n_non_members=self.n_non_members,
+            exceeds_bound=self.exceeds_bound,
         )
         return row
 

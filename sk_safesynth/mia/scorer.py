@@ -1,4 +1,23 @@
-"""`MIAScorer`: run membership attacks on a synthetic release, as an evaluator and a scorer."""
+"""`MIAScorer`: run membership attacks on a synthetic release, as an evaluator and a scorer.
+
+Protocol (unbiased)
+-------------------
+The attacked members and non-members (balanced) are split at random into a
+*selection* half and an *evaluation* half. Attacks fit nothing on attacked records
+(only on the synthetic rows and the held-out reference rows), so every attack scores
+both halves once. On the selection half the scorer chooses the attack (largest AUC, for
+``attack="all"``), the threshold of the advantage (largest ``TPR - FPR``) and the
+threshold of each reported TPR-at-FPR; on the evaluation half it measures them. Chosen
+and measured on different records, the estimates are unbiased and their intervals
+(DeLong for the AUC, Wald for a fixed threshold's advantage, Clopper-Pearson for a
+fixed threshold's TPR) cover the truth — zero advantage, AUC 0.5 when the release is
+independent of the members — at their nominal rate. A bound violation is flagged only
+when the interval lies entirely above the DP bound.
+
+Native threads (OpenMP, BLAS) are capped with threadpoolctl while the attacks run, so
+an audit inside a parallel search does not oversubscribe shared cores; ``n_jobs``
+runs attacks in parallel threads instead.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +32,18 @@ from sklearn.base import BaseEstimator
 
 from sk_safesynth.mia.attacks import ATTACKS
 from sk_safesynth.mia.bounds import PrivacyBound
-from sk_safesynth.mia.frames import check_frames
-from sk_safesynth.mia.metrics import advantage_bootstrap, auc_delong, roc, tpr_at_fpr
+from sk_safesynth.mia.frames import check_frames, check_populations
+from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
+
+from sk_safesynth.mia.metrics import (
+    advantage_at_threshold,
+    auc_delong,
+    best_threshold,
+    clopper_pearson,
+    roc,
+    threshold_at_fpr,
+)
 from sk_safesynth.mia.result import MIAResult
 
 # Column that carries the target when the scorer form joins X and y.
@@ -37,13 +66,15 @@ class MIAScorer(BaseEstimator):
     attack : {"dcr", "density", "classifier", "all"} or attack object, default="dcr"
         ``"dcr"``: distance to closest record; ``"density"``: DOMIAS-style density
         ratio; ``"classifier"``: synthetic-vs-reference classifier; ``"all"``: every
-        one of them, reporting the strongest by AUC (each in ``result.per_attack``).
+        one of them, reporting the one with the largest AUC on the selection half,
+        measured on the evaluation half (each in ``result.per_attack``).
         An object with ``name``, ``needs_reference`` and
         ``score(X, synthetic, reference, *, random_state, cache)`` is accepted too
         (see :mod:`sk_safesynth.mia.attacks`).
     n_attacks : int, optional
-        Attack at most this many members and as many non-members (a random subset);
-        None attacks as many as balancing allows.
+        Attack at most this many members and as many non-members (a random subset,
+        then split in a selection and an evaluation half); None attacks as many as
+        balancing allows.
     reference_size : float, default=0.5
         Share of the non-members held out as the reference set (the attacker's sample
         of the population) when an attack needs one; they are not attacked.
@@ -51,8 +82,9 @@ class MIAScorer(BaseEstimator):
         FPRs at which the TPR is reported.
     confidence_level : float, default=0.95
         Level of every confidence interval.
-    n_bootstrap : int, default=200
-        Bootstrap replicates for the advantage interval.
+    n_jobs : int or None, default=None
+        Attacks run in parallel threads (``"all"`` runs three); each attack's native
+        code uses one thread, so ``n_jobs`` is the number of cores the audit takes.
     protection : {"advantage", "auc"}, default="advantage"
         What the scorer form returns: ``1 - advantage`` or ``1 - 2 * |AUC - 0.5|``;
         both are 1 for a useless attack and 0 for a perfect one.
@@ -61,8 +93,8 @@ class MIAScorer(BaseEstimator):
         ``fpr_levels``: report NaN for that level with a
         :class:`MIAInsufficientDataWarning`, or raise ``ValueError``.
     random_state : int, numpy Generator or None, default=None
-        Seeds the held-out split, the balancing subsample, the bootstrap and the
-        classifier attack.
+        Seeds the held-out split, the balancing subsample, the selection/evaluation
+        split and the classifier attack.
     """
 
     def __init__(
@@ -73,7 +105,7 @@ class MIAScorer(BaseEstimator):
         reference_size: float = 0.5,
         fpr_levels: tuple[float, ...] = (0.01, 0.001),
         confidence_level: float = 0.95,
-        n_bootstrap: int = 200,
+        n_jobs: int | None = None,
         protection: str = "advantage",
         on_insufficient: str = "warn",
         random_state: int | np.random.Generator | None = None,
@@ -83,7 +115,7 @@ class MIAScorer(BaseEstimator):
         self.reference_size = reference_size
         self.fpr_levels = fpr_levels
         self.confidence_level = confidence_level
-        self.n_bootstrap = n_bootstrap
+        self.n_jobs = n_jobs
         self.protection = protection
         self.on_insufficient = on_insufficient
         self.random_state = random_state
@@ -117,10 +149,10 @@ class MIAScorer(BaseEstimator):
             )
         if any(not 0 < f < 1 for f in self.fpr_levels):
             raise ValueError(f"fpr_levels must lie in (0, 1), got {self.fpr_levels!r}.")
-        if self.n_bootstrap < 1:
-            raise ValueError(f"n_bootstrap must be at least 1, got {self.n_bootstrap!r}.")
-        if self.n_attacks is not None and self.n_attacks < 2:
-            raise ValueError(f"n_attacks must be at least 2 or None, got {self.n_attacks!r}.")
+        if self.n_jobs is not None and (not isinstance(self.n_jobs, int) or self.n_jobs == 0):
+            raise ValueError(f"n_jobs must be None or a non-zero int, got {self.n_jobs!r}.")
+        if self.n_attacks is not None and self.n_attacks < 4:
+            raise ValueError(f"n_attacks must be at least 4 or None, got {self.n_attacks!r}.")
 
     def evaluate(
         self,
@@ -156,6 +188,7 @@ class MIAScorer(BaseEstimator):
             X_members=X_members, X_synthetic=X_synthetic, X_non_members=X_non_members
         )
         members, synthetic, non_members = frames.values()
+        check_populations(members, non_members)
         bound = None if privacy is None else PrivacyBound.from_privacy(privacy)
         rng = np.random.default_rng(self.random_state)
 
@@ -172,39 +205,48 @@ class MIAScorer(BaseEstimator):
         # Balanced classes: the larger side is subsampled, so AUC and TPR/FPR weigh both
         # sides equally and n_attacks caps each side.
         n = int(min(len(members), len(non_members), self.n_attacks or math.inf))
-        if n < 2:
+        if n < 4:
             raise ValueError(
                 f"too few records to attack: {len(members)} members and {len(non_members)} "
-                "non-members (after holding out the reference set); need at least 2 of each."
+                "non-members (after holding out the reference set); need at least 4 of each "
+                "(two for choosing the attack, two for measuring it)."
             )
         members = members.iloc[rng.choice(len(members), n, replace=False)]
         non_members = non_members.iloc[:n]
-        levels = self._feasible_levels(n)
-
         attacked = pd.concat([members, non_members], ignore_index=True)
         labels = np.r_[np.ones(n, dtype=int), np.zeros(n, dtype=int)]
-        results: dict = {}
+        # Selection half: the first n // 2 of each side (both already in random order).
+        select = np.r_[np.arange(n) < n // 2, np.arange(n) < n // 2]
+        levels = self._feasible_levels(int((~select[n:]).sum()))
+
+        seeds = [int(rng.integers(2**31 - 1)) for _ in attacks]
         cache: dict = {}
-        for attack in attacks:
-            seed = int(rng.integers(2**31 - 1))
-            scores = np.asarray(
-                attack.score(attacked, synthetic, reference, random_state=seed, cache=cache)
-            )
-            results[attack.name] = self._result(
-                attack.name, labels, scores, levels, bound, n_reference=n_ref, seed=seed
-            )
-        best = max(results.values(), key=lambda r: r.auc)
+
+        def run(attack, seed):
+            with threadpool_limits(limits=1):
+                return np.asarray(attack.score(attacked, synthetic, reference, random_state=seed, cache=cache))
+
+        all_scores = Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(run)(attack, seed) for attack, seed in zip(attacks, seeds)
+        )
+        results: dict = {}
+        selection_auc: dict = {}
+        for attack, scores in zip(attacks, all_scores):
+            self._check_scores(attack.name, labels, scores)
+            selection_auc[attack.name] = auc_delong(labels[select], scores[select])[0]
+            results[attack.name] = self._result(attack.name, labels, scores, select, levels, bound, n_reference=n_ref)
+        best = results[max(selection_auc, key=lambda name: selection_auc[name])]
         return replace(best, per_attack=results) if len(results) > 1 else best
 
     def _feasible_levels(self, n_non_members: int) -> dict[float, bool]:
-        """Map each FPR level to whether enough non-members back it (1 / fpr of them)."""
+        """Map each FPR level to whether enough evaluation non-members back it (1 / fpr of them)."""
         levels = {}
         for level in self.fpr_levels:
             needed = math.ceil(1.0 / level - 1e-9)
             levels[level] = n_non_members >= needed
             if not levels[level]:
                 msg = (
-                    f"TPR at FPR {level:g} needs at least {needed} attacked non-members, "
+                    f"TPR at FPR {level:g} needs at least {needed} non-members in each half, "
                     f"got {n_non_members}"
                 )
                 if self.on_insufficient == "raise":
@@ -212,36 +254,45 @@ class MIAScorer(BaseEstimator):
                 warnings.warn(msg + "; reporting NaN.", MIAInsufficientDataWarning, stacklevel=3)
         return levels
 
+    @staticmethod
+    def _check_scores(name: str, labels: np.ndarray, scores: np.ndarray) -> None:
+        if scores.shape != labels.shape or not np.isfinite(scores).all():
+            raise ValueError(f"attack {name!r} returned scores of wrong shape or non-finite values.")
+
     def _result(
         self,
         name: str,
         labels: np.ndarray,
         scores: np.ndarray,
+        select: np.ndarray,
         levels: dict[float, bool],
         bound: PrivacyBound | None,
         *,
         n_reference: int,
-        seed: int,
     ) -> MIAResult:
-        if scores.shape != labels.shape or not np.isfinite(scores).all():
-            raise ValueError(f"attack {name!r} returned scores of wrong shape or non-finite values.")
-        n = int(labels.sum())
-        fpr, tpr, _ = roc(labels, scores)
-        auc, auc_ci = auc_delong(labels, scores, self.confidence_level)
-        adv, adv_ci = advantage_bootstrap(
-            labels, scores, n_bootstrap=self.n_bootstrap,
-            confidence_level=self.confidence_level, random_state=seed,
+        """Thresholds fitted on the selection half, everything measured on the evaluation half."""
+        fit_labels, fit_scores = labels[select], scores[select]
+        eval_labels, eval_scores = labels[~select], scores[~select]
+        n = int(eval_labels.sum())
+        fpr, tpr, _ = roc(eval_labels, eval_scores)
+        auc, auc_ci = auc_delong(eval_labels, eval_scores, self.confidence_level)
+        adv, adv_ci = advantage_at_threshold(
+            eval_labels, eval_scores, best_threshold(fit_labels, fit_scores), self.confidence_level
         )
         tprs, cis = {}, {}
+        members = eval_scores[eval_labels.astype(bool)]
         for level, ok in levels.items():
             if ok:
-                tprs[level], cis[level] = tpr_at_fpr(fpr, tpr, level, n, self.confidence_level)
+                threshold = threshold_at_fpr(fit_labels, fit_scores, level)
+                k = int((members >= threshold).sum())
+                tprs[level], cis[level] = k / n, clopper_pearson(k, n, self.confidence_level)
             else:
                 tprs[level], cis[level] = math.nan, (math.nan, math.nan)
         return MIAResult(
             attack=name, auc=auc, auc_ci=auc_ci, advantage=adv, advantage_ci=adv_ci,
-            tpr_at_fpr=tprs, tpr_at_fpr_ci=cis, n_members=n, n_non_members=len(labels) - n,
+            tpr_at_fpr=tprs, tpr_at_fpr_ci=cis, n_members=n, n_non_members=len(eval_labels) - n,
             n_reference=n_reference, fpr=fpr, tpr=tpr, confidence_level=self.confidence_level,
+            n_selection=int(select.sum()),
             bound=bound,
             bound_auc=math.nan if bound is None else bound.auc,
             bound_advantage=math.nan if bound is None else bound.advantage,

@@ -11,11 +11,13 @@ from sk_safesynth.privacy.calibration import (
 from sk_safesynth.privacy.ledger import (
     PrivacyLedger,
     PrivacySpent,
+    discrete_gaussian_event,
     gaussian_event,
     laplace_event,
     randomized_response_event,
 )
-from sk_safesynth.privacy.random import make_generator, secure_generator
+from sk_safesynth.privacy.exact import discrete_gaussian_sigma, discrete_gaussian_tail
+from sk_safesynth.privacy.random import make_generator, release_generator, secure_generator
 from sk_safesynth.privacy.samplers import (
     discrete_gaussian,
     discrete_laplace,
@@ -28,6 +30,9 @@ __all__ = [
     "PrivacySpent",
     "analytic_gaussian_sigma",
     "discrete_gaussian",
+    "discrete_gaussian_event",
+    "discrete_gaussian_sigma",
+    "discrete_gaussian_tail",
     "discrete_laplace",
     "gaussian_delta",
     "gaussian_epsilon",
@@ -38,6 +43,7 @@ __all__ = [
     "make_generator",
     "randomized_response",
     "randomized_response_event",
+    "release_generator",
     "rr_epsilon",
     "rr_keep_probability",
     "secure_generator",

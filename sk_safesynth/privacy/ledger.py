@@ -14,7 +14,15 @@ normalised to sensitivity one:
   sensitivity query is the worst case over every pair of neighbours whose values
   differ by at most the sensitivity, whatever the relation;
 - ``RandomizedResponseDpEvent(1 - p_keep, k)``: randomized response needs the
-  replace-one PLD (any input value may change into any other).
+  replace-one PLD (any input value may change into any other);
+- :class:`DiscreteGaussianDpEvent`: integer counts with discrete Gaussian noise, of
+  which replacing one record moves at most ``n_coordinates`` coordinates, each by at
+  most the integer ``sensitivity``. The PLD is dp-accounting's discrete Gaussian PLD
+  (Canonne, Kamath & Steinke 2020), self-composed ``n_coordinates`` times: the noise is
+  independent per coordinate, so the privacy loss is the sum of the coordinates'
+  losses, and a coordinate that moves less than ``sensitivity`` (or not at all) is
+  dominated (the discrete Gaussian family has a monotone likelihood ratio). This is
+  exact for the noise actually sampled, not the continuous Gaussian it approximates.
 
 dp-accounting's ``PLDAccountant`` fixes one relation for all events (and refuses
 Laplace under replace-one), so the ledger composes dp-accounting's PLD objects
@@ -25,6 +33,11 @@ exact basic composition ``(Σ ε_i, 0)`` — tight for pure DP and always finite
 PLD's ε at δ=0 is infinite for Laplace because of tail truncation); with only
 Gaussian events the exact ε(δ) of their composition (one Gaussian); otherwise the
 composed PLD's ε at the budget's δ. Reported as ``(ε(δ), δ)``.
+
+PLDs are built with dp-accounting's pessimistic estimates (an upper bound on the true
+privacy loss) and, where dp-accounting offers it, the connect-the-dots algorithm
+(Doroshenko et al. 2022), whose ε(δ) is continuous in the noise: that is what lets
+:meth:`PrivacyLedger.calibrate` find a noise that spends the budget to 1e-9.
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ import threading
 from dataclasses import dataclass, field
 
 import attr
+from scipy.optimize import brentq
 import dp_accounting
 from dp_accounting.pld.common import DifferentialPrivacyParameters
 from dp_accounting.pld import privacy_loss_distribution as pld_lib
@@ -83,6 +97,35 @@ def gaussian_event(sigma: float, l2_sensitivity: float) -> dp_accounting.Gaussia
     return dp_accounting.GaussianDpEvent(noise_multiplier=sigma / l2_sensitivity)
 
 
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class DiscreteGaussianDpEvent(dp_accounting.DpEvent):
+    """Discrete Gaussian noise of parameter ``sigma`` on integer counts.
+
+    Replacing one record moves at most ``n_coordinates`` of the counts, each by at most
+    ``sensitivity`` (an integer). See the module docstring for the PLD.
+    """
+
+    sigma: float
+    n_coordinates: int = 1
+    sensitivity: int = 1
+
+
+def discrete_gaussian_event(sigma: float, n_coordinates: int, sensitivity: int = 1) -> DiscreteGaussianDpEvent:
+    """Event of discrete Gaussian noise ``sigma`` on integer counts of which one record moves
+    at most ``n_coordinates``, each by at most the integer ``sensitivity``.
+
+    A histogram under replace-one has ``n_coordinates=2`` (one count down, one up); ``M``
+    marginal tables have ``2 M``.
+    """
+    if not (sigma > 0 and math.isfinite(sigma)):
+        raise ValueError(f"sigma must be positive and finite, got {sigma}")
+    if int(n_coordinates) != n_coordinates or n_coordinates < 1:
+        raise ValueError(f"n_coordinates must be a positive integer, got {n_coordinates}")
+    if int(sensitivity) != sensitivity or sensitivity < 1:
+        raise ValueError(f"sensitivity must be a positive integer, got {sensitivity}")
+    return DiscreteGaussianDpEvent(float(sigma), int(n_coordinates), int(sensitivity))
+
+
 def randomized_response_event(keep_probability: float, n_categories: int) -> dp_accounting.RandomizedResponseDpEvent:
     """Event of k-ary randomized response keeping the true value with ``keep_probability``."""
     return dp_accounting.RandomizedResponseDpEvent(
@@ -128,10 +171,41 @@ def _flatten(event: dp_accounting.DpEvent, count: int = 1):
     elif isinstance(event, dp_accounting.NoOpDpEvent):
         return
     elif isinstance(event, (dp_accounting.LaplaceDpEvent, dp_accounting.GaussianDpEvent,
-                            dp_accounting.RandomizedResponseDpEvent, SampledRowsDpEvent)):
+                            dp_accounting.RandomizedResponseDpEvent, SampledRowsDpEvent, DiscreteGaussianDpEvent)):
         yield event, count
     else:
         raise TypeError(f"the ledger does not account {type(event).__name__}")
+
+
+def _round_up(x: float, bits: int = 40) -> float:
+    """``x`` rounded up to ``bits`` bits of mantissa (relative step about 1e-12).
+
+    The same Gaussian composition split into different events (a calibration's single
+    event, then the mechanism's parts) sums to μ values that differ in the last bits;
+    rounding up to a coarser grid makes them one value, and only ever claims more loss.
+    """
+    if x <= 0 or not math.isfinite(x):
+        return x
+    mantissa, exponent = math.frexp(x)
+    return math.ldexp(math.ceil(mantissa * 2**bits) / 2**bits, exponent)
+
+
+def _canonical(flat) -> list:
+    """Equal events merged into one count, and discrete Gaussians of one noise into one
+    event over all their coordinates: the same composition always builds the same PLDs,
+    however the mechanisms were split into calls."""
+    counts: dict = {}
+    for event, count in flat:
+        if isinstance(event, DiscreteGaussianDpEvent):
+            event, count = attr.evolve(event, n_coordinates=1), count * event.n_coordinates
+        counts[event] = counts.get(event, 0) + count
+    out = []
+    for event, count in counts.items():
+        if isinstance(event, DiscreteGaussianDpEvent):
+            out.append((attr.evolve(event, n_coordinates=count), 1))
+        else:
+            out.append((event, count))
+    return out
 
 
 def _pure_epsilon(event, count: int) -> float | None:
@@ -148,7 +222,7 @@ def _pure_epsilon(event, count: int) -> float | None:
     return None
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=1024)
 def _pld_epsilon(others: tuple, gaussian_mu: float, delta: float) -> float:
     """epsilon(delta) of the composed PLDs (memoised: fits and grid searches repeat them)."""
     plds = [event_pld(e, c) for e, c in others]
@@ -160,8 +234,14 @@ def _pld_epsilon(others: tuple, gaussian_mu: float, delta: float) -> float:
     return float(composed.get_epsilon_for_delta(delta))
 
 
+@functools.lru_cache(maxsize=64)
 def event_pld(event, count: int = 1) -> pld_lib.PrivacyLossDistribution:
     """dp-accounting PLD of one unit-sensitivity event (see module docstring)."""
+    if isinstance(event, DiscreteGaussianDpEvent):
+        return pld_lib.from_discrete_gaussian_mechanism(
+            event.sigma, sensitivity=event.sensitivity, value_discretization_interval=_DISCRETIZATION,
+            use_connect_dots=True,
+        ).self_compose(event.n_coordinates * count)
     if isinstance(event, dp_accounting.GaussianDpEvent):
         return pld_lib.from_gaussian_mechanism(
             standard_deviation=event.noise_multiplier / math.sqrt(count),
@@ -257,6 +337,58 @@ class PrivacyLedger:
         spent = self._compose(self.entries + [LedgerEntry("", event)])
         return spent.epsilon <= self.epsilon * (1 + _RELATIVE_SLACK) and spent.delta <= self.delta * (1 + _RELATIVE_SLACK)
 
+    def calibrate(self, make_event, *, start: float = 1.0) -> float:
+        """Smallest noise parameter ``t`` such that ``make_event(t)`` fits in what is left.
+
+        ``make_event`` maps a noise parameter (larger is more private) to an event. The
+        boundary is bracketed by doubling, then found by Brent's method on ``log t``
+        and stepped to the safe side, so the returned ``t`` spends the rest of the
+        budget (to about 1e-9 in ε) and never more. Nothing is recorded: spend
+        ``make_event(t)`` (or its parts) afterwards.
+
+        Raises
+        ------
+        PrivacyBudgetExceeded
+            If no noise fits (the delta budget is already used up).
+        """
+
+        def excess(log_t: float) -> float:
+            try:
+                spent = self._compose(self.entries + [LedgerEntry("", make_event(math.exp(log_t)))])
+            except PrivacyBudgetExceeded:
+                return math.inf
+            if spent.delta > self.delta * (1 + _RELATIVE_SLACK):
+                return math.inf
+            return spent.epsilon - self.epsilon
+
+        high = low = math.log(start)
+        for _ in range(200):
+            if excess(high) <= 0:
+                break
+            low, high = high, high + math.log(2.0)
+        else:
+            raise PrivacyBudgetExceeded("no noise level fits in the remaining budget")
+        if low == high:
+            for _ in range(200):
+                low = high - math.log(2.0)
+                if excess(low) > 0:
+                    break
+                high = low
+        if math.isinf(excess(low)):  # Brent needs finite values: tighten the bracket first
+            for _ in range(60):
+                middle = (low + high) / 2
+                if excess(middle) <= 0:
+                    high = middle
+                elif math.isinf(excess(middle)):
+                    low = middle
+                else:
+                    low = middle
+                    break
+        log_t = brentq(excess, low, high, xtol=1e-13, rtol=1e-13)
+        while excess(log_t) > 0:  # Brent returns a point within tolerance of the root
+            log_t += 1e-12 * max(1.0, abs(log_t))
+        return math.exp(log_t)
+
     @property
     def spent(self) -> PrivacySpent:
         """Total ``(epsilon, delta)`` spent so far (and ``mu`` if all events are Gaussian)."""
@@ -264,7 +396,7 @@ class PrivacyLedger:
 
     def _compose(self, entries) -> PrivacySpent:
         extra = sum(e.extra_delta for e in entries)
-        flat = [item for e in entries for item in _flatten(e.event)]
+        flat = _canonical(item for e in entries for item in _flatten(e.event))
         if not flat:
             return PrivacySpent(0.0, extra, 0.0 if not extra else None)
         pure = [_pure_epsilon(e, c) for e, c in flat]
@@ -279,8 +411,8 @@ class PrivacyLedger:
         # Gaussian mechanisms compose exactly into one Gaussian with mu^2 = sum(mu_i^2)
         # (Dong, Roth & Su 2019). Alone, its epsilon(delta) is the analytic Gaussian
         # curve (Balle & Wang 2018), exact; with other events, their PLDs are composed.
-        gaussian_mu = math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat
-                                    if isinstance(e, dp_accounting.GaussianDpEvent)))
+        gaussian_mu = _round_up(math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat
+                                              if isinstance(e, dp_accounting.GaussianDpEvent))))
         others = tuple((e, c) for e, c in flat if not isinstance(e, dp_accounting.GaussianDpEvent))
         if not others:
             mu = gaussian_mu if not extra else None

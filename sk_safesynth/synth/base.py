@@ -82,6 +82,16 @@ class GenerationMethod(BaseEstimator):
     def check_schema(self, schema: TableSchema) -> None:
         """Raise ``ValueError`` when the method cannot synthesise ``schema``."""
 
+    def modelled_missing(self) -> list[str]:
+        """Columns whose missing values the fitted method reproduces itself.
+
+        Those of its public ``discretizer_`` (which gives a possibly-missing column a
+        missing level); the sampler blanks the other possibly-missing columns at their
+        DP missing share.
+        """
+        discretizer = getattr(self, "discretizer_", None)
+        return list(discretizer.names) if discretizer is not None else []
+
     def fit(self, context: FitContext) -> GenerationMethod:
         """Spend ``context.epsilon, context.delta`` on ``context.frame``; keep DP outputs only."""
         self._validate_params()

@@ -2,6 +2,12 @@
 
 Both encoders are built from the schema alone (declared or DP domains), never from
 private values, so they hold no information about the training records.
+
+Missing values: a column the schema marks as possibly missing (``ColumnSpec.missing``,
+declared or DP-decided) gets one more level, the last, for "missing"; any method built
+on the :class:`Discretizer` measures and reproduces missingness with the column's other
+levels. A column marked complete has no such level, and a missing value in it is left
+out of every count like any value outside the domain.
 """
 
 from __future__ import annotations
@@ -16,17 +22,23 @@ MAX_EXACT_INTEGER_BINS = 32
 
 
 def _as_number(series: pd.Series, column: ColumnSpec) -> np.ndarray:
+    """Numbers (datetimes as POSIX seconds) with NaN for missing values."""
     if column.kind == "datetime":
-        return pd.to_datetime(series).astype("datetime64[ns]").astype("int64").to_numpy() / 1e9
-    return series.to_numpy(dtype=float)
+        stamps = pd.to_datetime(series).to_numpy(dtype="datetime64[ns]")
+        seconds = stamps.view("int64").astype(float) / 1e9
+        seconds[np.isnat(stamps)] = np.nan
+        return seconds
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
 class Discretizer:
     """Map each non-text column to codes ``0..n_levels-1`` (bins or categories).
 
     Numeric columns get ``n_bins`` equal-width bins over their bounds (integers with
-    at most ``max_exact`` values get one bin per value). Values outside the domain (a
-    category not selected, say) get code ``-1`` and are left out of every count.
+    at most ``max_exact`` values get one bin per value). Values outside the domain (a category not
+    selected, say) get code ``-1`` and are left out of every count, unless the column
+    has an ``"other"`` level, which then holds them. A column that may be missing has a
+    last level for missing values (decoded as NaN / NaT).
     """
 
     def __init__(self, schema: TableSchema, n_bins: int = 16, max_exact: int = MAX_EXACT_INTEGER_BINS):
@@ -44,30 +56,42 @@ class Discretizer:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
-    def n_levels(self, name: str) -> int:
+    def n_values(self, name: str) -> int:
+        """Levels of the column's values (bins or categories), the missing level left out."""
         if name in self.edges:
             return len(self.edges[name]) - 1
         return len(self.schema[name].categories or ())
+
+    def n_levels(self, name: str) -> int:
+        """Levels of the column, the missing level (the last one) included when it has one."""
+        return self.n_values(name) + (1 if self.schema[name].missing else 0)
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Codes of shape (n_rows, n_columns), ``-1`` for values outside the domain."""
         codes = np.empty((len(frame), len(self.columns)), dtype=np.int64)
         for j, column in enumerate(self.columns):
+            series = frame[column.name]
             if column.name in self.edges:
                 edges = self.edges[column.name]
-                values = np.clip(_as_number(frame[column.name], column), edges[0], edges[-1])
+                raw = _as_number(series, column)
+                values = np.clip(np.nan_to_num(raw, nan=edges[0]), edges[0], edges[-1])
                 codes[:, j] = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+                absent = np.isnan(raw)
             else:
                 lookup = {c: i for i, c in enumerate(column.categories)}
                 lookup.update({str(c): i for i, c in enumerate(column.categories)})
-                codes[:, j] = [lookup.get(v, lookup.get(str(v), -1)) for v in frame[column.name]]
+                outside = lookup[column.other_level] if column.other_level is not None else -1
+                absent = series.isna().to_numpy()
+                codes[:, j] = [lookup.get(v, lookup.get(str(v), outside)) for v in series]
+            codes[absent, j] = self.n_values(column.name) if column.missing else -1
         return codes
 
     def decode(self, codes: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-        """Rows from codes: categories as they are, numbers uniform inside their bin."""
+        """Rows from codes: categories as they are, numbers uniform inside their bin, missing as NaN."""
         data = {}
         for j, column in enumerate(self.columns):
-            code = codes[:, j]
+            absent = codes[:, j] == self.n_values(column.name) if column.missing else np.zeros(len(codes), bool)
+            code = np.where(absent, 0, codes[:, j])
             if column.name in self.edges:
                 edges = self.edges[column.name]
                 low = np.maximum(edges[code], column.low)
@@ -76,11 +100,14 @@ class Discretizer:
                 values = low + u * (high - low)
                 if column.kind == "integer":
                     values = self._integers_in_bin(u, values, code, edges, column)
+                values = np.where(absent, np.nan, values)
                 if column.kind == "datetime":
                     values = pd.to_datetime(values, unit="s")
                 data[column.name] = values
             else:
-                data[column.name] = np.asarray(column.categories, dtype=object)[code]
+                values = np.asarray(column.categories, dtype=object)[code]
+                values[absent] = np.nan
+                data[column.name] = values
         return pd.DataFrame(data)
 
     @staticmethod
@@ -102,7 +129,11 @@ class Discretizer:
 class VectorEncoder:
     """Rows as vectors for nearest-neighbour votes: numbers scaled to [0, 1] by their
     bounds, categories one-hot scaled by 1/sqrt(2) (a mismatch then costs 1, like a
-    full-range numeric difference), text by an embedding function."""
+    full-range numeric difference), text by an embedding function.
+
+    A missing number sits at the middle of its range, a missing category matches no
+    category and a missing text is embedded as an empty one: missing values vote by
+    the columns that are present."""
 
     def __init__(self, schema: TableSchema, embed=None):
         self.schema = schema
@@ -113,6 +144,7 @@ class VectorEncoder:
         for column in self.schema:
             if column.kind in ("numeric", "integer", "datetime"):
                 values = _as_number(frame[column.name], column)
+                values = np.nan_to_num(values, nan=(column.low + column.high) / 2)
                 parts.append(((np.clip(values, column.low, column.high) - column.low) / (column.high - column.low))[:, None])
             elif column.kind in ("categorical", "boolean"):
                 lookup = {c: i for i, c in enumerate(column.categories)}
@@ -123,5 +155,6 @@ class VectorEncoder:
                         onehot[i, k] = 1.0 / np.sqrt(2.0)
                 parts.append(onehot)
             elif self.embed is not None:
-                parts.append(np.asarray(self.embed([str(v) for v in frame[column.name]]), dtype=float))
+                texts = ["" if pd.isna(v) else str(v) for v in frame[column.name]]
+                parts.append(np.asarray(self.embed(texts), dtype=float))
         return np.hstack(parts) if parts else np.zeros((len(frame), 0))

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from sk_safesynth.privacy import analytic_gaussian_sigma
+from sk_safesynth.privacy import gaussian_event
 from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
@@ -170,9 +170,7 @@ class Marginals(GenerationMethod):
         self.anchor_ = t
         features = [j for j in range(len(names)) if j != t]
         # public grid of the tables: numeric columns in n_bins equal-width cells of their fine grid
-        self.cell_of_ = {j: _cells(self.discretizer_.n_levels(names[j]), self.n_bins)
-                         if names[j] in self.discretizer_.edges else np.arange(self.discretizer_.n_levels(names[j]))
-                         for j in range(len(names))}
+        self.cell_of_ = {j: self._grid(names[j]) for j in range(len(names))}
         cells = {j: np.where(codes[:, j] >= 0, self.cell_of_[j][np.clip(codes[:, j], 0, None)], -1)
                  for j in range(len(names))}
         fine = [f for f in features if len(self.cell_of_[f]) > int(self.cell_of_[f].max()) + 1]
@@ -180,7 +178,8 @@ class Marginals(GenerationMethod):
         anchor = cells[t] if t is not None else np.zeros(len(codes), dtype=np.int64)
         levels = {f: int(self.cell_of_[f].max()) + 1 for f in features}
         shares = self._shares(len(features))
-        mu = 1.0 / analytic_gaussian_sigma(context.epsilon, context.delta)
+        # the three steps compose to one Gaussian of parameter mu: spend all the ledger has left
+        mu = 1.0 / context.ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
         mus = {step: mu * math.sqrt(share) for step, share in shares.items()}
         ledger, rng = context.ledger, context.rng
 
@@ -249,6 +248,14 @@ class Marginals(GenerationMethod):
         densities.update({f: fine_density(densities[f], fine_tables[f], self.cell_of_[f], sigma1) for f in fine})
         self.model_ = fit_tree_model(one_way, sigma1**2, merge, cliques, (sigma3 or 1.0) ** 2, self.edges_,
                                      densities, self.merge_, anchor_only)
+
+    def _grid(self, name: str) -> np.ndarray:
+        """Cell of each level of a column in the measured tables (a missing level is a cell of its own)."""
+        n_levels = self.discretizer_.n_levels(name)
+        if name not in self.discretizer_.edges:
+            return np.arange(n_levels)
+        cells = _cells(self.discretizer_.n_values(name), self.n_bins)
+        return np.append(cells, cells.max() + 1) if n_levels > len(cells) else cells
 
     def _n_extra(self, features: list, one_way: dict, mu: float | None) -> int:
         """Pairs measured beyond the tree: ``extra_pairs``, or by noise when ``"auto"`` (post-processing).

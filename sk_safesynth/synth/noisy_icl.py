@@ -13,8 +13,9 @@ composes for one row's events.
 **Amplification by subsampling.** A record is in the subset with probability
 ``q = m / n``. For sampling without replacement and the replace-one relation,
 ``(ε₀, δ₀)`` becomes ``(log(1 + q (e^ε₀ - 1)), q δ₀)`` (Balle, Barthe & Gaboardi 2018,
-Theorem 10). The noisers are therefore calibrated to
-``ε₀ = log(1 + (e^ε - 1) / q)`` and ``δ₀ = δ / q``, and the release enters the ledger as
+Theorem 10). The noisers get ``δ₀ = δ / q`` and the row epsilon ``ε₀`` at which the fit's ledger,
+with this release, spends its whole budget (``log(1 + (e^ε - 1) / q)`` when nothing
+else was spent), and the release enters the ledger as
 dp-accounting's ``SampledWithoutReplacementDpEvent(n, m, row events)`` (wrapped with the
 rows' delta as :class:`~sk_safesynth.privacy.ledger.SampledRowsDpEvent`), which the ledger
 converts with that theorem. On Adult (n = 32,561, m = 2,000) at ε = 1 the rows
@@ -26,6 +27,10 @@ text is ever shown; text is written by :func:`~sk_safesynth.synth.documents.writ
 conditioned on the noised categorical fields (post-processing). Clipping noised values
 back into the schema's bounds is post-processing too, and so is showing the same groups
 again when more rows are sampled.
+
+Missing values in the private records are not shown: the noisers replace them before
+noise (their docstring), and :class:`~sk_safesynth.DPSyntheticSampler` blanks the
+synthetic values of a possibly-missing column at its DP missing share.
 """
 
 from __future__ import annotations
@@ -56,40 +61,17 @@ def amplified_budget(epsilon: float, delta: float, sampling_rate: float) -> tupl
     return epsilon_0, min(delta / sampling_rate, 0.5)
 
 
-def _calibrate(noiser_for, release, sample: pd.DataFrame, start: float, epsilon: float, delta: float,
-               tolerance: float = 1e-4):
-    """The noiser whose release spends ``epsilon`` (within ``tolerance``, never above).
+def _calibrate(noiser_for, release, sample: pd.DataFrame, start: float, ledger: PrivacyLedger):
+    """The noiser whose release spends all that ``ledger`` has left (to about 1e-9, never above).
 
     A noiser splits its row budget between columns and dp-accounting composes the
-    parts more tightly than the split assumes, so a noiser asked for ε₀ spends less.
-    The row epsilon is found by bisection against the ledger's own accounting of the
-    (amplified) release; ``start`` (the closed-form ε₀) is a lower bound. Fitting a
-    noiser only calibrates: ``sample`` (one row) is read for its columns and dtypes.
+    parts (and the fit's earlier events) more tightly than a split assumes, so the row
+    epsilon is found against the ledger's own accounting of the (amplified) release;
+    ``start`` (the closed-form ε₀) is the first guess. Fitting a noiser only
+    calibrates: ``sample`` (one row) is read for its columns and dtypes.
     """
-
-    def spent(row_epsilon: float):
-        noiser = noiser_for(row_epsilon).fit(sample)
-        return PrivacyLedger(1e12, delta).spend(release(noiser)).epsilon, noiser
-
-    low, high = start, start
-    value, best = spent(start)
-    if value > epsilon * (1 + 1e-9):  # the closed form is tight for this noiser: keep it
-        return best
-    while value < epsilon:
-        low, high = high, high * 2
-        value, candidate = spent(high)
-        if value <= epsilon:
-            best = candidate
-    for _ in range(60):
-        if high - low <= tolerance * low:
-            break
-        middle = (low + high) / 2
-        value, candidate = spent(middle)
-        if value <= epsilon:
-            low, best = middle, candidate
-        else:
-            high = middle
-    return best
+    inverse = ledger.calibrate(lambda t: release(noiser_for(1.0 / t).fit(sample)), start=1.0 / start)
+    return noiser_for(1.0 / inverse).fit(sample)
 
 
 class NoisyICL(GenerationMethod):
@@ -153,7 +135,8 @@ class NoisyICL(GenerationMethod):
         numeric = [c for c in structured if c.kind in ("numeric", "integer")]
         datetimes = [c.name for c in structured if c.kind == "datetime"]
         for name in datetimes:  # noise datetimes as POSIX seconds
-            private[name] = pd.to_datetime(private[name]).astype("datetime64[ns]").astype("int64") / 1e9
+            stamps = pd.to_datetime(private[name]).to_numpy(dtype="datetime64[ns]")
+            private[name] = np.where(np.isnat(stamps), np.nan, stamps.view("int64") / 1e9)
         bounds = {c.name: (c.low, c.high) for c in numeric} | {n: (schema[n].low, schema[n].high) for n in datetimes}
         categories = {c.name: list(c.categories) for c in structured if c.kind in ("categorical", "boolean")}
         for name in categories:  # randomized response works on labels; booleans and ints included
@@ -161,8 +144,9 @@ class NoisyICL(GenerationMethod):
         self.sampling_rate_ = m / n
         epsilon_0, delta_0 = amplified_budget(context.epsilon, context.delta, self.sampling_rate_)
         # A secure fit keeps the noiser on its own CSPRNG: a seed drawn for it from a
-        # fixed-seed generator could be brute-forced from the released values.
-        seed = None if context.secure else int(context.rng.integers(0, 2**32 - 1))
+        # fixed-seed generator could be brute-forced from the released values. A fixed
+        # seed hands the noiser 256 bits of the fit's stream.
+        seed = None if context.secure else int.from_bytes(context.rng.bytes(32), "little")
 
         def noiser_for(row_epsilon: float):
             if self.mechanism == "laplace":
@@ -177,7 +161,7 @@ class NoisyICL(GenerationMethod):
             row_delta = delta_0 if self.mechanism == "gaussian" else 0.0
             return SampledRowsDpEvent(dp_accounting.SampledWithoutReplacementDpEvent(n, m, row_events), row_delta)
 
-        noiser = _calibrate(noiser_for, release, private.head(1), epsilon_0, context.epsilon, context.delta)
+        noiser = _calibrate(noiser_for, release, private.head(1), epsilon_0, context.ledger)
         self.row_epsilon_ = noiser.epsilon
         with warnings.catch_warnings():
             # values outside DP-selected categories become uniform draws: documented, expected

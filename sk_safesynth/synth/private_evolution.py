@@ -13,11 +13,11 @@ Algorithm
 
 Privacy
 -------
-Each record casts one vote, so replacing a record moves the histogram by at most
-``sqrt(2)`` in L2 norm: each round is a Gaussian mechanism with noise multiplier
-``σ_round / sqrt(2)``. ``T`` rounds compose to one Gaussian with multiplier
-``σ_round / sqrt(2 T)``, so ``σ_round = sqrt(T) * σ(ε, δ, sqrt(2))`` spends exactly
-(ε, δ); the ledger records the ``T`` events and checks it. Embeddings of private text
+Each record casts one vote, so replacing a record moves two counts of the histogram
+by one: each round is discrete Gaussian noise on two moved counts, ``T`` rounds on
+``2 T`` (:mod:`sk_safesynth.synth.votes`), accounted exactly with dp-accounting's
+discrete Gaussian PLD; σ is calibrated so the ``T`` rounds spend the budget the fit
+has left, and the ledger records each round. Embeddings of private text
 are computed in-process (the default local vectorizer) or, with a remote embedding
 model, are a release: use a local ``embedding_model`` for private text.
 """
@@ -80,7 +80,7 @@ class PrivateEvolution(GenerationMethod):
         warn_remote_embedding(client, schema)
         encoder = VectorEncoder(schema, embed=client.embed)
         private = encoder.encode(context.frame[schema.names])
-        sigma = vote_sigma(context.epsilon, context.delta, self.n_rounds)
+        sigma = vote_sigma(context.ledger, self.n_rounds)
         population = llm_pool(client, schema, self.population_size, rows_per_call=self.rows_per_call,
                               target=context.target, seed=context.public_seed)
         for round_ in range(self.n_rounds):

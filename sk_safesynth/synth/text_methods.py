@@ -16,11 +16,13 @@ and one text column, and share one fit:
    (:mod:`sk_safesynth.synth.votes`). Summed per group, the noisy votes also give the
    DP group shares, for free.
 
-All DP steps are Gaussian mechanisms of L2 sensitivity ``sqrt(2)`` (replace-one), so
-they compose exactly into one Gaussian: with ``μ`` the budget's Gaussian parameter, the
-keywords get ``μ² · keyword_share`` and each of the ``n_rounds`` votes an equal part of
-the rest. Raw private text never enters a prompt, an embedding call to a provider, or
-the fitted object.
+Both DP steps move a record's contribution by at most ``sqrt(2)`` in L2 norm
+(replace-one). The keyword histogram (noise on a 2**-16 lattice) is accounted as a
+Gaussian; the votes are discrete Gaussian noise on two moved counts per round, accounted
+exactly. One σ sets both: the keywords get ``σ / sqrt(keyword_share)`` and each of the
+``n_rounds`` votes ``σ * sqrt(n_rounds / (1 - keyword_share))``, and σ is calibrated
+against the ledger so the fit spends the budget it has left. Raw private text never
+enters a prompt, an embedding call to a provider, or the fitted object.
 
 :class:`TextPrivateEvolution` evolves the population: the winners of each round are
 kept and varied (the LLM continues a winner's opening words under its header), and
@@ -35,11 +37,12 @@ import itertools
 import math
 from numbers import Integral, Real
 
+import dp_accounting
 import numpy as np
 import pandas as pd
 from sklearn.utils._param_validation import Interval
 
-from sk_safesynth.privacy.calibration import analytic_gaussian_sigma
+from sk_safesynth.privacy import gaussian_event
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import (
     check_template,
@@ -56,7 +59,7 @@ from sk_safesynth.synth.documents import (
     tidy,
     write_documents,
 )
-from sk_safesynth.synth.votes import VOTE_SENSITIVITY, as_probabilities, noisy_votes
+from sk_safesynth.synth.votes import VOTE_SENSITIVITY, as_probabilities, noisy_votes, vote_event
 
 _MAX_GROUPS = 64
 _VOCABULARY_SIZE = 1000
@@ -107,7 +110,7 @@ class _DocumentMethod(GenerationMethod):
         self.max_length_ = schema[self.text_column_].max_length
         codes = _group_codes(context.frame, names, levels)
         self.population_ = self._public_population(context)
-        sigma_keywords, self.vote_sigma_ = self._noise(context.epsilon, context.delta)
+        sigma_keywords, self.vote_sigma_ = self._noise(context.ledger)
         self.keywords_: list[tuple[list[str], np.ndarray]] = [([], np.empty(0))] * len(self.groups_)
         if self.keywords:
             vocabulary = public_vocabulary([t for texts in self.population_ for t in texts], _VOCABULARY_SIZE,
@@ -128,12 +131,22 @@ class _DocumentMethod(GenerationMethod):
         return public_documents(context.client, self.template_, self.groups_, per_group, max_tokens=self.max_tokens,
                                 seed=context.public_seed, max_length=self.max_length_)
 
-    def _noise(self, epsilon: float, delta: float) -> tuple[float, float]:
+    def _noise(self, ledger) -> tuple[float, float]:
         """Sigma of the keyword histogram and of each vote round (module docstring)."""
-        sigma = analytic_gaussian_sigma(epsilon, delta, l2_sensitivity=VOTE_SENSITIVITY)
         vote_share = 1.0 - self.keyword_share if self.keywords else 1.0
-        sigma_keywords = sigma / math.sqrt(self.keyword_share) if self.keywords else math.inf
-        return sigma_keywords, sigma * math.sqrt(self.n_vote_rounds / vote_share)
+
+        def parts(sigma: float) -> tuple[float, float]:
+            sigma_keywords = sigma / math.sqrt(self.keyword_share) if self.keywords else math.inf
+            return sigma_keywords, sigma * math.sqrt(self.n_vote_rounds / vote_share)
+
+        def event(sigma: float):
+            sigma_keywords, sigma_votes = parts(sigma)
+            events = [vote_event(sigma_votes, self.n_vote_rounds)]
+            if self.keywords:
+                events.append(gaussian_event(sigma_keywords, VOTE_SENSITIVITY))
+            return dp_accounting.ComposedDpEvent(events)
+
+        return parts(ledger.calibrate(event))
 
     def _vote(self, private, codes: np.ndarray, context: FitContext, round_: int) -> list[np.ndarray]:
         """Noisy votes of the private texts for the candidates of their own group."""

@@ -1,11 +1,13 @@
 """Noisy nearest-candidate votes: the DP step shared by the Private Evolution methods.
 
 Each private record casts one vote, for its nearest candidate. Replacing a record
-moves one vote from one candidate to another, so the vote histogram changes by at
-most ``sqrt(2)`` in L2 norm, whatever the number of candidates: each round is a
-Gaussian mechanism with noise multiplier ``σ / sqrt(2)``. ``T`` rounds compose to
-one Gaussian with multiplier ``σ / sqrt(2 T)``, so ``σ = sqrt(T) * σ(ε, δ, sqrt(2))``
-spends exactly (ε, δ); the ledger records the ``T`` events and checks it.
+moves one vote from one candidate to another: two counts change by one, whatever the
+number of candidates. The counts get discrete Gaussian noise, so each round is a
+:class:`~sk_safesynth.privacy.ledger.DiscreteGaussianDpEvent` with two coordinates,
+accounted exactly by dp-accounting's discrete Gaussian PLD; ``T`` rounds are ``2 T``
+coordinates. σ is calibrated against the fit's ledger so that the rounds spend all of
+the budget still left (:meth:`~sk_safesynth.privacy.PrivacyLedger.calibrate`); the
+ledger records each round before its votes are released.
 """
 
 from __future__ import annotations
@@ -16,10 +18,10 @@ import warnings
 import numpy as np
 
 from sk_safesynth.exceptions import PrivacyLeakWarning
-from sk_safesynth.privacy import PrivacyLedger, analytic_gaussian_sigma, discrete_gaussian, gaussian_event
+from sk_safesynth.privacy import PrivacyLedger, discrete_gaussian, discrete_gaussian_event
 
 _CHUNK = 4096
-VOTE_SENSITIVITY = math.sqrt(2.0)
+VOTE_SENSITIVITY = math.sqrt(2.0)  # L2 norm of one replaced vote
 
 
 def nearest(private: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -33,9 +35,14 @@ def nearest(private: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return out
 
 
-def vote_sigma(epsilon: float, delta: float, n_rounds: int) -> float:
-    """Noise of each of ``n_rounds`` vote histograms so that together they spend (ε, δ)."""
-    return analytic_gaussian_sigma(epsilon, delta, l2_sensitivity=VOTE_SENSITIVITY) * math.sqrt(n_rounds)
+def vote_event(sigma: float, n_rounds: int = 1):
+    """Event of ``n_rounds`` vote histograms with discrete Gaussian noise ``sigma``."""
+    return discrete_gaussian_event(sigma, n_coordinates=2 * n_rounds)
+
+
+def vote_sigma(ledger: PrivacyLedger, n_rounds: int) -> float:
+    """Noise of each of ``n_rounds`` vote histograms so that together they spend what ``ledger`` has left."""
+    return ledger.calibrate(lambda sigma: vote_event(sigma, n_rounds))
 
 
 def noisy_votes(votes: np.ndarray, sigma: float, threshold: float, ledger: PrivacyLedger, round_: int,
@@ -44,7 +51,7 @@ def noisy_votes(votes: np.ndarray, sigma: float, threshold: float, ledger: Priva
 
     Returns the scores: noisy votes less ``threshold * sigma``, clipped at zero.
     """
-    ledger.spend(gaussian_event(sigma, VOTE_SENSITIVITY), f"Private Evolution vote, round {round_ + 1}")
+    ledger.spend(vote_event(sigma), f"Private Evolution vote, round {round_ + 1}")
     noisy = (votes + discrete_gaussian(sigma, len(votes), rng)).astype(float)
     return np.clip(noisy - threshold * sigma, 0, None)
 
