@@ -14,7 +14,9 @@ equal-width bins over the public bounds): mean TVD over all 2-way marginals, ove
 feature pairs only, over 3-way marginals with the target, and the share of rows whose
 education-num is the one education determines.
 ``marginals`` is the default (``Marginals()``), ``marginals_tree`` measures the tree
-only (``extra_pairs=0``), ``marginals_pool`` adds a 200-row embedded-LLM candidate pool.
+only (``extra_pairs=0``), ``marginals_coarse`` has no fine grid (``fine_bins=16``:
+numbers decoded uniformly inside their 16 bins), ``marginals_pool`` adds a 200-row
+embedded-LLM candidate pool.
 Every LLM output comes from the embedded model (Gemma 3 270M); where it is too slow for
 full-size output (noisy_icl, private_evolution), ``--llm-rows`` synthetic rows are
 generated and the table says so.
@@ -136,6 +138,8 @@ def run_one(method, epsilon, seed, X, y, X_test, y_test, llm_rows) -> dict:
             sampler = DPSyntheticSampler(method=Marginals(), **params)
         elif method == "marginals_tree":
             sampler = DPSyntheticSampler(method=Marginals(extra_pairs=0), **params)
+        elif method == "marginals_coarse":
+            sampler = DPSyntheticSampler(method=Marginals(fine_bins=16), **params)
         elif method == "marginals_pool":
             sampler = DPSyntheticSampler(method=Marginals(pool_size=200), **params)
         elif method == "noisy_icl":

@@ -56,7 +56,8 @@ def adult() -> str:
             "seconds": f"{group['seconds'].astype(float).mean():.1f}",
         })
     order = {"real": 0, "independent": 1, "smartnoise_mst": 2, "smartnoise_aim": 3, "marginals_nollm": 4,
-             "marginals_tree": 4.5, "marginals": 5, "marginals_pool": 5.5, "noisy_icl": 6, "private_evolution": 7}
+             "marginals_tree": 4.5, "marginals_coarse": 4.7, "marginals": 5, "marginals_pool": 5.5, "noisy_icl": 6,
+             "private_evolution": 7}
     table = pd.DataFrame(rows).sort_values(["method", "ε"], key=lambda c: c.map(order) if c.name == "method" else c)
     return markdown(table)
 

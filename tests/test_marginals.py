@@ -12,7 +12,7 @@ from sk_safesynth.llm.testing import FAKE_MODEL
 from sk_safesynth.privacy import PrivacyLedger
 from sk_safesynth.synth import Marginals
 from sk_safesynth.synth.measurement import counts, maximum_spanning_tree, select_tree, selection_sensitivity
-from sk_safesynth.synth.tree_model import draw, project_simplex
+from sk_safesynth.synth.tree_model import Expansion, draw, fine_density, no_interaction, project_simplex
 
 pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
 
@@ -47,7 +47,7 @@ def test_fit_spends_the_whole_budget_in_three_gaussian_steps():
     assert len(labels) == 3 and "selection" in labels[1]
     method = sampler.method_
     # the clique noise follows from sqrt(2 M) sensitivity and the clique share of mu^2
-    n_pairs = len(method.edges_) + min(method.extra_pairs, 6 - len(method.edges_))
+    n_pairs = len(method.edges_) + method.n_extra_pairs_
     mu = math.sqrt(sum(math.sqrt(2 * m) ** 2 / s**2 for m, s in [(4, method.sigmas_["one_way"]),
                                                                     (n_pairs, method.sigmas_["cliques"])])
                    + selection_sensitivity(6) ** 2 / method.sigmas_["selection"] ** 2)
@@ -83,6 +83,117 @@ def test_extra_pairs_are_measured_and_reweighted_to():
     method = sampler.method_
     assert len(method.model_.cliques) == len(method.edges_) + 2 + 1  # edges, extra pairs, root
     assert len(sampler.sample(500)) == 500
+
+
+def test_auto_extra_pairs_follow_the_noise():
+    # the tree alone when the budget is small, every pair when it is large
+    assert _fit(epsilon=0.05)[0].method_.n_extra_pairs_ == 0
+    sampler = _fit(epsilon=50.0)[0]
+    assert sampler.method_.n_extra_pairs_ == 6 - len(sampler.method_.edges_)
+    assert _fit(epsilon=50.0, extra_pairs=1)[0].method_.n_extra_pairs_ == 1
+
+
+def _skewed(n=8000, seed=0):
+    """A gain column that is exactly 0 in 90% of rows and 7688 in most others; a wide age."""
+    rng = np.random.default_rng(seed)
+    label = rng.random(n) < 0.3
+    gain = np.where(rng.random(n) < np.where(label, 0.7, 0.98), 0, 7688)
+    scattered = rng.random(n) < 0.02
+    gain[scattered] = rng.integers(1, 99_999, scattered.sum())
+    X = pd.DataFrame({"gain": gain, "age": rng.integers(17, 91, n)})
+    return X, pd.Series(np.where(label, "yes", "no"), name="label")
+
+
+def test_numbers_are_decoded_to_point_masses_on_the_fine_grid():
+    X, y = _skewed()
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, bounds={"gain": (0, 99_999), "age": (17, 90)},
+                                 categories={"label": ["no", "yes"]}, method=Marginals(), random_state=0).fit(X, y)
+    method = sampler.method_
+    assert method.discretizer_.n_levels("gain") == 100_000  # one fine cell per value
+    assert method.marginals_[(2, 0)].shape == (2, 16) and method.fine_marginals_[(2, 0)].shape == (2, 100_000)
+    synthetic = sampler.sample(6000)
+    share = (X["gain"] == 0).mean()
+    # 16 equal-width bins decoded uniformly would put almost no row at exactly 0 or 7688
+    assert abs((synthetic["gain"] == 0).mean() - share) < 0.03
+    assert abs((synthetic["gain"] == 7688).mean() - (X["gain"] == 7688).mean()) < 0.03
+    rich = synthetic.loc[synthetic["label"] == "yes", "gain"]
+    assert (rich == 7688).mean() > 0.2 > (synthetic.loc[synthetic["label"] == "no", "gain"] == 7688).mean()
+    assert set(np.unique(synthetic["age"])) <= set(range(17, 91))
+
+
+def test_missing_numbers_keep_their_share_beside_the_fine_grid():
+    X, y = _skewed()
+    X["gain"] = X["gain"].astype(float).where(np.random.default_rng(1).random(len(X)) > 0.2)
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, bounds={"gain": (0, 99_999), "age": (17, 90)},
+                                 categories={"label": ["no", "yes"]}, missing={"gain": True, "age": False, "label": False},
+                                 method=Marginals(), random_state=0).fit(X, y)
+    method = sampler.method_
+    gain = method.discretizer_.names.index("gain")
+    assert method.cell_of_[gain][-1] == 16  # the missing level is a bin of its own
+    synthetic = sampler.sample(6000)
+    assert abs(synthetic["gain"].isna().mean() - 0.2) < 0.03
+    present = synthetic["gain"].dropna()  # a float column now: fine cells 0.76 wide
+    assert abs((present < 1).mean() - (X["gain"].dropna() == 0).mean()) < 0.03
+
+
+def test_decoded_integers_stay_in_their_bin():
+    from sk_safesynth.schema import ColumnSpec, TableSchema
+    from sk_safesynth.synth.encoding import Discretizer
+
+    discretizer = Discretizer(TableSchema((ColumnSpec("age", "integer", 17, 90),)), 16)  # bins 4.56 wide
+    codes = np.repeat(np.arange(16), 500)[:, None]
+    decoded = discretizer.decode(codes, np.random.default_rng(0))
+    assert (discretizer.encode(decoded) == codes).all()
+    assert set(decoded["age"][codes[:, 0] == 0]) == {17, 18, 19, 20, 21}
+
+
+def test_fine_density_keeps_point_masses_and_spreads_the_rest():
+    coarse = np.array([[100.0, 50.0], [30.0, 0.0]])
+    cell_of = np.array([0, 0, 0, 0, 1, 1])
+    fine = np.array([[80.0, 2.0, -3.0, 1.0, 0.5, -1.0], [-1.0, 60.0, 0.0, 0.0, 0.0, 0.0]])
+    out = fine_density(coarse, fine, cell_of, sigma=1.0)  # threshold sqrt(2 ln 6) = 1.9
+    assert np.allclose(out[0], [80, 2, 9, 9, 25, 25])  # 80 and 2 are point masses, 18 spread over 2 cells
+    assert np.allclose(out[1], [0, 30, 0, 0, 0, 0])  # a point mass larger than its cell is cut to it
+    assert np.allclose([out[:, cell_of == c].sum(axis=1) for c in (0, 1)], coarse.T)
+
+
+def test_expansion_draws_levels_within_their_group():
+    density = np.array([[0.0, 3.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    merge = np.array([1, 0, 0, 1])  # group 0 = levels 1, 2; group 1 = levels 0, 3
+    expansion = Expansion.fit(density, merge)
+    rng = np.random.default_rng(0)
+    anchor = np.repeat([0, 0, 1], 20000)
+    groups = np.repeat([0, 1, 0], 20000)
+    drawn = expansion.draw(anchor, groups, rng)
+    first, second, third = drawn[:20000], drawn[20000:40000], drawn[40000:]
+    assert set(first) == {1, 2} and abs((first == 1).mean() - 0.75) < 0.015
+    assert set(second) == {0, 3} and abs((second == 0).mean() - 0.5) < 0.015  # no mass: uniform
+    assert set(third) == {1}
+
+
+def test_no_interaction_fit_has_the_margins_and_equal_odds_ratios():
+    rng = np.random.default_rng(0)
+    noisy = rng.integers(5, 60, (2, 3, 4)).astype(float)
+    child, parent = noisy.sum(axis=2), noisy.sum(axis=1)
+    fit = no_interaction(noisy, child, parent)
+    assert np.allclose(fit.sum(axis=2), child, rtol=1e-6) and np.allclose(fit.sum(axis=1), parent, rtol=1e-6)
+    assert np.allclose(fit.sum(axis=0), noisy.sum(axis=0), rtol=1e-3)
+    odds = np.log(fit[:, 1:, 1:] * fit[:, :1, :1] / (fit[:, 1:, :1] * fit[:, :1, 1:]))
+    assert np.allclose(odds[0], odds[1], atol=1e-3)
+
+
+def test_large_samples_are_resampled_in_chunks(monkeypatch):
+    from sk_safesynth.synth import marginals
+
+    sampler, X, y = _fit(epsilon=4.0, extra_pairs=2)
+    monkeypatch.setattr(marginals, "_CHUNK_ROWS", 700)
+    pools = []
+    original = Marginals.candidate_codes
+    monkeypatch.setattr(Marginals, "candidate_codes",
+                        lambda self, client, n_draws, rng: pools.append(n_draws) or original(self, client, n_draws, rng))
+    synthetic = sampler.sample(2000)
+    assert len(synthetic) == 2000 and len(pools) == 3  # 700 + 700 + 600 rows, each from its own pool
+    assert functional_agreement(synthetic, "a", "b", X) > 0.9
 
 
 def test_selection_scores_and_tree():

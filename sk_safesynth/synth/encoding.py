@@ -18,7 +18,7 @@ import pandas as pd
 from sk_safesynth.schema import ColumnSpec, TableSchema
 
 # Integer columns with at most this many values get one bin per value.
-_MAX_EXACT_INTEGER_BINS = 32
+MAX_EXACT_INTEGER_BINS = 32
 
 
 def _as_number(series: pd.Series, column: ColumnSpec) -> np.ndarray:
@@ -35,19 +35,19 @@ class Discretizer:
     """Map each non-text column to codes ``0..n_levels-1`` (bins or categories).
 
     Numeric columns get ``n_bins`` equal-width bins over their bounds (integers with
-    a small range get one bin per value). Values outside the domain (a category not
+    at most ``max_exact`` values get one bin per value). Values outside the domain (a category not
     selected, say) get code ``-1`` and are left out of every count, unless the column
     has an ``"other"`` level, which then holds them. A column that may be missing has a
     last level for missing values (decoded as NaN / NaT).
     """
 
-    def __init__(self, schema: TableSchema, n_bins: int = 16):
+    def __init__(self, schema: TableSchema, n_bins: int = 16, max_exact: int = MAX_EXACT_INTEGER_BINS):
         self.schema = schema
         self.columns = [c for c in schema if c.kind != "text"]
         self.edges: dict[str, np.ndarray] = {}
         for column in self.columns:
             if column.kind in ("numeric", "integer", "datetime"):
-                if column.kind == "integer" and column.high - column.low + 1 <= _MAX_EXACT_INTEGER_BINS:
+                if column.kind == "integer" and column.high - column.low + 1 <= max_exact:
                     self.edges[column.name] = np.arange(np.ceil(column.low), np.floor(column.high) + 2) - 0.5
                 else:
                     self.edges[column.name] = np.linspace(column.low, column.high, n_bins + 1)
@@ -96,9 +96,10 @@ class Discretizer:
                 edges = self.edges[column.name]
                 low = np.maximum(edges[code], column.low)
                 high = np.minimum(edges[code + 1], column.high)
-                values = low + rng.random(len(code)) * (high - low)
+                u = rng.random(len(code))
+                values = low + u * (high - low)
                 if column.kind == "integer":
-                    values = np.clip(np.rint(values), np.ceil(column.low), np.floor(column.high))
+                    values = self._integers_in_bin(u, values, code, edges, column)
                 values = np.where(absent, np.nan, values)
                 if column.kind == "datetime":
                     values = pd.to_datetime(values, unit="s")
@@ -108,6 +109,21 @@ class Discretizer:
                 values[absent] = np.nan
                 data[column.name] = values
         return pd.DataFrame(data)
+
+    @staticmethod
+    def _integers_in_bin(u: np.ndarray, values: np.ndarray, code: np.ndarray, edges: np.ndarray,
+                         column: ColumnSpec) -> np.ndarray:
+        """The integer at uniform position ``u`` among those that encode to each bin (``values`` rounded
+        where no integer does)."""
+        lowest, highest = np.ceil(float(column.low)), np.floor(float(column.high))  # type: ignore[arg-type]
+        first = np.maximum(np.ceil(edges[code]), lowest)
+        # a bin is [edge, next edge); the last one also holds its upper edge
+        last = np.where(code == len(edges) - 2, np.floor(edges[-1]), np.ceil(edges[code + 1]) - 1)
+        last = np.minimum(last, highest)
+        count = last - first + 1
+        inside = first + np.floor(u * np.maximum(count, 1))
+        rounded = np.clip(np.rint(values), lowest, highest)
+        return np.where(count >= 1, np.minimum(inside, last), rounded)
 
 
 class VectorEncoder:

@@ -15,7 +15,9 @@ Privacy
 Three Gaussian mechanisms (:mod:`sk_safesynth.synth.measurement`), one ledger,
 replace-one neighbours, sensitivities from what one record touches:
 
-1. the (target, column) tables of every column, on the full domain;
+1. the (target, column) tables of every column, on the full domain; a numeric column
+   in ``n_bins`` equal-width bins and on its fine grid (one cell per value for
+   integers, ``fine_bins`` cells otherwise);
 2. the noisy L1 distance, for every column pair, between its (target, i, j) table and
    what step 1 predicts without the pair; the maximum spanning tree over them is
    post-processing;
@@ -27,7 +29,10 @@ The three compose exactly into one Gaussian mechanism with ``μ² = μ₁² + μ
 the shares of ``μ²`` are parameters and the whole ``(ε, δ)`` is spent. Estimation and
 sampling (:mod:`sk_safesynth.synth.tree_model`) and the optional LLM candidate pool
 (reweighted to the fitted marginals by iterative proportional fitting, as PMW-Pub,
-Liu et al. 2021, reweights public data) are post-processing. Text columns are written
+Liu et al. 2021, reweights public data) are post-processing; a sampled range is
+decoded to a fine cell by step 1's fine table: its point masses above the noise and
+an even spread elsewhere (:func:`~sk_safesynth.synth.tree_model.fine_density`). Text
+columns are written
 afterwards, each a document under its row's values
 (:func:`~sk_safesynth.synth.documents.write_text`).
 """
@@ -41,21 +46,27 @@ from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_safesynth.privacy import gaussian_event
 from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
-from sk_safesynth.synth.encoding import Discretizer
+from sk_safesynth.synth.encoding import MAX_EXACT_INTEGER_BINS, Discretizer
 from sk_safesynth.synth.measurement import counts, measure_tables, select_tree
 from sk_safesynth.synth.pool import llm_pool
-from sk_safesynth.synth.tree_model import fit_tree_model, pooled_marginals
+from sk_safesynth.synth.tree_model import fine_density, fit_tree_model, pooled_marginals
 
 _IPF_ITERATIONS = 40
 # A level is merged for the clique tables when step 1 estimates it below this many
 # standard deviations of the clique noise.
 _MERGE_THRESHOLD = 3.0
+# extra_pairs="auto": pairs are added while a clique cell's noise std stays below n / this
+_NOISE_PER_RECORD = 1000.0
+# extra_pairs="auto": at most this many extra pairs per column (bounds the time of reweighting)
+_EXTRA_PER_COLUMN = 3
+# Rows resampled from one pool of model draws (and LLM candidates) at a time.
+_CHUNK_ROWS = 100_000
 
 
 class Marginals(GenerationMethod):
@@ -64,15 +75,22 @@ class Marginals(GenerationMethod):
     Parameters
     ----------
     n_bins : int, default=16
-        Equal-width bins per numeric column over its public bounds.
+        Equal-width bins per numeric column over its public bounds in the measured
+        tables (integer columns with at most 32 values: one bin per value).
+    fine_bins : int, default=131072
+        Cells per numeric column of the fine grid on which it is also measured and
+        decoded: integer columns with at most this many values get one cell per value,
+        others this many equal-width cells over their public bounds.
     one_way_share : float, default=0.2
         Share of the budget (of ``μ²``) for the (target, column) tables.
     selection_share : float, default=0.1
         Share for the noisy pair scores that choose the tree.
-    extra_pairs : int, default=13
+    extra_pairs : int or "auto", default="auto"
         Pairs outside the tree, the best by noisy score, also measured as (target, i, j)
         tables. Then synthetic rows are drawn from a pool of model draws reweighted to
-        every measured table.
+        every measured table. ``"auto"`` measures as many pairs as keep the noise
+        standard deviation of a table cell at most 1/1000 of the (noisy) number of
+        records, up to three per column: the tree alone at small budgets.
     pool_size : int, default=0
         LLM-written candidate rows from the public schema (privacy-free, cached), added
         to the pool; off by default because the benchmark shows no gain from it
@@ -89,8 +107,13 @@ class Marginals(GenerationMethod):
     marginals_ : dict
         Noisy count tables keyed by column-index tuples (DP outputs); clique tables on
         merged levels.
+    fine_marginals_ : dict
+        Noisy count tables of numeric columns on their fine grid, keyed as in
+        ``marginals_`` (DP outputs).
     selection_scores_ : dict
         Noisy pair scores ``(i, j) -> score`` (DP outputs).
+    n_extra_pairs_ : int
+        Pairs measured outside the tree.
     edges_ : list of (child, parent)
         The tree, breadth-first from its root (column indices of ``discretizer_.names``).
     model_ : TreeModel
@@ -102,17 +125,19 @@ class Marginals(GenerationMethod):
     name = "marginals"
     _parameter_constraints: dict = {
         "n_bins": [Interval(Integral, 2, None, closed="left")],
+        "fine_bins": [Interval(Integral, 2, None, closed="left")],
         "one_way_share": [Interval(Real, 0, 1, closed="neither")],
         "selection_share": [Interval(Real, 0, 1, closed="neither")],
-        "extra_pairs": [Interval(Integral, 0, None, closed="left")],
+        "extra_pairs": [Interval(Integral, 0, None, closed="left"), StrOptions({"auto"})],
         "pool_size": [Interval(Integral, 0, None, closed="left")],
         "n_independent": [Interval(Integral, 0, None, closed="left")],
         "rows_per_call": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, n_bins=16, one_way_share=0.2, selection_share=0.1, extra_pairs=13, pool_size=0,
-                 n_independent=20000, rows_per_call=10):
+    def __init__(self, n_bins=16, fine_bins=131072, one_way_share=0.2, selection_share=0.1, extra_pairs="auto",
+                 pool_size=0, n_independent=20000, rows_per_call=10):
         self.n_bins = n_bins
+        self.fine_bins = fine_bins
         self.one_way_share = one_way_share
         self.selection_share = selection_share
         self.extra_pairs = extra_pairs
@@ -137,42 +162,52 @@ class Marginals(GenerationMethod):
         return {step: share / total for step, share in shares.items()}
 
     def _fit(self, context: FitContext) -> None:
-        self.discretizer_ = Discretizer(context.schema, self.n_bins)
+        self.discretizer_ = Discretizer(context.schema, self.fine_bins, max_exact=self.fine_bins)
         self.public_seed_ = context.public_seed
         names = self.discretizer_.names
         codes = self.discretizer_.encode(context.frame)
         t = names.index(context.target) if context.target in names else None
         self.anchor_ = t
         features = [j for j in range(len(names)) if j != t]
-        n_anchor = self.discretizer_.n_levels(names[t]) if t is not None else 1
-        anchor = codes[:, t] if t is not None else np.zeros(len(codes), dtype=np.int64)
-        levels = {f: self.discretizer_.n_levels(names[f]) for f in features}
+        # public grid of the tables: numeric columns in n_bins equal-width cells of their fine grid
+        self.cell_of_ = {j: self._grid(names[j]) for j in range(len(names))}
+        cells = {j: np.where(codes[:, j] >= 0, self.cell_of_[j][np.clip(codes[:, j], 0, None)], -1)
+                 for j in range(len(names))}
+        fine = [f for f in features if len(self.cell_of_[f]) > int(self.cell_of_[f].max()) + 1]
+        n_anchor = int(self.cell_of_[t].max()) + 1 if t is not None else 1
+        anchor = cells[t] if t is not None else np.zeros(len(codes), dtype=np.int64)
+        levels = {f: int(self.cell_of_[f].max()) + 1 for f in features}
         shares = self._shares(len(features))
         # the three steps compose to one Gaussian of parameter mu: spend all the ledger has left
         mu = 1.0 / context.ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
         mus = {step: mu * math.sqrt(share) for step, share in shares.items()}
         ledger, rng = context.ledger, context.rng
 
-        # 1. (anchor, column) tables on the full domain
+        # 1. (anchor, column) tables on the full domain, numeric columns also on their fine grid
         if features:
-            one_way, sigma1 = measure_tables(
-                ledger, {f: np.column_stack([anchor, codes[:, f]]) for f in features},
-                {f: (n_anchor, levels[f]) for f in features}, mus["one_way"], rng, "Gaussian (target, column) tables")
+            exact: dict = {f: counts(np.column_stack([anchor, cells[f]]), (n_anchor, levels[f])) for f in features}
+            exact.update({("fine", f): counts(np.column_stack([anchor, codes[:, f]]), (n_anchor, len(self.cell_of_[f])))
+                          for f in fine})
+            tables, sigma1 = measure_tables(ledger, exact, mus["one_way"], rng, "Gaussian (target, column) tables")
+            one_way = {f: tables[f] for f in features}
+            fine_tables = {f: tables[("fine", f)] for f in fine}
             anchor_only = None
         else:
-            tables, sigma1 = measure_tables(ledger, {t: anchor[:, None]}, {t: (n_anchor,)}, mus["one_way"], rng,
+            tables, sigma1 = measure_tables(ledger, {t: counts(anchor[:, None], (n_anchor,))}, mus["one_way"], rng,
                                             "Gaussian target counts")
-            one_way, anchor_only = {}, tables[t]
+            one_way, fine_tables, anchor_only = {}, {}, tables[t]
         self.sigmas_ = {"one_way": sigma1}
         self.marginals_ = {self._key(f): self._released(table) for f, table in one_way.items()}
+        self.fine_marginals_ = {self._key(f): self._released(table) for f, table in fine_tables.items()}
         if anchor_only is not None and t is not None:
             self.marginals_[(t,)] = anchor_only
 
         # merge levels the clique noise would drown (post-processing of step 1)
-        n_pairs = min(len(features) - 1 + self.extra_pairs, len(features) * (len(features) - 1) // 2)
+        n_extra = self._n_extra(features, one_way, mus.get("cliques"))
+        n_pairs = len(features) - 1 + n_extra
         sigma3 = math.sqrt(2 * n_pairs) / mus["cliques"] if "cliques" in mus else None
         merge = {f: self._merge(table, sigma3) for f, table in one_way.items()}
-        merged = {f: np.where(codes[:, f] >= 0, merge[f][np.clip(codes[:, f], 0, None)], -1) for f in features}
+        merged = {f: np.where(cells[f] >= 0, merge[f][np.clip(cells[f], 0, None)], -1) for f in features}
         n_merged = {f: int(merge[f].max()) + 1 for f in features}
 
         # 2. the tree
@@ -195,20 +230,49 @@ class Marginals(GenerationMethod):
         tree = {frozenset(e) for e in self.edges_}
         ranked = sorted((p for p in self.selection_scores_ if frozenset(p) not in tree),
                         key=lambda p: self.selection_scores_[p], reverse=True)
-        pairs = self.edges_ + ranked[:self.extra_pairs]
+        self.n_extra_pairs_ = min(n_extra, len(ranked))
+        pairs = self.edges_ + ranked[:self.n_extra_pairs_]
 
         # 3. (anchor, i, j) tables of the tree edges and the extra pairs, on merged levels
         cliques: dict = {}
         if pairs:
             cliques, sigma3 = measure_tables(
-                ledger, {(i, j): np.column_stack([anchor, merged[i], merged[j]]) for i, j in pairs},
-                {(i, j): (n_anchor, n_merged[i], n_merged[j]) for i, j in pairs}, mus["cliques"], rng,
-                "Gaussian (target, column, column) tables")
+                ledger, {(i, j): counts(np.column_stack([anchor, merged[i], merged[j]]),
+                                        (n_anchor, n_merged[i], n_merged[j])) for i, j in pairs},
+                mus["cliques"], rng, "Gaussian (target, column, column) tables")
             self.sigmas_["cliques"] = sigma3
             self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
-        self.merge_ = merge
+        # merged levels and masses on the fine grid (post-processing)
+        self.merge_ = {f: merge[f][self.cell_of_[f]] for f in features}
+        densities = {f: np.clip(one_way[f], 0, None) for f in features}
+        densities.update({f: fine_density(densities[f], fine_tables[f], self.cell_of_[f], sigma1) for f in fine})
         self.model_ = fit_tree_model(one_way, sigma1**2, merge, cliques, (sigma3 or 1.0) ** 2, self.edges_,
-                                     anchor_only)
+                                     densities, self.merge_, anchor_only)
+
+    def _grid(self, name: str) -> np.ndarray:
+        """Cell of each level of a column in the measured tables (a missing level is a cell of its own)."""
+        n_levels = self.discretizer_.n_levels(name)
+        if name not in self.discretizer_.edges:
+            return np.arange(n_levels)
+        cells = _cells(self.discretizer_.n_values(name), self.n_bins)
+        return np.append(cells, cells.max() + 1) if n_levels > len(cells) else cells
+
+    def _n_extra(self, features: list, one_way: dict, mu: float | None) -> int:
+        """Pairs measured beyond the tree: ``extra_pairs``, or by noise when ``"auto"`` (post-processing).
+
+        ``"auto"``: the most pairs ``P`` (tree included) with clique noise
+        ``σ = sqrt(2 P) / μ`` at most ``n̂ / 1000``, ``n̂`` the median noisy total of the
+        step-1 tables, and at most three extra pairs per column.
+        """
+        n_candidates = len(features) * (len(features) - 1) // 2
+        n_tree = max(len(features) - 1, 0)
+        if mu is None:
+            return 0
+        if self.extra_pairs != "auto":
+            return min(int(self.extra_pairs), n_candidates - n_tree)
+        n_records = max(float(np.median([table.sum() for table in one_way.values()])), 0.0)
+        affordable = int((mu * n_records / _NOISE_PER_RECORD) ** 2 / 2)
+        return int(np.clip(affordable - n_tree, 0, min(n_candidates - n_tree, _EXTRA_PER_COLUMN * len(features))))
 
     def _key(self, *columns: int) -> tuple[int, ...]:
         return ((self.anchor_,) if self.anchor_ is not None else ()) + columns
@@ -233,47 +297,68 @@ class Marginals(GenerationMethod):
     def _model_codes(self, n: int, rng) -> np.ndarray:
         anchor, levels = self.model_.sample(n, rng)
         codes = np.zeros((n, len(self.discretizer_.names)), dtype=np.int64)
-        if self.anchor_ is not None:
-            codes[:, self.anchor_] = anchor
+        if self.anchor_ is not None:  # a numeric target: a fine cell uniformly within its coarse cell
+            cell_of = self.cell_of_[self.anchor_]
+            sizes = np.bincount(cell_of)
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+            codes[:, self.anchor_] = starts[anchor] + np.floor(rng.random(n) * sizes[anchor]).astype(np.int64)
         for column, values in levels.items():
             codes[:, column] = values
         return codes
 
-    def candidate_pool(self, client, n_draws: int, rng) -> pd.DataFrame:
-        """LLM-written candidates (public schema only, if ``pool_size``) and ``n_draws`` draws of the model."""
-        structured = TableSchema(tuple(c for c in self.schema_ if c.kind != "text"))
-        parts = [self.discretizer_.decode(self._model_codes(n_draws, rng), rng)]
+    def candidate_codes(self, client, n_draws: int, rng) -> np.ndarray:
+        """Codes of ``n_draws`` draws of the model and of the LLM-written candidates (public schema only,
+        if ``pool_size``) that lie inside the domain."""
+        codes = self._model_codes(n_draws, rng)
         if self.pool_size:
-            parts.append(llm_pool(client, structured, self.pool_size, rows_per_call=self.rows_per_call,
-                                  target=self.target_, seed=self.public_seed_))
-        pool = pd.concat(parts, ignore_index=True)
-        return structured.coerce(pool[structured.names])
+            structured = TableSchema(tuple(c for c in self.schema_ if c.kind != "text"))
+            written = llm_pool(client, structured, self.pool_size, rows_per_call=self.rows_per_call,
+                               target=self.target_, seed=self.public_seed_)
+            written_codes = self.discretizer_.encode(structured.coerce(written[structured.names]))
+            codes = np.vstack([codes, written_codes[(written_codes >= 0).all(axis=1)]])
+        return codes
 
-    def weights(self, pool: pd.DataFrame) -> np.ndarray:
-        """Iterative proportional fitting of pool weights to the model's clique marginals."""
-        codes = self.discretizer_.encode(pool)
-        valid = (codes >= 0).all(axis=1)
-        anchor = codes[:, self.anchor_] if self.anchor_ is not None else np.zeros(len(pool), dtype=np.int64)
-        merged = {f: self.merge_[f][np.clip(codes[:, f], 0, None)] for f in self.merge_}
+    def weights(self, codes: np.ndarray) -> np.ndarray:
+        """Iterative proportional fitting of weights of candidate ``codes`` to the model's clique marginals."""
+        anchor = (self.cell_of_[self.anchor_][codes[:, self.anchor_]] if self.anchor_ is not None
+                  else np.zeros(len(codes), dtype=np.int64))
+        merged = {f: self.merge_[f][codes[:, f]] for f in self.merge_}
         cells = {key: np.ravel_multi_index(tuple([anchor] + [merged[c] for c in key]), target.shape)
                  for key, target in self.model_.cliques.items()}
-        w = valid / max(valid.sum(), 1)
+        uniform = np.full(len(codes), 1.0 / len(codes))
+        w = uniform
         for _ in range(_IPF_ITERATIONS):
             for key, target in self.model_.cliques.items():
                 current = np.bincount(cells[key], weights=w, minlength=target.size)
                 ratio = np.divide(target.ravel(), current, out=np.zeros_like(current), where=current > 0)
                 w = w * ratio[cells[key]]
                 total = w.sum()
-                w = w / total if total > 0 else valid / max(valid.sum(), 1)
+                w = w / total if total > 0 else uniform
         return w
 
     def _sample(self, n: int, client, rng) -> pd.DataFrame:
         if self.pool_size or len(self.model_.cliques) > len(self.edges_) + 1:
-            pool = self.candidate_pool(client, max(self.n_independent, 2 * n), rng)
-            rows = pool.iloc[_systematic(self.weights(pool), n, rng)].reset_index(drop=True)
+            # chunks of at most _CHUNK_ROWS rows, each resampled from its own pool: bounded memory
+            parts = []
+            for start in range(0, n, _CHUNK_ROWS):
+                size = min(_CHUNK_ROWS, n - start)
+                pool = self.candidate_codes(client, max(self.n_independent, 2 * size), rng)
+                parts.append(pool[_systematic(self.weights(pool), size, rng)])
+            codes = np.vstack(parts) if parts else self._model_codes(0, rng)
         else:
-            rows = self.discretizer_.decode(self._model_codes(n, rng), rng)
+            codes = self._model_codes(n, rng)
+        rows = self.discretizer_.decode(codes, rng)
         return write_text(client, self.schema_, rows, seed=int(rng.integers(0, 2**31 - 1)))
+
+
+def _cells(n_levels: int, n_cells: int) -> np.ndarray:
+    """Cell of each of ``n_levels`` ordered fine levels: ``n_cells`` runs of about equal width.
+
+    Columns with at most 32 levels (small integer ranges) keep one cell per level.
+    """
+    if n_levels <= max(n_cells, MAX_EXACT_INTEGER_BINS):
+        return np.arange(n_levels)
+    return np.arange(n_levels) * n_cells // n_levels
 
 
 def _systematic(weights: np.ndarray, n: int, rng) -> np.ndarray:

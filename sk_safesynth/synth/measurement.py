@@ -56,20 +56,19 @@ def counts(codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
 
 
-def measure_tables(ledger, codes: dict, shapes: dict, mu: float, rng, label: str) -> tuple[dict, float]:
-    """Noisy count tables for every key of ``codes`` (an ``(n, k)`` code array each), one mechanism.
+def measure_tables(ledger, exact: dict, mu: float, rng, label: str) -> tuple[dict, float]:
+    """Noisy copies of the count tables ``exact`` (each record in one cell of each), one mechanism.
 
     Returns the tables and the noise std ``σ = sqrt(2 M) / μ`` (``μ``-Gaussian DP).
     """
-    sensitivity = math.sqrt(2 * len(codes))
+    sensitivity = math.sqrt(2 * len(exact))
     sigma = sensitivity / mu
-    exact = np.concatenate([counts(codes[key], shapes[key]).ravel() for key in codes])
-    noisy = gaussian_release(ledger, exact, sigma, sensitivity, f"{label} ({len(codes)} tables)", rng)
+    flat = np.concatenate([table.ravel() for table in exact.values()])
+    noisy = gaussian_release(ledger, flat, sigma, sensitivity, f"{label} ({len(exact)} tables)", rng)
     out, start = {}, 0
-    for key in codes:
-        size = int(np.prod(shapes[key]))
-        out[key] = noisy[start:start + size].reshape(shapes[key])
-        start += size
+    for key, table in exact.items():
+        out[key] = noisy[start:start + table.size].reshape(table.shape)
+        start += table.size
     return out, sigma
 
 

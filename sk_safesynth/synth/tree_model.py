@@ -16,13 +16,15 @@ decomposable model needs no iterative inference):
 2. each pooled marginal is projected (Euclidean) onto the non-negative tables with the
    pooled total — least squares under non-negativity, which sets the cells the noise
    invented to zero instead of keeping them as clipped positive mass;
-3. each clique table is projected the same way and then fitted by iterative
-   proportional fitting to the pooled marginals of its two columns, so all cliques agree
-   on every separator and the tree model reproduces each of them exactly.
+3. each clique table is projected the same way, shrunk towards the fit of the same
+   table without a three-way interaction (:func:`no_interaction`), and then fitted by
+   iterative proportional fitting to the pooled marginals of its two columns, so all
+   cliques agree on every separator and the tree model reproduces each of them exactly.
 
 Columns whose rare levels were merged for the clique measurements (see
 :class:`TreeModel`) are expanded back to their levels with the noisy ``(a, column)``
-table, which was measured on the full domain.
+table, which was measured on the full domain, and numeric bins to the cells of their
+fine grid with a noisy fine table (:func:`fine_density`).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ import numpy as np
 _IPF_ITERATIONS = 50
 _ANCHOR_PSEUDO_COUNT = 1.0  # least pseudo-count per anchor level (target class)
 _SUPPORT_FLOOR = 1e-3  # mass spread over a clique before IPF so every margin is reachable
+# Weight of the no-three-way-interaction fit in each clique estimate (shrinkage of the noisy
+# interaction between the target and a pair; chosen on the Adult benchmark, docs/benchmarks.md).
+_INTERACTION_SHRINKAGE = 0.3
 
 
 def project_simplex(values: np.ndarray, totals: np.ndarray) -> np.ndarray:
@@ -58,14 +63,91 @@ def _pool(estimates: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     return sum(w * e for (e, _), w in zip(estimates, weights)) / sum(weights)
 
 
-def _ipf(table: np.ndarray, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
+def _ipf(table: np.ndarray, child: np.ndarray, parent: np.ndarray, iterations: int = _IPF_ITERATIONS) -> np.ndarray:
     """Fit ``table[a, c, p]`` to the margins ``child[a, c]`` and ``parent[a, p]``."""
-    for _ in range(_IPF_ITERATIONS):
+    for _ in range(iterations):
         current = table.sum(axis=2)
         table = table * np.divide(child, current, out=np.zeros_like(child), where=current > 0)[:, :, None]
         current = table.sum(axis=1)
         table = table * np.divide(parent, current, out=np.zeros_like(parent), where=current > 0)[:, None, :]
     return table
+
+
+def fine_density(coarse: np.ndarray, fine: np.ndarray, cell_of: np.ndarray, sigma: float) -> np.ndarray:
+    """Masses of fine cells: each coarse cell's mass shared between its point masses and the rest.
+
+    A fine cell whose noisy count exceeds ``σ sqrt(2 ln n)`` (``n`` fine cells: pure
+    noise stays below it with high probability) is a point mass and keeps its noisy
+    count; what the coarse cell holds beyond its point masses is spread evenly over its
+    other fine cells. Point masses larger than their coarse cell are scaled down to it.
+
+    Parameters
+    ----------
+    coarse : ndarray of shape (n_anchor, coarse cells)
+        Non-negative masses of the coarse cells.
+    fine : ndarray of shape (n_anchor, fine cells)
+        Noisy counts of the fine cells.
+    cell_of : ndarray of shape (fine cells,)
+        Coarse cell of each fine cell.
+    sigma : float
+        Noise standard deviation of one fine count.
+
+    Returns
+    -------
+    ndarray of shape (n_anchor, fine cells)
+        Non-negative masses summing, per coarse cell, to ``coarse``.
+    """
+    n_coarse = coarse.shape[1]
+    threshold = sigma * np.sqrt(2.0 * np.log(max(fine.shape[1], 2)))
+    out = np.empty_like(fine, dtype=float)
+    for a in range(len(fine)):
+        spikes = np.where(fine[a] > threshold, fine[a], 0.0)
+        spiked = np.bincount(cell_of, weights=spikes, minlength=n_coarse)
+        others = np.bincount(cell_of, weights=spikes == 0, minlength=n_coarse)
+        scale = np.minimum(1.0, np.divide(coarse[a], spiked, out=np.ones(n_coarse), where=spiked > 0))
+        rest = np.clip(coarse[a] - spiked, 0.0, None)
+        # a coarse cell made only of point masses shares what is left among them
+        per_other = np.divide(rest, others, out=np.zeros(n_coarse), where=others > 0)
+        per_spike = np.where(others == 0, np.divide(rest, spiked, out=np.zeros(n_coarse), where=spiked > 0), 0.0)
+        out[a] = spikes * (scale[cell_of] + per_spike[cell_of]) + (spikes == 0) * per_other[cell_of]
+    return out
+
+
+@dataclass
+class Expansion:
+    """``P(level | a, group)`` of one column whose levels were grouped: draws levels within groups.
+
+    ``density[a, level]`` is proportional to ``P(level | a)``; a group with no mass
+    under an anchor level is drawn uniformly.
+    """
+
+    merge: np.ndarray
+    order: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    cumulative: np.ndarray
+
+    @classmethod
+    def fit(cls, density: np.ndarray, merge: np.ndarray) -> Expansion:
+        order = np.argsort(merge, kind="stable")
+        sizes = np.bincount(merge)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        cumulative = np.concatenate([np.zeros((len(density), 1)), np.cumsum(density[:, order], axis=1)], axis=1)
+        return cls(merge=merge, order=order, starts=starts, sizes=sizes, cumulative=cumulative)
+
+    def draw(self, anchor: np.ndarray, groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A level per row, from ``P(level | anchor, group)``."""
+        start, size = self.starts[groups], self.sizes[groups]
+        low = self.cumulative[anchor, start]
+        high = self.cumulative[anchor, start + size]
+        u = rng.random(len(groups))
+        position = start + np.floor(u * size).astype(np.int64)  # uniform where the group has no mass
+        for a in np.unique(anchor):
+            rows = (anchor == a) & (high > low)
+            point = low[rows] + u[rows] * (high[rows] - low[rows])
+            position[rows] = np.searchsorted(self.cumulative[a, 1:], point, side="right")
+        position = np.clip(position, start, start + size - 1)
+        return self.order[position]
 
 
 def _normalise_rows(table: np.ndarray) -> np.ndarray:
@@ -104,7 +186,7 @@ class TreeModel:
     merge : dict
         ``column -> array`` mapping each level to its merged level.
     expansion : dict
-        ``column -> P(level | a, merged level)`` of shape (n_anchor, merged, levels).
+        ``column -> Expansion``: ``P(level | a, merged level)``.
     cliques : dict
         ``(i, j) -> P(a, i, j)`` for every measured pair and ``(root,) -> P(a, root)``:
         the fitted marginals (merged levels), which a candidate pool is reweighted to.
@@ -128,10 +210,7 @@ class TreeModel:
         for child, parent in self.edges:
             table = self.conditionals[child]
             merged[child] = draw(table.reshape(-1, table.shape[2]), anchor * table.shape[1] + merged[parent], rng)
-        levels = {}
-        for column, codes in merged.items():
-            table = self.expansion[column]
-            levels[column] = draw(table.reshape(-1, table.shape[2]), anchor * table.shape[1] + codes, rng)
+        levels = {column: self.expansion[column].draw(anchor, codes, rng) for column, codes in merged.items()}
         return anchor, levels
 
 
@@ -173,8 +252,7 @@ def pooled_marginals(one_way: dict, one_way_var: float, merge: dict, cliques: di
     anchor = project_simplex(anchor[None, :], np.array([total]))[0] + pseudo
     marginals = {}
     for column, table in one_way.items():
-        group = _groups(merge[column])
-        merged_votes = [(table @ group, one_way_var * group.sum(axis=0)[None, :])]
+        merged_votes = [(group_sum(table, merge[column]), one_way_var * np.bincount(merge[column])[None, :])]
         for (child, parent), clique in cliques.items():
             if child == column:
                 merged_votes.append((clique.sum(axis=2), clique_var * clique.shape[2]))
@@ -184,14 +262,36 @@ def pooled_marginals(one_way: dict, one_way_var: float, merge: dict, cliques: di
     return anchor, marginals
 
 
-def _groups(merge: np.ndarray) -> np.ndarray:
-    """One-hot matrix (levels x merged levels) of a merge map."""
-    return np.eye(int(merge.max()) + 1)[merge]
+def no_interaction(noisy: np.ndarray, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
+    """The table ``[a, c, p]`` with margins ``child[a, c]``, ``parent[a, p]`` and the pair margin of ``noisy``
+    (its anchor slices summed, projected to non-negative counts) and no three-way interaction.
+
+    Iterative proportional fitting from a flat table: the maximum-entropy fit of the
+    three two-way margins (Bishop, Fienberg & Holland 1975). The pair margin pools the
+    anchor slices, so it carries less noise than any one slice.
+    """
+    pair = project_simplex(noisy.sum(axis=0)[None], np.array([child.sum()]))[0]
+    table = np.ones_like(noisy, dtype=float)
+    for _ in range(_IPF_ITERATIONS // 2):
+        table = _ipf(table, child, parent, iterations=1)
+        current = table.sum(axis=0)
+        table = table * np.divide(pair, current, out=np.zeros_like(current), where=current > 0)[None]
+    return _ipf(table, child, parent)
+
+
+def group_sum(table: np.ndarray, merge: np.ndarray) -> np.ndarray:
+    """``table[a, level]`` summed over the levels of each merged level: shape (n_anchor, merged levels)."""
+    n_merged = int(merge.max()) + 1
+    return np.stack([np.bincount(merge, weights=row, minlength=n_merged) for row in table])
 
 
 def fit_tree_model(one_way: dict, one_way_var: float, merge: dict, cliques: dict, clique_var: float,
-                   edges: list, anchor_only: np.ndarray | None = None) -> TreeModel:
+                   edges: list, densities: dict, fine_merge: dict, anchor_only: np.ndarray | None = None) -> TreeModel:
     """Estimate a :class:`TreeModel` from noisy tables (arguments as :func:`pooled_marginals`).
+
+    ``densities`` maps each column to non-negative ``(n_anchor, fine levels)`` masses
+    (post-processing of its noisy tables) and ``fine_merge`` each fine level to its
+    merged level: together they expand merged levels back to fine levels.
 
     ``edges`` lists the tree edges ``(child, parent)`` breadth-first from the root;
     ``cliques`` holds one noisy table per edge, keyed ``(child, parent)``, and may hold
@@ -202,7 +302,8 @@ def fit_tree_model(one_way: dict, one_way_var: float, merge: dict, cliques: dict
     anchor, marginals = pooled_marginals(one_way, one_way_var, merge, cliques, clique_var, anchor_only)
     fitted: dict[tuple, np.ndarray] = {}
     for (i, j), noisy in cliques.items():
-        clique = project_simplex(noisy, anchor)
+        clique = ((1.0 - _INTERACTION_SHRINKAGE) * project_simplex(noisy, anchor)
+                  + _INTERACTION_SHRINKAGE * no_interaction(noisy, marginals[i], marginals[j]))
         clique += _SUPPORT_FLOOR * marginals[i][:, :, None] * marginals[j][:, None, :] / anchor[:, None, None]
         fitted[(i, j)] = _ipf(clique, marginals[i], marginals[j]) / anchor.sum()
     conditionals = {child: _normalise_rows(np.transpose(fitted[(child, parent)], (0, 2, 1)))
@@ -212,9 +313,6 @@ def fit_tree_model(one_way: dict, one_way_var: float, merge: dict, cliques: dict
     if root is not None:
         root_conditional = _normalise_rows(marginals[root])
         fitted[(root,)] = marginals[root] / anchor.sum()
-    expansion = {}
-    for column, table in one_way.items():
-        members = _groups(merge[column]).T[None, :, :]  # (1, merged, levels)
-        expansion[column] = _normalise_rows(np.clip(table, 0, None)[:, None, :] * members + 1e-9 * members)
+    expansion = {column: Expansion.fit(densities[column], fine_merge[column]) for column in one_way}
     return TreeModel(prior=anchor / anchor.sum(), root=root, edges=list(edges), root_conditional=root_conditional,
-                     conditionals=conditionals, merge=dict(merge), expansion=expansion, cliques=fitted)
+                     conditionals=conditionals, merge=dict(fine_merge), expansion=expansion, cliques=fitted)
