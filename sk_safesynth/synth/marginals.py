@@ -178,22 +178,25 @@ class Marginals(GenerationMethod):
         anchor = cells[t] if t is not None else np.zeros(len(codes), dtype=np.int64)
         levels = {f: int(self.cell_of_[f].max()) + 1 for f in features}
         shares = self._shares(len(features))
-        # the three steps compose to one Gaussian of parameter mu: spend all the ledger has left
+        # plan: the steps compose to one Gaussian of parameter mu (all the ledger has left);
+        # the last table step then calibrates against the exact discrete accounting
         mu = 1.0 / context.ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
         mus = {step: mu * math.sqrt(share) for step, share in shares.items()}
         ledger, rng = context.ledger, context.rng
+        last_is_cliques = len(features) >= 2
 
         # 1. (anchor, column) tables on the full domain, numeric columns also on their fine grid
         if features:
             exact: dict = {f: counts(np.column_stack([anchor, cells[f]]), (n_anchor, levels[f])) for f in features}
             exact.update({("fine", f): counts(np.column_stack([anchor, codes[:, f]]), (n_anchor, len(self.cell_of_[f])))
                           for f in fine})
-            tables, sigma1 = measure_tables(ledger, exact, mus["one_way"], rng, "Gaussian (target, column) tables")
+            tables, sigma1 = measure_tables(ledger, exact, mus["one_way"] if last_is_cliques else None, rng,
+                                            "Gaussian (target, column) tables")
             one_way = {f: tables[f] for f in features}
             fine_tables = {f: tables[("fine", f)] for f in fine}
             anchor_only = None
         else:
-            tables, sigma1 = measure_tables(ledger, {t: counts(anchor[:, None], (n_anchor,))}, mus["one_way"], rng,
+            tables, sigma1 = measure_tables(ledger, {t: counts(anchor[:, None], (n_anchor,))}, None, rng,
                                             "Gaussian target counts")
             one_way, fine_tables, anchor_only = {}, {}, tables[t]
         self.sigmas_ = {"one_way": sigma1}
@@ -239,7 +242,7 @@ class Marginals(GenerationMethod):
             cliques, sigma3 = measure_tables(
                 ledger, {(i, j): counts(np.column_stack([anchor, merged[i], merged[j]]),
                                         (n_anchor, n_merged[i], n_merged[j])) for i, j in pairs},
-                mus["cliques"], rng, "Gaussian (target, column, column) tables")
+                None, rng, "Gaussian (target, column, column) tables")
             self.sigmas_["cliques"] = sigma3
             self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
         # merged levels and masses on the fine grid (post-processing)

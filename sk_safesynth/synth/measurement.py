@@ -19,9 +19,12 @@ Privacy of each step
   over them is post-processing — the "report noisy scores" form of MST's selection
   (McKenna, Miklau & Sheldon 2021) that composes as one more Gaussian mechanism.
 
-Gaussian mechanisms compose exactly into one Gaussian mechanism with
-``μ² = Σ μ_i²`` (Dong, Roth & Su 2019), so a fit splits ``μ²`` of its budget
-between the steps and spends exactly its ``(ε, δ)``.
+Accounting: count tables get *discrete* Gaussian noise and are accounted as discrete
+Gaussians (dp-accounting's PLD over the ``2 M`` counts a record moves), the lattice-noised
+scores as a continuous Gaussian. A fit plans its steps by splitting ``μ²`` of its budget
+(Gaussian mechanisms compose to one with ``μ² = Σ μ_i²``, Dong, Roth & Su 2019), and the
+last table step calibrates its σ against what the ledger has left under that exact
+accounting, so the fit spends exactly its ``(ε, δ)``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import math
 import numpy as np
 
 from sk_safesynth.privacy import discrete_gaussian, gaussian_event, lattice_noise
+from sk_safesynth.privacy.ledger import discrete_gaussian_event
 from sk_safesynth.privacy.samplers import LATTICE_BITS
 
 
@@ -43,7 +47,10 @@ def gaussian_release(ledger, values: np.ndarray, sigma: float, l2_sensitivity: f
     (:func:`~sk_safesynth.privacy.lattice_noise`); ``l2_sensitivity`` must already
     include the rounding.
     """
-    ledger.spend(gaussian_event(sigma, l2_sensitivity), label)
+    if integer:  # each of the l2_sensitivity**2 counts a record moves changes by one
+        ledger.spend(discrete_gaussian_event(sigma, round(l2_sensitivity**2)), label)
+    else:
+        ledger.spend(gaussian_event(sigma, l2_sensitivity), label)
     if integer:
         return (values + discrete_gaussian(sigma, values.shape, rng)).astype(float)
     return lattice_noise(values, sigma, "gaussian", rng)
@@ -56,13 +63,18 @@ def counts(codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
 
 
-def measure_tables(ledger, exact: dict, mu: float, rng, label: str) -> tuple[dict, float]:
+def measure_tables(ledger, exact: dict, mu: float | None, rng, label: str) -> tuple[dict, float]:
     """Noisy copies of the count tables ``exact`` (each record in one cell of each), one mechanism.
 
-    Returns the tables and the noise std ``σ = sqrt(2 M) / μ`` (``μ``-Gaussian DP).
+    Returns the tables and the noise std: ``σ = sqrt(2 M) / μ`` (the planned
+    ``μ``-Gaussian share), or with ``mu=None`` the smallest σ whose exact discrete
+    Gaussian accounting fits in what ``ledger`` has left (the fit's last step).
     """
     sensitivity = math.sqrt(2 * len(exact))
-    sigma = sensitivity / mu
+    if mu is None:
+        sigma = ledger.calibrate(lambda s: discrete_gaussian_event(s, 2 * len(exact)), start=sensitivity)
+    else:
+        sigma = sensitivity / mu
     flat = np.concatenate([table.ravel() for table in exact.values()])
     noisy = gaussian_release(ledger, flat, sigma, sensitivity, f"{label} ({len(exact)} tables)", rng)
     out, start = {}, 0
