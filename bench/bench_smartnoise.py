@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "sk_safesynth" / "datasets"))  # the data module o
 from adult import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "sk_safesynth"))  # the fidelity module only (numpy and pandas)
-from fidelity import functional_agreement, workload, workload_tvd  # noqa: E402
+from fidelity import fidelity_summary  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "utility_smartnoise.json"
 DATA = ROOT / "sk_safesynth" / "datasets" / "data"
@@ -111,15 +111,8 @@ class IIDSampling:
 
 def fidelity(synthetic, real):
     """The same workload errors and agreement as bench_utility.py."""
-    columns = list(real.columns)
-    domains = dict(bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES)
-    return {
-        "tvd_all": workload_tvd(real, synthetic, workload(columns, 2), **domains),
-        "tvd_features": workload_tvd(real, synthetic, workload(columns, 2, target=ADULT_TARGET), **domains),
-        "tvd_3way_target": workload_tvd(real, synthetic, workload(columns, 3, target=ADULT_TARGET, with_target=True),
-                                        **domains),
-        "edu_agreement": functional_agreement(synthetic, "education", "education-num", real),
-    }
+    return fidelity_summary(real, synthetic, target=ADULT_TARGET, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES,
+                            functional={"edu_agreement": ("education", "education-num")})
 
 
 def main():

@@ -42,7 +42,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from _common import RESULTS, print_table, write_json
 from sk_safesynth import DPSyntheticSampler, Marginals, MIAScorer, NoisyICL, PrivateEvolution
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
-from sk_safesynth.fidelity import functional_agreement, workload, workload_tvd
+from sk_safesynth.fidelity import fidelity_summary
 from sk_safesynth.privacy import analytic_gaussian_sigma, discrete_gaussian, make_generator
 
 POSITIVE = ">50K"
@@ -85,15 +85,8 @@ def fidelity(X_syn, y_syn, X, y) -> dict:
     """Workload errors and the education -> education-num agreement against the real train rows."""
     real = X.assign(**{ADULT_TARGET: y.to_numpy()})
     synthetic = X_syn.assign(**{ADULT_TARGET: np.asarray(y_syn)})
-    columns = list(real.columns)
-    domains = dict(bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES)
-    return {
-        "tvd_all": workload_tvd(real, synthetic, workload(columns, 2), **domains),
-        "tvd_features": workload_tvd(real, synthetic, workload(columns, 2, target=ADULT_TARGET), **domains),
-        "tvd_3way_target": workload_tvd(real, synthetic, workload(columns, 3, target=ADULT_TARGET, with_target=True),
-                                        **domains),
-        "edu_agreement": functional_agreement(synthetic, "education", "education-num", real),
-    }
+    return fidelity_summary(real, synthetic, target=ADULT_TARGET, bounds=ADULT_BOUNDS, categories=ADULT_CATEGORIES,
+                            functional={"edu_agreement": ("education", "education-num")})
 
 
 def independent_marginals(X, y, epsilon, delta, n, seed):

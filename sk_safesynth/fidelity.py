@@ -94,3 +94,21 @@ def functional_agreement(synthetic: pd.DataFrame, source: str, determined: str, 
     mapping = reference.groupby(source, observed=True)[determined].agg(lambda s: s.value_counts().index[0])
     expected = synthetic[source].map(mapping)
     return float((expected.to_numpy() == synthetic[determined].to_numpy()).mean())
+
+
+def fidelity_summary(real: pd.DataFrame, synthetic: pd.DataFrame, *, target: str, bounds: dict, categories: dict,
+                     functional: dict[str, tuple[str, str]] | None = None) -> dict[str, float]:
+    """The benchmark's fidelity columns in one call.
+
+    ``tvd_all`` (all pairs), ``tvd_features`` (pairs without the target),
+    ``tvd_3way_target`` (triples with the target) and, for each ``name: (source,
+    determined)`` of ``functional``, the agreement rate under ``name``.
+    """
+    columns = list(real.columns)
+    workloads = {"tvd_all": workload(columns, 2), "tvd_features": workload(columns, 2, target=target),
+                 "tvd_3way_target": workload(columns, 3, target=target, with_target=True)}
+    out = {name: workload_tvd(real, synthetic, sets, bounds=bounds, categories=categories)
+           for name, sets in workloads.items()}
+    for name, (source, determined) in (functional or {}).items():
+        out[name] = functional_agreement(synthetic, source, determined, real)
+    return out

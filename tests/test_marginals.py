@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from sk_safesynth import DPSyntheticSampler
-from sk_safesynth.fidelity import functional_agreement, workload, workload_tvd
+from sk_safesynth.fidelity import fidelity_summary, functional_agreement, workload, workload_tvd
 from sk_safesynth.llm.testing import FAKE_MODEL
 from sk_safesynth.privacy import PrivacyLedger, gaussian_event
 from sk_safesynth.synth import Marginals
@@ -277,3 +277,14 @@ def test_workload_tvd_and_agreement_on_known_tables():
     assert functional_agreement(pairs.assign(n=[1, 2, 1]), "e", "n", pairs) == pytest.approx(1 / 3)
     with pytest.raises(ValueError, match="neither bounds nor categories"):
         workload_tvd(real, real, [("x",)], bounds={}, categories={})
+
+
+def test_fidelity_summary_is_the_benchmark_columns():
+    real = pd.DataFrame({"x": [0.0, 0.0, 10.0, 10.0], "k": ["p", "q", "p", "q"], "t": ["y", "n", "y", "n"]})
+    other = real.assign(x=0.0, k=["p", "p", "q", "q"])
+    domains = dict(bounds={"x": (0, 10)}, categories={"k": ["p", "q"], "t": ["y", "n"]})
+    summary = fidelity_summary(real, other, target="t", functional={"k_from_t": ("t", "k")}, **domains)
+    assert summary["tvd_features"] == workload_tvd(real, other, [("x", "k")], **domains) == 0.5
+    assert summary["tvd_all"] == workload_tvd(real, other, workload(["x", "k", "t"], 2), **domains)
+    assert summary["tvd_3way_target"] == workload_tvd(real, other, [("x", "k", "t")], **domains)
+    assert summary["k_from_t"] == functional_agreement(other, "t", "k", real) == 0.5
