@@ -33,8 +33,7 @@ import math
 
 import numpy as np
 
-from sk_safesynth.privacy import discrete_gaussian, gaussian_event, lattice_noise
-from sk_safesynth.privacy.ledger import discrete_gaussian_event
+from sk_safesynth.privacy import discrete_gaussian, discrete_gaussian_event, gaussian_event, lattice_noise
 from sk_safesynth.privacy.samplers import LATTICE_BITS
 
 
@@ -49,10 +48,8 @@ def gaussian_release(ledger, values: np.ndarray, sigma: float, l2_sensitivity: f
     """
     if integer:  # each of the l2_sensitivity**2 counts a record moves changes by one
         ledger.spend(discrete_gaussian_event(sigma, round(l2_sensitivity**2)), label)
-    else:
-        ledger.spend(gaussian_event(sigma, l2_sensitivity), label)
-    if integer:
         return (values + discrete_gaussian(sigma, values.shape, rng)).astype(float)
+    ledger.spend(gaussian_event(sigma, l2_sensitivity), label)
     return lattice_noise(values, sigma, "gaussian", rng)
 
 
