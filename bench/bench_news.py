@@ -104,7 +104,7 @@ def main() -> None:
     labels = sorted(news["label"].unique())
     path = RESULTS / f"{args.out}.json"
     results = json.loads(path.read_text())["results"] if path.exists() else []
-    done = {(r["method"], str(r["epsilon"]), str(r["seed"])) for r in results}
+    done = {(r["method"], str(r["epsilon"]), str(r["seed"]), r["n_train"]) for r in results}
 
     def record(row: dict) -> None:
         results.append(row)
@@ -112,10 +112,10 @@ def main() -> None:
         write_json(args.out, {"results": results, "n": args.n, "population": args.population,
                               "max_tokens": args.max_tokens, "template": TEMPLATE})
 
-    if args.baseline and ("real", "inf", "-") not in done:
+    if args.baseline and not any(key[0] == "real" for key in done):
         record({"method": "real", "epsilon": "inf", "seed": "-", "n_train": len(train),
                 "accuracy": accuracy(train["text"], train["label"], test), "seconds": 0.0})
-    if args.baseline and ("label-only", "inf", "1") not in done:
+    if args.baseline and ("label-only", "inf", "1", args.n) not in done:
         client = LLMClient(DEFAULT_MODEL, cache_dir=str(CACHE))
         per_class = -(-args.n // len(labels))
         start = time.perf_counter()
@@ -127,10 +127,10 @@ def main() -> None:
         record({"method": "label-only", "epsilon": "inf", "seed": "1", "n_train": len(texts),
                 "accuracy": accuracy(texts, y, test), "seconds": round(time.perf_counter() - start, 1),
                 "example": header(TEMPLATE, {"label": labels[0]}) + " " + texts[0][:200]})
-    for name in args.methods.split(","):
+    for name in filter(None, args.methods.split(",")):
         for epsilon in map(float, args.eps.split(",")):
             for seed in map(int, args.seeds.split(",")):
-                if (name, str(epsilon), str(seed)) in done:
+                if (name, str(epsilon), str(seed), args.n) in done:
                     continue
                 method = methods(args.population, args.max_tokens)[name]
                 sampler = DPSyntheticSampler(epsilon=epsilon, method=method, categories={"label": labels},

@@ -13,7 +13,9 @@ Fidelity (sk_safesynth.fidelity, against the real train split, numeric columns i
 equal-width bins over the public bounds): mean TVD over all 2-way marginals, over
 feature pairs only, over 3-way marginals with the target, and the share of rows whose
 education-num is the one education determines.
-``marginals`` is the default (``Marginals()``), ``marginals_tree`` measures the tree
+``marginals`` is the default (``Marginals()``, Private-PGM inference when ``mbi`` is
+installed), ``marginals_closed_form`` the same measurements estimated without ``mbi``
+(``inference="closed_form"``), ``marginals_tree`` measures the tree
 only (``extra_pairs=0``), ``marginals_coarse`` has no fine grid (``fine_bins=16``:
 numbers decoded uniformly inside their 16 bins), ``marginals_pool`` adds a 200-row
 embedded-LLM candidate pool.
@@ -129,6 +131,8 @@ def run_one(method, epsilon, seed, X, y, X_test, y_test, llm_rows) -> dict:
                       cache_dir=str(RESULTS.parent / ".cache" / "llm"))
         if method == "marginals":
             sampler = DPSyntheticSampler(method=Marginals(), **params)
+        elif method == "marginals_closed_form":
+            sampler = DPSyntheticSampler(method=Marginals(inference="closed_form"), **params)
         elif method == "marginals_tree":
             sampler = DPSyntheticSampler(method=Marginals(extra_pairs=0), **params)
         elif method == "marginals_coarse":

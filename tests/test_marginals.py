@@ -102,6 +102,61 @@ def test_auto_extra_pairs_follow_the_noise():
     assert _fit(epsilon=50.0, extra_pairs=1)[0].method_.n_extra_pairs_ == 1
 
 
+@pytest.mark.parametrize("inference", ["pgm", "closed_form"])
+def test_both_engines_give_one_consistent_model_that_keeps_the_structure(inference):
+    if inference == "pgm":
+        pytest.importorskip("mbi")
+    sampler, X, y = _fit(epsilon=4.0, extra_pairs=2, inference=inference)
+    method = sampler.method_
+    assert method.inference_ == inference and method.n_extra_pairs_ == 2
+    # every fitted clique (tree edges and extra pairs) has the same (label, column) margins
+    by_column: dict = {}
+    for key, table in method.model_.cliques.items():
+        if len(key) == 2:
+            by_column.setdefault(key[0], []).append(table.sum(axis=2))
+            by_column.setdefault(key[1], []).append(table.sum(axis=1))
+    assert len(by_column) == 4
+    for margins in by_column.values():
+        for other in margins[1:]:
+            np.testing.assert_allclose(other, margins[0], atol=2e-3)
+    assert functional_agreement(sampler.sample(3000), "a", "b", X) > 0.9
+
+
+def test_auto_inference_is_pgm_when_installed_and_closed_form_otherwise(monkeypatch):
+    from sk_safesynth.synth import pgm
+
+    monkeypatch.setattr(pgm, "available", lambda: False)
+    assert _fit(epsilon=2.0)[0].method_.inference_ == "closed_form"
+    with pytest.raises(ImportError, match="pgm extra"):
+        _fit(epsilon=2.0, inference="pgm")
+    monkeypatch.setattr(pgm, "available", lambda: True)
+    pytest.importorskip("mbi")
+    assert _fit(epsilon=2.0)[0].method_.inference_ == "pgm"
+
+
+def test_pgm_holds_the_pairs_that_keep_the_model_small_and_fits_the_rest_to_it(monkeypatch):
+    pytest.importorskip("mbi")
+    from sk_safesynth.synth import pgm
+
+    levels = {0: 6, 1: 6, 2: 6, 3: 2}
+    tree = [(1, 0), (2, 0), (3, 0)]
+    assert pgm.model_size_mb(2, levels, tree) * 2**20 / 8 == 2 * (36 + 36 + 12)  # cells of the three cliques
+    assert pgm.model_size_mb(2, levels, tree) < pgm.model_size_mb(2, levels, [*tree, (1, 2), (2, 3)])
+    closed_form: list = []
+    real_fit_cliques = pgm.fit_cliques
+    monkeypatch.setattr(pgm, "fit_cliques", lambda cliques, *a: closed_form.append(set(cliques)) or
+                        real_fit_cliques(cliques, *a))
+    method = _fit(epsilon=50.0, inference="pgm")[0].method_
+    assert method.n_extra_pairs_ == 3 and closed_form == [set()]  # every pair in the model
+    monkeypatch.setattr(pgm, "MAX_MODEL_MB", 0.0)  # the tree only
+    closed_form.clear()
+    sampler, X, _ = _fit(epsilon=50.0, inference="pgm")
+    method = sampler.method_
+    extra = {pair for pair in method.model_.cliques if len(pair) == 2} - {tuple(e) for e in method.edges_}
+    assert method.n_extra_pairs_ == 3 and closed_form == [extra] and len(extra) == 3
+    assert functional_agreement(sampler.sample(3000), "a", "b", X) > 0.9
+
+
 def _skewed(n=8000, seed=0):
     """A gain column that is exactly 0 in 90% of rows and 7688 in most others; a wide age."""
     rng = np.random.default_rng(seed)

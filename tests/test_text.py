@@ -100,7 +100,7 @@ def test_keywords_and_shares_carry_the_private_signal():
 
 def test_noisy_icl_text_shows_dp_selected_documents_of_the_same_group():
     X, y = _news()
-    method = TextNoisyICL(population_size=8, n_shots=2, template=TEMPLATE)
+    method = TextNoisyICL(population_size=8, n_shots=2, template=TEMPLATE, reuse_population=False)
     sampler = _text_sampler(method, epsilon=30.0).fit(X, y)
     population = dict(zip([g["label"] for g in sampler.method_.groups_], sampler.method_.population_))
     with capture_prompts() as prompts:
@@ -112,6 +112,29 @@ def test_noisy_icl_text_shows_dp_selected_documents_of_the_same_group():
         assert len(shown) == 2 and all(text in population[label] for text in shown)
         assert prompt.count("---") == 2
     assert set(out["label"]) <= set(TOPICS)
+
+
+def test_sample_starts_with_the_final_population_and_writes_only_the_rest():
+    X, y = _news()
+    method = TextPrivateEvolution(population_size=10, template=TEMPLATE)
+    sampler = _text_sampler(method, epsilon=30.0).fit(X, y)
+    fitted = sampler.method_
+    population = {g["label"]: texts for g, texts in zip(fitted.groups_, fitted.population_)}
+    with capture_prompts() as prompts:
+        out = sampler.sample(25)
+    reused = [(label, text) for label, text in zip(out["label"], out["text"]) if text in population[label]]
+    assert len(reused) == 10  # the whole population (2 per group), each under its own label
+    assert len(prompts) == 15  # only the other rows were written
+    with capture_prompts() as prompts:
+        few = sampler.sample(5)
+    assert prompts == []  # the population covers a small sample
+    for g, group in enumerate(fitted.groups_):  # each group's k best-voted documents
+        texts = list(few["text"][few["label"] == group["label"]])
+        best = np.argsort(-fitted.weights_[g], kind="stable")[: len(texts)]
+        assert sorted(texts) == sorted(fitted.population_[g][i] for i in best)
+    with capture_prompts() as prompts:
+        sampler.set_params(method__reuse_population=False).fit(X, y).sample(5)
+    assert sum("Headline:" in p for p in prompts) >= 5
 
 
 def test_text_methods_refuse_tables_they_cannot_write():

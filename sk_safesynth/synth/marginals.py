@@ -53,6 +53,7 @@ from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
 from sk_safesynth.synth.encoding import MAX_EXACT_INTEGER_BINS, Discretizer
+from sk_safesynth.synth import pgm
 from sk_safesynth.synth.measurement import counts, measure_tables, select_tree
 from sk_safesynth.synth.pool import llm_pool
 from sk_safesynth.synth.tree_model import fine_density, fit_tree_model, pooled_marginals
@@ -99,6 +100,14 @@ class Marginals(GenerationMethod):
         Least number of model draws in the pool (at least twice the rows asked for).
     rows_per_call : int, default=10
         Rows asked for in one LLM call.
+    inference : {"auto", "pgm", "closed_form"}, default="auto"
+        How one distribution is estimated from the noisy tables: ``"pgm"`` fits a
+        graphical model to all of them at once with Private-PGM (the ``pgm`` extra,
+        ``mbi``); ``"closed_form"`` reconciles them table by table
+        (:mod:`sk_safesynth.synth.tree_model`, no extra dependency). ``"auto"`` is
+        ``"pgm"`` when ``mbi`` is installed. The graphical model holds the tree and the
+        best extra pairs while its junction tree stays under 2 MB (as AIM bounds its
+        model); the other extra pairs are fitted to it in closed form.
 
     Attributes
     ----------
@@ -118,6 +127,8 @@ class Marginals(GenerationMethod):
         The tree, breadth-first from its root (column indices of ``discretizer_.names``).
     model_ : TreeModel
         The fitted distribution (post-processing).
+    inference_ : str
+        The engine that estimated it: ``"pgm"`` or ``"closed_form"``.
     discretizer_ : Discretizer
         Public bins and categories of every non-text column.
     """
@@ -132,10 +143,11 @@ class Marginals(GenerationMethod):
         "pool_size": [Interval(Integral, 0, None, closed="left")],
         "n_independent": [Interval(Integral, 0, None, closed="left")],
         "rows_per_call": [Interval(Integral, 1, None, closed="left")],
+        "inference": [StrOptions({"auto", "pgm", "closed_form"})],
     }
 
     def __init__(self, n_bins=16, fine_bins=131072, one_way_share=0.2, selection_share=0.1, extra_pairs="auto",
-                 pool_size=0, n_independent=20000, rows_per_call=10):
+                 pool_size=0, n_independent=20000, rows_per_call=10, inference="auto"):
         self.n_bins = n_bins
         self.fine_bins = fine_bins
         self.one_way_share = one_way_share
@@ -144,6 +156,7 @@ class Marginals(GenerationMethod):
         self.pool_size = pool_size
         self.n_independent = n_independent
         self.rows_per_call = rows_per_call
+        self.inference = inference
 
     def check_schema(self, schema) -> None:
         if all(c.kind == "text" for c in schema):
@@ -161,7 +174,15 @@ class Marginals(GenerationMethod):
         total = sum(shares.values())
         return {step: share / total for step, share in shares.items()}
 
+    def _engine(self) -> str:
+        if self.inference == "auto":
+            return "pgm" if pgm.available() else "closed_form"
+        if self.inference == "pgm" and not pgm.available():
+            raise ImportError('inference="pgm" needs the pgm extra (mbi): pip install "sk-safesynth[pgm]"')
+        return self.inference
+
     def _fit(self, context: FitContext) -> None:
+        self.inference_ = self._engine()
         self.discretizer_ = Discretizer(context.schema, self.fine_bins, max_exact=self.fine_bins)
         self.public_seed_ = context.public_seed
         names = self.discretizer_.names
@@ -249,8 +270,12 @@ class Marginals(GenerationMethod):
         self.merge_ = {f: merge[f][self.cell_of_[f]] for f in features}
         densities = {f: np.clip(one_way[f], 0, None) for f in features}
         densities.update({f: fine_density(densities[f], fine_tables[f], self.cell_of_[f], sigma1) for f in fine})
-        self.model_ = fit_tree_model(one_way, sigma1**2, merge, cliques, (sigma3 or 1.0) ** 2, self.edges_,
-                                     densities, self.merge_, anchor_only)
+        if self.inference_ == "pgm" and cliques and sigma3 is not None:
+            self.model_ = pgm.fit_pgm_model(one_way, sigma1**2, merge, cliques, sigma3**2, self.edges_, densities,
+                                            self.merge_)
+        else:
+            self.model_ = fit_tree_model(one_way, sigma1**2, merge, cliques, (sigma3 or 1.0) ** 2, self.edges_,
+                                         densities, self.merge_, anchor_only)
 
     def _grid(self, name: str) -> np.ndarray:
         """Cell of each level of a column in the measured tables (a missing level is a cell of its own)."""

@@ -76,6 +76,7 @@ class _DocumentMethod(GenerationMethod):
         "keyword_share": [Interval(Real, 0, 1, closed="neither")],
         "template": [None, str],
         "max_tokens": [Interval(Integral, 8, None, closed="left")],
+        "reuse_population": ["boolean"],
     }
 
     @property
@@ -168,17 +169,37 @@ class _DocumentMethod(GenerationMethod):
     # -- sample -------------------------------------------------------------------------
 
     def _sample(self, n: int, client, rng) -> pd.DataFrame:
-        groups = _allocate(n, self.group_shares_, rng)
-        prompts, openings = [], []
-        for g in groups:
-            prompt, start = self._prompt(int(g), rng)
+        """``n`` rows: first the fit's final population, then new documents.
+
+        The population is already written and already a DP output (public documents,
+        weighted by noisy votes, and their variations), so with ``reuse_population``
+        each group's share of the sample starts with its population, best-voted
+        first; only the rest costs decoding.
+        """
+        groups = _allocate(n, self.group_shares_)
+        reused: dict[int, list[str]] = {}
+        if self.reuse_population:
+            for g in range(len(self.groups_)):
+                order = np.argsort(-self.weights_[g], kind="stable")[: int(np.sum(groups == g))]
+                reused[g] = [self.population_[g][i] for i in order]
+        texts: list[str | None] = [None] * n
+        prompts, openings, slots = [], [], []
+        for i, g in enumerate(groups):
+            g = int(g)
+            if reused.get(g):
+                texts[i] = reused[g].pop(0)
+                continue
+            prompt, start = self._prompt(g, rng)
             prompts.append(prompt)
             openings.append(start)
-        texts = write_documents(client, prompts, max_tokens=self.max_tokens, seed=int(rng.integers(0, 2**31 - 1)),
-                                stop=stop_sequences(self.template_), max_length=None)
-        frame = pd.DataFrame([self.groups_[g] for g in groups], index=range(n))
-        frame[self.text_column_] = [tidy(start + text if start else text, self.max_length_)
-                                    for start, text in zip(openings, texts)]
+            slots.append(i)
+        written = write_documents(client, prompts, max_tokens=self.max_tokens, seed=int(rng.integers(0, 2**31 - 1)),
+                                  stop=stop_sequences(self.template_), max_length=None)
+        for i, start, text in zip(slots, openings, written):
+            texts[i] = tidy(start + text if start else text, self.max_length_)
+        order = rng.permutation(n)
+        frame = pd.DataFrame([self.groups_[int(groups[i])] for i in order], index=range(n))
+        frame[self.text_column_] = [texts[i] for i in order]
         return frame
 
     def _header(self, g: int, rng) -> str:
@@ -218,6 +239,10 @@ class TextPrivateEvolution(_DocumentMethod):
         None uses ``"column: value"`` lines.
     max_tokens : int, default=100
         Completion tokens per document.
+    reuse_population : bool, default=True
+        Start each sample with the fit's final population (already written and DP),
+        best-voted first, so that only the rest of the rows cost decoding. Two calls
+        to ``sample`` then share those documents.
 
     Attributes
     ----------
@@ -242,13 +267,14 @@ class TextPrivateEvolution(_DocumentMethod):
     }
 
     def __init__(self, population_size=200, n_rounds=2, keywords=0, keyword_share=0.5, template=None,
-                 max_tokens=100):
+                 max_tokens=100, reuse_population=True):
         self.population_size = population_size
         self.n_rounds = n_rounds
         self.keywords = keywords
         self.keyword_share = keyword_share
         self.template = template
         self.max_tokens = max_tokens
+        self.reuse_population = reuse_population
 
     @property
     def n_vote_rounds(self) -> int:
@@ -302,6 +328,10 @@ class TextNoisyICL(_DocumentMethod):
         Public header template (see :class:`TextPrivateEvolution`).
     max_tokens : int, default=100
         Completion tokens per document.
+    reuse_population : bool, default=True
+        Start each sample with the fit's final population (already written and DP),
+        best-voted first, so that only the rest of the rows cost decoding. Two calls
+        to ``sample`` then share those documents.
 
     Attributes
     ----------
@@ -315,13 +345,15 @@ class TextNoisyICL(_DocumentMethod):
         "n_shots": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, n_shots=3, population_size=200, keywords=0, keyword_share=0.5, template=None, max_tokens=100):
+    def __init__(self, n_shots=3, population_size=200, keywords=0, keyword_share=0.5, template=None, max_tokens=100,
+                 reuse_population=True):
         self.n_shots = n_shots
         self.population_size = population_size
         self.keywords = keywords
         self.keyword_share = keyword_share
         self.template = template
         self.max_tokens = max_tokens
+        self.reuse_population = reuse_population
 
     def _prompt(self, g: int, rng) -> tuple[str, str]:
         texts = self.population_[g]
@@ -349,11 +381,11 @@ def _group_codes(frame: pd.DataFrame, names: list[str], levels: list[list]) -> n
     return codes
 
 
-def _allocate(n: int, shares: np.ndarray, rng) -> np.ndarray:
-    """``n`` group indices in the given shares (largest remainder), in random order."""
+def _allocate(n: int, shares: np.ndarray) -> np.ndarray:
+    """``n`` group indices in the given shares (largest remainder), in group order."""
     exact = shares * n
     counts = np.floor(exact).astype(int)
     for g in np.argsort(-(exact - counts))[: n - counts.sum()]:
         counts[g] += 1
-    return rng.permutation(np.repeat(np.arange(len(shares)), counts))
+    return np.repeat(np.arange(len(shares)), counts)
 

@@ -300,19 +300,40 @@ def fit_tree_model(one_way: dict, one_way_var: float, merge: dict, cliques: dict
     edges only).
     """
     anchor, marginals = pooled_marginals(one_way, one_way_var, merge, cliques, clique_var, anchor_only)
-    fitted: dict[tuple, np.ndarray] = {}
+    return assemble_tree_model(anchor, marginals, fit_cliques(cliques, anchor, marginals), edges, densities,
+                               fine_merge)
+
+
+def fit_cliques(cliques: dict, anchor: np.ndarray, marginals: dict) -> dict:
+    """Each noisy ``(a, i, j)`` table made non-negative, shrunk towards no three-way interaction and
+    fitted by IPF to the consistent ``marginals`` of its columns (steps 2-3 of the module docstring)."""
+    fitted = {}
     for (i, j), noisy in cliques.items():
         clique = ((1.0 - _INTERACTION_SHRINKAGE) * project_simplex(noisy, anchor)
                   + _INTERACTION_SHRINKAGE * no_interaction(noisy, marginals[i], marginals[j]))
         clique += _SUPPORT_FLOOR * marginals[i][:, :, None] * marginals[j][:, None, :] / anchor[:, None, None]
-        fitted[(i, j)] = _ipf(clique, marginals[i], marginals[j]) / anchor.sum()
+        fitted[(i, j)] = _ipf(clique, marginals[i], marginals[j])
+    return fitted
+
+
+def assemble_tree_model(anchor: np.ndarray, marginals: dict, cliques: dict, edges: list, densities: dict,
+                        fine_merge: dict) -> TreeModel:
+    """The :class:`TreeModel` of consistent estimates, whichever engine made them.
+
+    ``anchor`` holds the anchor counts, ``marginals`` each column's ``(a, column)``
+    counts and ``cliques`` each measured pair's ``(a, i, j)`` counts (merged levels),
+    all agreeing with one another; ``densities`` and ``fine_merge`` are as in
+    :func:`fit_tree_model`.
+    """
+    total = anchor.sum()
+    fitted = {pair: table / total for pair, table in cliques.items()}
     conditionals = {child: _normalise_rows(np.transpose(fitted[(child, parent)], (0, 2, 1)))
                     for child, parent in edges}
-    root = edges[0][1] if edges else (next(iter(one_way)) if one_way else None)
+    root = edges[0][1] if edges else (next(iter(marginals)) if marginals else None)
     root_conditional = None
     if root is not None:
         root_conditional = _normalise_rows(marginals[root])
-        fitted[(root,)] = marginals[root] / anchor.sum()
-    expansion = {column: Expansion.fit(densities[column], fine_merge[column]) for column in one_way}
-    return TreeModel(prior=anchor / anchor.sum(), root=root, edges=list(edges), root_conditional=root_conditional,
+        fitted[(root,)] = marginals[root] / total
+    expansion = {column: Expansion.fit(densities[column], fine_merge[column]) for column in marginals}
+    return TreeModel(prior=anchor / total, root=root, edges=list(edges), root_conditional=root_conditional,
                      conditionals=conditionals, merge=dict(fine_merge), expansion=expansion, cliques=fitted)
