@@ -147,6 +147,7 @@ def main() -> None:
                         "texts": usage["texts"], "cached": usage["n_cached"],
                         "tokens_per_s": round(usage["completion_tokens"] / seconds, 1),
                         "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6),
+                        "reuse_population": method.reuse_population,
                         "class_shares": dict(zip(*np.unique(y_syn, return_counts=True))),
                         "example": str(X_syn["text"].iloc[0])[:200]})
     print_table([{k: v for k, v in r.items() if k not in ("example", "class_shares")} for r in results],

@@ -13,6 +13,7 @@ import re
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from _common import RESULTS
@@ -92,14 +93,17 @@ def news() -> str:
     if frame.empty:
         return "(no news results yet)"
     frame["max_tokens"] = frame["max_tokens"].astype(object).where(frame["method"] != "real", "-")
-    frame = frame.drop_duplicates(["method", "epsilon", "seed", "n_train", "max_tokens"], keep="last")
+    # runs before reuse_population existed wrote every sampled article anew
+    reused = frame.get("reuse_population", pd.Series(False, index=frame.index)).fillna(False).astype(bool)
+    frame["reused"] = np.where(frame["method"].isin(["real", "label-only"]), "-", np.where(reused, "yes", "no"))
+    keys = ["method", "epsilon", "n_train", "max_tokens", "reused"]
+    frame = frame.drop_duplicates([*keys, "seed"], keep="last")
     rows = []
-    for (method, epsilon, n_train, tokens), group in frame.groupby(["method", "epsilon", "n_train", "max_tokens"],
-                                                                  sort=False):
+    for (method, epsilon, n_train, tokens, reuse), group in frame.groupby(keys, sort=False):
         seconds = group["seconds"].astype(float)
         rows.append({
             "method": NEWS_METHODS[method], "ε": epsilon, "seeds": len(group),
-            "synthetic articles": int(n_train), "tokens per article": tokens,
+            "synthetic articles": int(n_train), "tokens per article": tokens, "fit's population reused": reuse,
             "accuracy": mean_std(group["accuracy"]) if len(group) > 1 else f"{group['accuracy'].iloc[0]:.3f}",
             "ε spent": group["spent_epsilon"].iloc[0] if "spent_epsilon" in group else "",
             "minutes per run": round(seconds.mean() / 60, 1),
