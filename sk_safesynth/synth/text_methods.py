@@ -329,9 +329,7 @@ class TextNoisyICL(_DocumentMethod):
     max_tokens : int, default=100
         Completion tokens per document.
     reuse_population : bool, default=True
-        Start each sample with the fit's final population (already written and DP),
-        best-voted first, so that only the rest of the rows cost decoding. Two calls
-        to ``sample`` then share those documents.
+        As in :class:`TextPrivateEvolution` (the population is the public documents).
 
     Attributes
     ----------
