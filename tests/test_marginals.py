@@ -12,7 +12,14 @@ from sk_safesynth.llm.testing import FAKE_MODEL
 from sk_safesynth.privacy import PrivacyLedger, gaussian_event
 from sk_safesynth.synth import Marginals
 from sk_safesynth.synth.measurement import counts, maximum_spanning_tree, select_tree, selection_sensitivity
-from sk_safesynth.synth.tree_model import Expansion, draw, fine_density, no_interaction, project_simplex
+from sk_safesynth.synth.tree_model import (
+    Expansion,
+    draw,
+    fine_density,
+    floor_anchor,
+    no_interaction,
+    project_simplex,
+)
 
 pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
 
@@ -155,6 +162,27 @@ def test_pgm_holds_the_pairs_that_keep_the_model_small_and_fits_the_rest_to_it(m
     extra = {pair for pair in method.model_.cliques if len(pair) == 2} - {tuple(e) for e in method.edges_}
     assert method.n_extra_pairs_ == 3 and closed_form == [extra] and len(extra) == 3
     assert functional_agreement(sampler.sample(3000), "a", "b", X) > 0.9
+
+
+def test_floor_anchor_keeps_every_class_and_the_tables_consistent():
+    anchor = np.array([90.0, 0.0])
+    marginal = np.array([[60.0, 30.0], [0.0, 0.0]])
+    clique = np.array([[[40.0, 20.0], [20.0, 10.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    floored, marginals, cliques = floor_anchor(anchor, {0: marginal, 1: marginal}, {(0, 1): clique}, 4.0)
+    np.testing.assert_allclose(floored, [90.0, 4.0])
+    np.testing.assert_allclose(marginals[0], [[60.0, 30.0], [2.0, 2.0]])
+    np.testing.assert_allclose(cliques[(0, 1)].sum(axis=2), marginals[0])  # still consistent
+    np.testing.assert_allclose(cliques[(0, 1)].sum(axis=(1, 2)), floored)
+
+
+def test_pgm_keeps_a_rare_class_on_a_small_table_at_a_small_epsilon():
+    pytest.importorskip("mbi")
+    X, _ = _chain(n=200, seed=3)
+    y = pd.Series(np.where(np.arange(200) < 12, "yes", "no"), name="label")  # 6% "yes"
+    # the seed whose noise drowns "yes" in the unfloored estimate (prior 3e-14)
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=0.3, categories=CATEGORIES, random_state=2, missing=False,
+                                 method=Marginals(inference="pgm")).fit(X, y)
+    assert set(sampler.sample(2000)["label"]) == {"no", "yes"}
 
 
 def _skewed(n=8000, seed=0):

@@ -22,7 +22,14 @@ import warnings
 
 import numpy as np
 
-from sk_safesynth.synth.tree_model import TreeModel, assemble_tree_model, fit_cliques, group_sum
+from sk_safesynth.synth.tree_model import (
+    ANCHOR_PSEUDO_COUNT,
+    TreeModel,
+    assemble_tree_model,
+    fit_cliques,
+    floor_anchor,
+    group_sum,
+)
 
 # Mirror-descent iterations: on Adult, 1,000 leave the fit at epsilon=10 short of convergence (TVD
 # 0.020 against 0.017 at 2,000); at epsilon=1 more fit the noise (docs/benchmarks.md).
@@ -106,5 +113,8 @@ def fit_pgm_model(one_way: dict, one_way_var: float, merge: dict, cliques: dict,
         anchor = table("a")
         marginals = {c: table("a", _name(c)) for c in columns}
         fitted = {(i, j): table("a", _name(i), _name(j)) for i, j in inside}
+    # as the closed form does: every target class keeps about the noise of its pooled count
+    floor = max(ANCHOR_PSEUDO_COUNT, float(np.sqrt(one_way_var / len(columns))))
+    anchor, marginals, fitted = floor_anchor(anchor, marginals, fitted, floor)
     fitted.update(fit_cliques({pair: t for pair, t in cliques.items() if pair not in fitted}, anchor, marginals))
     return assemble_tree_model(anchor, marginals, fitted, edges, densities, fine_merge)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 _IPF_ITERATIONS = 50
-_ANCHOR_PSEUDO_COUNT = 1.0  # least pseudo-count per anchor level (target class)
+ANCHOR_PSEUDO_COUNT = 1.0  # least pseudo-count per anchor level (target class)
 _SUPPORT_FLOOR = 1e-3  # mass spread over a clique before IPF so every margin is reachable
 # Weight of the no-three-way-interaction fit in each clique estimate (shrinkage of the noisy
 # interaction between the target and a pair; chosen on the Adult benchmark, docs/benchmarks.md).
@@ -247,7 +247,7 @@ def pooled_marginals(one_way: dict, one_way_var: float, merge: dict, cliques: di
     anchor = _pool(votes)
     # one pseudo-count, or the noise std of the pooled counts when larger: no anchor level
     # (target class) is lost to noise that dwarfs small tables
-    pseudo = max(_ANCHOR_PSEUDO_COUNT, float(np.sqrt(1.0 / sum(np.max(1.0 / np.atleast_1d(v)) for _, v in votes))))
+    pseudo = max(ANCHOR_PSEUDO_COUNT, float(np.sqrt(1.0 / sum(np.max(1.0 / np.atleast_1d(v)) for _, v in votes))))
     total = max(float(np.clip(anchor, 0, None).sum()), 1.0)
     anchor = project_simplex(anchor[None, :], np.array([total]))[0] + pseudo
     marginals = {}
@@ -260,6 +260,19 @@ def pooled_marginals(one_way: dict, one_way_var: float, merge: dict, cliques: di
                 merged_votes.append((clique.sum(axis=1), clique_var * clique.shape[1]))
         marginals[column] = project_simplex(_pool(merged_votes), anchor)
     return anchor, marginals
+
+
+def floor_anchor(anchor: np.ndarray, marginals: dict, cliques: dict, floor: float) -> tuple[np.ndarray, dict, dict]:
+    """Consistent tables in which every anchor level (target class) holds at least ``floor``.
+
+    A level below it gets the missing mass spread uniformly over its cells in every
+    table, so the tables still agree on every separator: a class that the noise drowned
+    is still sampled, with uninformative conditionals, instead of being lost.
+    """
+    missing = np.clip(floor - anchor, 0.0, None)
+    marginals = {c: t + missing[:, None] / t.shape[1] for c, t in marginals.items()}
+    cliques = {k: t + missing[:, None, None] / (t.shape[1] * t.shape[2]) for k, t in cliques.items()}
+    return anchor + missing, marginals, cliques
 
 
 def no_interaction(noisy: np.ndarray, child: np.ndarray, parent: np.ndarray) -> np.ndarray:
