@@ -28,14 +28,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator
+from threadpoolctl import threadpool_limits
 
 from sk_safesynth.mia.attacks import ATTACKS
 from sk_safesynth.mia.bounds import PrivacyBound
 from sk_safesynth.mia.frames import check_frames, check_populations
-from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
-
 from sk_safesynth.mia.metrics import (
     advantage_at_threshold,
     auc_delong,

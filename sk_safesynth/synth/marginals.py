@@ -50,10 +50,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_safesynth.privacy import gaussian_event
 from sk_safesynth.schema import TableSchema
+from sk_safesynth.synth import pgm
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
 from sk_safesynth.synth.encoding import MAX_EXACT_INTEGER_BINS, Discretizer
-from sk_safesynth.synth import pgm
 from sk_safesynth.synth.measurement import counts, measure_tables, select_tree
 from sk_safesynth.synth.pool import llm_pool
 from sk_safesynth.synth.tree_model import fine_density, fit_tree_model, pooled_marginals

@@ -177,22 +177,19 @@ class _DocumentMethod(GenerationMethod):
         first; only the rest costs decoding.
         """
         groups = _allocate(n, self.group_shares_)
-        reused: dict[int, list[str]] = {}
+        texts: list[str | None] = [None] * n
         if self.reuse_population:
             for g in range(len(self.groups_)):
-                order = np.argsort(-self.weights_[g], kind="stable")[: int(np.sum(groups == g))]
-                reused[g] = [self.population_[g][i] for i in order]
-        texts: list[str | None] = [None] * n
-        prompts, openings, slots = [], [], []
-        for i, g in enumerate(groups):
-            g = int(g)
-            if reused.get(g):
-                texts[i] = reused[g].pop(0)
-                continue
-            prompt, start = self._prompt(g, rng)
+                rows = np.flatnonzero(groups == g)
+                best = np.argsort(-self.weights_[g], kind="stable")[: len(rows)]
+                for row, k in zip(rows.tolist(), best.tolist()):
+                    texts[row] = self.population_[g][k]
+        slots = [i for i in range(n) if texts[i] is None]
+        prompts, openings = [], []
+        for i in slots:
+            prompt, start = self._prompt(int(groups[i]), rng)
             prompts.append(prompt)
             openings.append(start)
-            slots.append(i)
         written = write_documents(client, prompts, max_tokens=self.max_tokens, seed=int(rng.integers(0, 2**31 - 1)),
                                   stop=stop_sequences(self.template_), max_length=None)
         for i, start, text in zip(slots, openings, written):
