@@ -30,7 +30,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
 from _common import RESULTS, print_table, write_json
-from sk_safesynth import DPSyntheticSampler
+from sk_safesynth import DPSyntheticSampler, __version__
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.synth import TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.synth.documents import header, public_documents
@@ -147,7 +147,7 @@ def main() -> None:
                         "texts": usage["texts"], "cached": usage["n_cached"],
                         "tokens_per_s": round(usage["completion_tokens"] / seconds, 1),
                         "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6),
-                        "reuse_population": method.reuse_population,
+                        "reuse_population": method.reuse_population, "version": __version__,
                         "class_shares": dict(zip(*np.unique(y_syn, return_counts=True))),
                         "example": str(X_syn["text"].iloc[0])[:200]})
     print_table([{k: v for k, v in r.items() if k not in ("example", "class_shares")} for r in results],

@@ -95,14 +95,19 @@ def news() -> str:
     frame["max_tokens"] = frame["max_tokens"].astype(object).where(frame["method"] != "real", "-")
     # runs before reuse_population existed wrote every sampled article anew
     reused = frame.get("reuse_population", pd.Series(False, index=frame.index)).fillna(False).astype(bool)
-    frame["reused"] = np.where(frame["method"].isin(["real", "label-only"]), "-", np.where(reused, "yes", "no"))
-    keys = ["method", "epsilon", "n_train", "max_tokens", "reused"]
+    baseline = frame["method"].isin(["real", "label-only"])
+    frame["reused"] = np.where(baseline, "-", np.where(reused, "yes", "no"))
+    # runs before the version was recorded: 0.4 introduced reuse_population
+    recorded = frame.get("version", pd.Series(None, index=frame.index))
+    frame["version"] = np.where(baseline, "-", recorded.fillna(pd.Series(np.where(reused, "0.4", "0.3"),
+                                                                          index=frame.index)))
+    keys = ["version", "method", "epsilon", "n_train", "max_tokens", "reused"]
     frame = frame.drop_duplicates([*keys, "seed"], keep="last")
     rows = []
-    for (method, epsilon, n_train, tokens, reuse), group in frame.groupby(keys, sort=False):
+    for (version, method, epsilon, n_train, tokens, reuse), group in frame.groupby(keys, sort=False):
         seconds = group["seconds"].astype(float)
         rows.append({
-            "method": NEWS_METHODS[method], "ε": epsilon, "seeds": len(group),
+            "method": NEWS_METHODS[method], "version": version, "ε": epsilon, "seeds": len(group),
             "synthetic articles": int(n_train), "tokens per article": tokens, "fit's population reused": reuse,
             "accuracy": mean_std(group["accuracy"]) if len(group) > 1 else f"{group['accuracy'].iloc[0]:.3f}",
             "ε spent": group["spent_epsilon"].iloc[0] if "spent_epsilon" in group else "",
@@ -111,7 +116,7 @@ def news() -> str:
     order = {name: i for i, name in enumerate(NEWS_METHODS.values())}
     table = pd.DataFrame(rows).astype(object).fillna("")
     table["key"] = table["method"].map(order)
-    return markdown(table.sort_values(["key", "ε", "synthetic articles"], key=lambda c: c.astype(str))
+    return markdown(table.sort_values(["key", "ε", "version", "synthetic articles"], key=lambda c: c.astype(str))
                     .drop(columns="key"))
 
 

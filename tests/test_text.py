@@ -18,7 +18,14 @@ from sk_safesynth.privacy import PrivacyLedger, make_generator
 from sk_safesynth.privacy.ledger import SampledRowsDpEvent
 from sk_safesynth.schema import ColumnSpec, TableSchema
 from sk_safesynth.synth import Marginals, PrivateEvolution, resolve_method
-from sk_safesynth.synth.documents import clear_document_cache, dp_keywords, header, opening, stop_sequences
+from sk_safesynth.synth.documents import (
+    clear_document_cache,
+    dp_keywords,
+    header,
+    opening,
+    public_vocabulary,
+    stop_sequences,
+)
 from sk_safesynth.synth.noisy_icl import amplified_budget
 
 pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
@@ -96,6 +103,31 @@ def test_keywords_and_shares_carry_the_private_signal():
     sampler.fit(X, y)
     shares = dict(zip([g["label"] for g in sampler.method_.groups_], sampler.method_.group_shares_))
     assert shares["money"] == pytest.approx(0.75, abs=0.05)
+
+
+def test_public_vocabulary_prefers_each_groups_own_words():
+    """Words every group uses ("said") carry no topic and are left out; a group's own words rank first."""
+    groups = [["Goal for the team, he said", "A late goal wins the match, he said", "The team said"],
+              ["Bank profit rises, she said", "The bank said profit fell", "Markets said"]]
+    words = public_vocabulary(groups, 4, exclude="Daily News")
+    assert set(words) == {"goal", "team", "bank", "profit"}
+    assert "said" not in public_vocabulary(groups, 100)
+    assert public_vocabulary([["said said", "said it", "a match"]], 1) == ["said"]  # one group: frequency
+    assert public_vocabulary([[], ["!!"]], 10) == []
+
+
+def test_keywords_of_pure_noise_are_rare():
+    """No private text has any vocabulary word: the family-wise gate lets no noise word through
+    in 95% of releases (a fixed 3-sigma gate would pass about 1.35 words per 1,000 cells)."""
+    texts = pd.Series(["zz qq"] * 200)
+    vocabulary = [f"word{i}" for i in range(1000)]
+    empty = 0
+    for seed in range(40):
+        ledger = PrivacyLedger(1e6, 1e-5)
+        words = dp_keywords(texts, np.arange(200) % 5, 5, vocabulary, ledger, sigma=1.0, rng=make_generator(seed))
+        empty += all(len(group_words) == 0 for group_words, _ in words)
+    # P(all empty) >= 0.95 per release; 40 releases: at least 34 with probability > 0.99
+    assert empty >= 34
 
 
 def test_noisy_icl_text_shows_dp_selected_documents_of_the_same_group():

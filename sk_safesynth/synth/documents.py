@@ -22,6 +22,7 @@ import threading
 import numpy as np
 import pandas as pd
 from scipy.sparse import diags
+from scipy.stats import norm
 
 from sk_safesynth.privacy import PrivacyLedger, discrete_gaussian, gaussian_event
 from sk_safesynth.schema import TableSchema
@@ -31,6 +32,8 @@ MIN_TEXT_CHARS = 40
 _POOL_CACHE: dict[str, list[list[str]]] = {}
 _POOL_LOCK = threading.Lock()
 _WORD = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
+# Chance that any word with no private count becomes a keyword (family-wise, see dp_keywords).
+_KEYWORD_FALSE_POSITIVES = 0.05
 
 
 def text_columns(schema: TableSchema) -> list[str]:
@@ -152,7 +155,9 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
     ``vocabulary`` must be public (e.g. the words of the public documents).
 
     Post-processing: a word is a keyword of group g when its noisy score exceeds
-    ``3 σ``; keywords are ranked by how much larger their share of g's (noisy) mass is
+    ``z σ``, ``z`` the one-sided normal quantile of ``0.05 / (groups × words)``
+    (Bonferroni: with probability 0.95 no word without a private count passes; a fixed
+    ``3 σ`` let about seven noise words through among 5 × 1,000 at epsilon=1); keywords are ranked by how much larger their share of g's (noisy) mass is
     than their mean share in the other groups, and weighted by that margin.
     """
     from sklearn.feature_extraction.text import CountVectorizer
@@ -178,11 +183,12 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
     # Relative frequencies, so that a large group does not own every common word.
     positive = np.clip(noisy, 0, None)
     relative = positive / np.maximum(positive.sum(axis=1, keepdims=True), 1e-12)
+    threshold = float(norm.isf(_KEYWORD_FALSE_POSITIVES / max(noisy.size, 1))) * sigma
     out = []
     for g in range(n_groups):
         others = (relative.sum(axis=0) - relative[g]) / max(n_groups - 1, 1)
         margin = relative[g] - others
-        eligible = np.flatnonzero(noisy[g] > 3 * sigma)
+        eligible = np.flatnonzero(noisy[g] > threshold)
         ranked = eligible[np.argsort(-margin[eligible])][:top]
         ranked = ranked[margin[ranked] > 0]
         weights = margin[ranked] / margin[ranked].sum() if len(ranked) else np.empty(0)
@@ -190,20 +196,43 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
     return out
 
 
-def public_vocabulary(documents: list[str], size: int, exclude: str = "") -> list[str]:
-    """The ``size`` most frequent words of public documents (stop words and the words of
-    ``exclude``, e.g. the headers, left out: they say nothing new)."""
+def public_vocabulary(groups: list[list[str]], size: int, exclude: str = "") -> list[str]:
+    """Words of public documents, ``groups`` of them (e.g. one list per label), that say most about a group.
+
+    With several groups, a word's score is its document frequency in the group that uses
+    it most minus its mean frequency in the others, so that the DP keyword histogram
+    spends each private text's unit of weight on topical words rather than on "said"
+    or "year"; with one group, its frequency. Stop words and the words of ``exclude``
+    (e.g. the headers) are left out. Public input only: this is free.
+    """
     from sklearn.feature_extraction.text import CountVectorizer, ENGLISH_STOP_WORDS
 
     known = set(re.findall(_WORD, exclude.lower()))
-    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | known), binary=True, token_pattern=_WORD,
-                                 max_features=size)
-    vectorizer.fit(documents)
-    return [str(word) for word in vectorizer.get_feature_names_out()]
+    vectorizer = CountVectorizer(stop_words=sorted(ENGLISH_STOP_WORDS | known), binary=True, token_pattern=_WORD)
+    documents = [text for texts in groups for text in texts]
+    try:
+        present = vectorizer.fit_transform(documents).tocsr()
+    except ValueError:  # no word at all
+        return []
+    owner = np.repeat(np.arange(len(groups)), [len(texts) for texts in groups])
+    frequency = np.vstack([np.asarray(present[owner == g].mean(axis=0)).ravel() if (owner == g).any()
+                           else np.zeros(present.shape[1]) for g in range(len(groups))])
+    if len(groups) > 1:
+        top = frequency.max(axis=0)
+        score = top - (frequency.sum(axis=0) - top) / (len(groups) - 1)
+    else:
+        score = frequency[0]
+    words = vectorizer.get_feature_names_out()
+    order = np.lexsort((words, -score))  # ties by word: the same vocabulary on every machine
+    return [str(words[i]) for i in order[:size] if score[i] > 0]
 
 
-def opening(text: str, rng: np.random.Generator, low: int = 6, high: int = 16) -> str:
-    """The first few words of ``text`` (a random count in [low, high]): a variation's seed."""
+def opening(text: str, rng: np.random.Generator, low: int = 3, high: int = 8) -> str:
+    """The first few words of ``text`` (a random count in [low, high]): a variation's seed.
+
+    A few words carry the winner's topic; more would copy its headline, and articles
+    that share headlines teach a classifier less than distinct ones (docs/benchmarks.md).
+    """
     words = re.split(r"(\s+)", text.strip())
     n_words = int(rng.integers(low, high + 1))
     return "".join(words[: 2 * n_words - 1])
