@@ -157,8 +157,9 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
     Post-processing: a word is a keyword of group g when its noisy score exceeds
     ``z σ``, ``z`` the one-sided normal quantile of ``0.05 / (groups × words)``
     (Bonferroni: with probability 0.95 no word without a private count passes; a fixed
-    ``3 σ`` let about seven noise words through among 5 × 1,000 at epsilon=1); keywords are ranked by how much larger their share of g's (noisy) mass is
-    than their mean share in the other groups, and weighted by that margin.
+    ``3 σ`` let about seven noise words through among 5 × 1,000 at epsilon=1); keywords
+    are ranked by how much larger their share of g's (noisy) mass is than their mean
+    share in the other groups, and weighted by that margin.
     """
     from sklearn.feature_extraction.text import CountVectorizer
 
