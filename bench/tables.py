@@ -88,27 +88,31 @@ def news() -> str:
         if path.name != "news_throughput.json":
             data = json.loads(path.read_text())
             # runs before --max-tokens existed wrote 100-token articles
-            records += [{"max_tokens": data.get("max_tokens", 100), **r} for r in data["results"]]
+            records += [{"max_tokens": data.get("max_tokens", 100), "population": data.get("population", 200), **r}
+                        for r in data["results"]]
     frame = pd.DataFrame([r for r in records if r["method"] in NEWS_METHODS])
     if frame.empty:
         return "(no news results yet)"
     frame["max_tokens"] = frame["max_tokens"].astype(object).where(frame["method"] != "real", "-")
+    frame["population"] = frame["population"].astype(object).where(~frame["method"].isin(["real", "label-only"]), "-")
     # runs before reuse_population existed wrote every sampled article anew
     reused = frame.get("reuse_population", pd.Series(False, index=frame.index)).fillna(False).astype(bool)
     baseline = frame["method"].isin(["real", "label-only"])
     frame["reused"] = np.where(baseline, "-", np.where(reused, "yes", "no"))
     # runs before the version was recorded: 0.4 introduced reuse_population
-    recorded = frame.get("version", pd.Series(None, index=frame.index))
+    recorded = frame.get("version", pd.Series(None, index=frame.index)).map(
+        lambda v: ".".join(v.split(".")[:2]) if isinstance(v, str) else None)
     frame["version"] = np.where(baseline, "-", recorded.fillna(pd.Series(np.where(reused, "0.4", "0.3"),
                                                                           index=frame.index)))
-    keys = ["version", "method", "epsilon", "n_train", "max_tokens", "reused"]
+    keys = ["version", "method", "epsilon", "population", "n_train", "max_tokens", "reused"]
     frame = frame.drop_duplicates([*keys, "seed"], keep="last")
     rows = []
-    for (version, method, epsilon, n_train, tokens, reuse), group in frame.groupby(keys, sort=False):
+    for (version, method, epsilon, population, n_train, tokens, reuse), group in frame.groupby(keys, sort=False):
         seconds = group["seconds"].astype(float)
         rows.append({
             "method": NEWS_METHODS[method], "version": version, "ε": epsilon, "seeds": len(group),
-            "synthetic articles": int(n_train), "tokens per article": tokens, "fit's population reused": reuse,
+            "public population": population, "synthetic articles": int(n_train), "tokens per article": tokens,
+            "fit's population reused": reuse,
             "accuracy": mean_std(group["accuracy"]) if len(group) > 1 else f"{group['accuracy'].iloc[0]:.3f}",
             "ε spent": group["spent_epsilon"].iloc[0] if "spent_epsilon" in group else "",
             "minutes per run": round(seconds.mean() / 60, 1),
