@@ -165,6 +165,8 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
 
     sensitivity = math.sqrt(2.0)
     ledger.spend(gaussian_event(sigma, sensitivity), f"keyword histogram ({len(vocabulary)} words)")
+    if not vocabulary:  # public documents without a usable word: the budget was planned, nothing to show
+        return [([], np.empty(0))] * n_groups
     vectorizer = CountVectorizer(vocabulary=vocabulary, binary=True, token_pattern=_WORD, lowercase=True)
     counts = vectorizer.transform([str(t) for t in texts]).tocsr()
     # Integer arithmetic on a 2**-16 lattice: each text adds floor(2**16 / sqrt(k)) to
