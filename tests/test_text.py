@@ -114,7 +114,7 @@ def test_public_vocabulary_prefers_each_groups_own_words():
     assert "said" not in public_vocabulary(groups, 100)
     assert public_vocabulary([["said said", "said it", "a match"]], 1) == ["said"]  # one group: frequency
     assert public_vocabulary([[], ["!!"]], 10) == []
-    ledger = PrivacyLedger(1.0, 1e-5)  # no vocabulary: no keywords, and the planned spend is still recorded
+    ledger = PrivacyLedger(100.0, 1e-5)  # no vocabulary: no keywords, and the planned spend is still recorded
     words = dp_keywords(pd.Series(["a b"]), np.zeros(1, dtype=int), 2, [], ledger, 1.0, make_generator(0))
     assert [w for w, _ in words] == [[], []] and len(ledger.entries) == 1
 
