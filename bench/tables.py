@@ -93,11 +93,11 @@ def news() -> str:
     frame = pd.DataFrame([r for r in records if r["method"] in NEWS_METHODS])
     if frame.empty:
         return "(no news results yet)"
+    baseline = frame["method"].isin(["real", "label-only"])
     frame["max_tokens"] = frame["max_tokens"].astype(object).where(frame["method"] != "real", "-")
-    frame["population"] = frame["population"].astype(object).where(~frame["method"].isin(["real", "label-only"]), "-")
+    frame["population"] = frame["population"].astype(object).where(~baseline, "-")
     # runs before reuse_population existed wrote every sampled article anew
     reused = frame.get("reuse_population", pd.Series(False, index=frame.index)).fillna(False).astype(bool)
-    baseline = frame["method"].isin(["real", "label-only"])
     frame["reused"] = np.where(baseline, "-", np.where(reused, "yes", "no"))
     # runs before the version was recorded: 0.4 introduced reuse_population
     recorded = frame.get("version", pd.Series(None, index=frame.index)).map(

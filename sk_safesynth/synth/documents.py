@@ -186,7 +186,7 @@ def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabu
     # Relative frequencies, so that a large group does not own every common word.
     positive = np.clip(noisy, 0, None)
     relative = positive / np.maximum(positive.sum(axis=1, keepdims=True), 1e-12)
-    threshold = float(norm.isf(_KEYWORD_FALSE_POSITIVES / max(noisy.size, 1))) * sigma
+    threshold = float(norm.isf(_KEYWORD_FALSE_POSITIVES / noisy.size)) * sigma
     out = []
     for g in range(n_groups):
         others = (relative.sum(axis=0) - relative[g]) / max(n_groups - 1, 1)
