@@ -88,7 +88,9 @@ def news() -> str:
         if path.name != "news_throughput.json":
             data = json.loads(path.read_text())
             # runs before --max-tokens existed wrote 100-token articles
-            records += [{"max_tokens": data.get("max_tokens", 100), "population": data.get("population", 200), **r}
+            # runs before --rounds and --temperature existed used 2 rounds at temperature 1.0
+            records += [{"max_tokens": data.get("max_tokens", 100), "population": data.get("population", 200),
+                         "rounds": data.get("rounds", 2), "temperature": data.get("temperature", 1.0), **r}
                         for r in data["results"]]
     frame = pd.DataFrame([r for r in records if r["method"] in NEWS_METHODS])
     if frame.empty:
@@ -96,6 +98,8 @@ def news() -> str:
     baseline = frame["method"].isin(["real", "label-only"])
     frame["max_tokens"] = frame["max_tokens"].astype(object).where(frame["method"] != "real", "-")
     frame["population"] = frame["population"].astype(object).where(~baseline, "-")
+    frame["rounds"] = frame["rounds"].astype(object).where(~baseline & frame["method"].str.startswith("pe"), "-")
+    frame["temperature"] = frame["temperature"].astype(object).where(frame["method"] != "real", "-")
     # runs before reuse_population existed wrote every sampled article anew
     reused = frame.get("reuse_population", pd.Series(False, index=frame.index)).fillna(False).astype(bool)
     frame["reused"] = np.where(baseline, "-", np.where(reused, "yes", "no"))
@@ -104,14 +108,16 @@ def news() -> str:
         lambda v: ".".join(v.split(".")[:2]) if isinstance(v, str) else None)
     frame["version"] = np.where(baseline, "-", recorded.fillna(pd.Series(np.where(reused, "0.4", "0.3"),
                                                                           index=frame.index)))
-    keys = ["version", "method", "epsilon", "population", "n_train", "max_tokens", "reused"]
+    keys = ["version", "method", "epsilon", "population", "rounds", "temperature", "n_train", "max_tokens", "reused"]
     frame = frame.drop_duplicates([*keys, "seed"], keep="last")
     rows = []
-    for (version, method, epsilon, population, n_train, tokens, reuse), group in frame.groupby(keys, sort=False):
+    for (version, method, epsilon, population, rounds, temperature, n_train, tokens, reuse), group in frame.groupby(
+            keys, sort=False):
         seconds = group["seconds"].astype(float)
         rows.append({
             "method": NEWS_METHODS[method], "version": version, "ε": epsilon, "seeds": len(group),
-            "public population": population, "synthetic articles": int(n_train), "tokens per article": tokens,
+            "public population": population, "vote rounds": rounds, "temperature": temperature,
+            "synthetic articles": int(n_train), "tokens per article": tokens,
             "fit's population reused": reuse,
             "accuracy": mean_std(group["accuracy"]) if len(group) > 1 else f"{group['accuracy'].iloc[0]:.3f}",
             "ε spent": group["spent_epsilon"].iloc[0] if "spent_epsilon" in group else "",

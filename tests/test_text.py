@@ -13,13 +13,16 @@ import pytest
 
 from sk_safesynth import DPSyntheticSampler, NoisyICL, TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.llm import GenerationTask, LLMClient, capture_prompts
-from sk_safesynth.llm.testing import FAKE_MODEL
+from sk_safesynth.llm import DEFAULT_MODEL
+from sk_safesynth.llm.testing import FAKE_MODEL, current_fake
 from sk_safesynth.privacy import PrivacyLedger, make_generator
 from sk_safesynth.privacy.ledger import SampledRowsDpEvent
 from sk_safesynth.schema import ColumnSpec, TableSchema
 from sk_safesynth.synth import Marginals, PrivateEvolution, resolve_method
 from sk_safesynth.synth.documents import (
+    EMBEDDED_TEMPERATURE,
     clear_document_cache,
+    document_temperature,
     dp_keywords,
     header,
     opening,
@@ -170,6 +173,21 @@ def test_sample_starts_with_the_final_population_and_writes_only_the_rest():
     with capture_prompts() as prompts:
         sampler.set_params(method__reuse_population=False).fit(X, y).sample(5)
     assert sum("Headline:" in p for p in prompts) >= 5
+
+
+def test_text_methods_write_at_their_temperature():
+    assert document_temperature(LLMClient(DEFAULT_MODEL), "auto") == EMBEDDED_TEMPERATURE
+    assert document_temperature(LLMClient(FAKE_MODEL, temperature=0.4), "auto") is None  # the client's own
+    assert document_temperature(LLMClient(FAKE_MODEL), 0.7) == 0.7
+    X, y = _news()
+    for temperature, client_temperature, sent in [(0.6, 1.0, 0.6), ("auto", 0.4, 0.4)]:
+        fake = current_fake()
+        fake.requests.clear()
+        _text_sampler(TextPrivateEvolution(population_size=6, template=TEMPLATE, temperature=temperature),
+                      llm_kwargs={"temperature": client_temperature}).fit(X, y).sample(12)
+        assert fake.requests and {r["params"]["temperature"] for r in fake.requests} == {sent}
+    with pytest.raises(ValueError, match="temperature"):
+        _text_sampler(TextPrivateEvolution(temperature="hot")).fit(X, y)
 
 
 def test_text_methods_refuse_tables_they_cannot_write():

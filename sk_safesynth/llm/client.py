@@ -437,7 +437,7 @@ class LLMClient:
     # -- documents --------------------------------------------------------------------
 
     def write(self, prompts: Sequence[str], *, max_tokens: int, n: int = 1, seed: int | None = None,
-              stop: Sequence[str] | None = None, min_chars: int = 1) -> TextResult:
+              stop: Sequence[str] | None = None, min_chars: int = 1, temperature: float | None = None) -> TextResult:
         """Continue each document prompt ``n`` times.
 
         Parameters
@@ -458,6 +458,8 @@ class LLMClient:
         min_chars : int, default=1
             Continuations shorter than this (after stripping) are asked for again, at
             most ``max_retries`` times.
+        temperature : float, optional
+            Sampling temperature of these calls (default: the client's ``temperature``).
 
         Returns
         -------
@@ -481,7 +483,8 @@ class LLMClient:
                 if not pending:
                     break
                 spend.check(self)
-                calls = self._text_calls(litellm, prompts, pending, max_tokens, seed, stop, round_, min_chars, spend)
+                calls = self._text_calls(litellm, prompts, pending, max_tokens, seed, stop, round_, min_chars, spend,
+                                         self.temperature if temperature is None else temperature)
                 for i, good, short, usage, cached in parallel(calls):
                     spend.add(usage, cached)
                     good = good[: needed[i]]
@@ -497,11 +500,12 @@ class LLMClient:
             )
         return TextResult(texts=texts, n_invalid=n_short, **spend.snapshot())
 
-    def _text_calls(self, litellm, prompts, pending, max_tokens, seed, stop, round_, min_chars, spend: _Spend):
+    def _text_calls(self, litellm, prompts, pending, max_tokens, seed, stop, round_, min_chars, spend: _Spend,
+                    temperature: float):
         for i, n in pending:
             if spend.problem() is not None or _past(spend.deadline):
                 return
-            params = {"temperature": self.temperature, "max_tokens": int(max_tokens), "n": n}
+            params = {"temperature": temperature, "max_tokens": int(max_tokens), "n": n}
             call_seed = _call_seed(seed, (i, 0), round_)
             if call_seed is not None:
                 params["seed"] = call_seed
