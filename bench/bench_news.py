@@ -33,14 +33,14 @@ from _common import RESULTS, print_table, write_json
 from sk_safesynth import DPSyntheticSampler, __version__
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.synth import TextNoisyICL, TextPrivateEvolution
-from sk_safesynth.synth.documents import EMBEDDED_TEMPERATURE, header, public_documents
+from sk_safesynth.synth.documents import header, public_documents
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "bbc_news.csv"
 TEMPLATE = "BBC News > {label}\n\nHeadline:"
 CACHE = Path(tempfile.gettempdir()) / "sksafesynth-bench-news-cache"
 
 
-def methods(population: int, max_tokens: int, rounds: int = 2, temperature: float = EMBEDDED_TEMPERATURE) -> dict:
+def methods(population: int, max_tokens: int, rounds: int = 2, temperature: float | None = None) -> dict:
     common = dict(population_size=population, template=TEMPLATE, max_tokens=max_tokens, temperature=temperature)
     return {
         "pe": TextPrivateEvolution(n_rounds=rounds, **common),
@@ -93,12 +93,12 @@ def main() -> None:
     parser.add_argument("--population", type=int, default=200)
     parser.add_argument("--max-tokens", type=int, default=100, help="completion tokens per article")
     parser.add_argument("--rounds", type=int, default=2, help="vote rounds of TextPrivateEvolution")
-    parser.add_argument("--temperature", type=float, default=EMBEDDED_TEMPERATURE,
-                        help="sampling temperature of the articles (default: the text methods' on this model)")
+    parser.add_argument("--temperature", type=float, default=None, help="sampling temperature of the articles")
     parser.add_argument("--baseline", action="store_true", help="add the real and label-only rows")
     parser.add_argument("--out", default="news")
     parser.add_argument("--throughput", action="store_true")
     args = parser.parse_args()
+    temperature = LLMClient(DEFAULT_MODEL).temperature if args.temperature is None else args.temperature
     if args.throughput:
         throughput()
         return
@@ -113,8 +113,7 @@ def main() -> None:
         results.append(row)
         print(row, flush=True)
         write_json(args.out, {"results": results, "n": args.n, "population": args.population,
-                              "max_tokens": args.max_tokens, "rounds": args.rounds, "temperature": args.temperature,
-                              "template": TEMPLATE})
+                              "max_tokens": args.max_tokens, "rounds": args.rounds, "template": TEMPLATE})
 
     if args.baseline and not any(key[0] == "real" for key in done):
         record({"method": "real", "epsilon": "inf", "seed": "-", "n_train": len(train),
@@ -130,7 +129,7 @@ def main() -> None:
         y = [label for label, group in zip(labels, pool) for _ in group]
         record({"method": "label-only", "epsilon": "inf", "seed": "1", "n_train": len(texts),
                 "accuracy": accuracy(texts, y, test), "seconds": round(time.perf_counter() - start, 1),
-                "temperature": args.temperature,
+                "temperature": temperature,
                 "example": header(TEMPLATE, {"label": labels[0]}) + " " + texts[0][:200]})
     for name in filter(None, args.methods.split(",")):
         for epsilon in map(float, args.eps.split(",")):
@@ -153,7 +152,7 @@ def main() -> None:
                         "tokens_per_s": round(usage["completion_tokens"] / seconds, 1),
                         "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6),
                         "reuse_population": method.reuse_population, "version": __version__,
-                        "rounds": args.rounds, "temperature": args.temperature,
+                        "rounds": args.rounds, "temperature": temperature,
                         "class_shares": dict(zip(*np.unique(y_syn, return_counts=True))),
                         "example": str(X_syn["text"].iloc[0])[:200]})
     print_table([{k: v for k, v in r.items() if k not in ("example", "class_shares")} for r in results],

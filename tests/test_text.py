@@ -13,16 +13,13 @@ import pytest
 
 from sk_safesynth import DPSyntheticSampler, NoisyICL, TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.llm import GenerationTask, LLMClient, capture_prompts
-from sk_safesynth.llm import DEFAULT_MODEL
 from sk_safesynth.llm.testing import FAKE_MODEL, current_fake
 from sk_safesynth.privacy import PrivacyLedger, make_generator
 from sk_safesynth.privacy.ledger import SampledRowsDpEvent
 from sk_safesynth.schema import ColumnSpec, TableSchema
 from sk_safesynth.synth import Marginals, PrivateEvolution, resolve_method
 from sk_safesynth.synth.documents import (
-    EMBEDDED_TEMPERATURE,
     clear_document_cache,
-    document_temperature,
     dp_keywords,
     header,
     opening,
@@ -176,11 +173,8 @@ def test_sample_starts_with_the_final_population_and_writes_only_the_rest():
 
 
 def test_text_methods_write_at_their_temperature():
-    assert document_temperature(LLMClient(DEFAULT_MODEL), "auto") == EMBEDDED_TEMPERATURE
-    assert document_temperature(LLMClient(FAKE_MODEL, temperature=0.4), "auto") is None  # the client's own
-    assert document_temperature(LLMClient(FAKE_MODEL), 0.7) == 0.7
     X, y = _news()
-    for temperature, client_temperature, sent in [(0.6, 1.0, 0.6), ("auto", 0.4, 0.4)]:
+    for temperature, client_temperature, sent in [(0.6, 1.0, 0.6), (None, 0.4, 0.4)]:
         fake = current_fake()
         fake.requests.clear()
         _text_sampler(TextPrivateEvolution(population_size=6, template=TEMPLATE, temperature=temperature),

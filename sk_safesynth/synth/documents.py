@@ -24,7 +24,6 @@ import pandas as pd
 from scipy.sparse import diags
 from scipy.stats import norm
 
-from sk_safesynth.llm.backend import LOCAL_PROVIDER
 from sk_safesynth.privacy import PrivacyLedger, discrete_gaussian, gaussian_event
 from sk_safesynth.schema import TableSchema
 
@@ -35,11 +34,6 @@ _POOL_LOCK = threading.Lock()
 _WORD = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 # Chance that any word with no private count becomes a keyword (family-wise, see dp_keywords).
 _KEYWORD_FALSE_POSITIVES = 0.05
-# Temperature of the embedded model's documents under temperature="auto". Its sampler keeps
-# only tokens at least 5% as likely as the best one (llama.cpp's min-p), so a hotter
-# temperature varies topics and wording without derailing the text; 500 label-only BBC
-# articles train a classifier to 0.771 at 0.7, 0.828 at 1.0, 0.865 at 1.3 (docs/benchmarks.md).
-EMBEDDED_TEMPERATURE = 1.3
 
 
 def text_columns(schema: TableSchema) -> list[str]:
@@ -98,14 +92,6 @@ def tidy(text: str, max_length: int | None) -> str:
         cut = text[:max_length]
         text = cut[: cut.rfind(" ")] if " " in cut else cut
     return text
-
-
-def document_temperature(client, temperature: float | str) -> float | None:
-    """A text method's sampling temperature: ``temperature`` itself, or for ``"auto"``
-    :data:`EMBEDDED_TEMPERATURE` on the embedded model and None (the client's own) on others."""
-    if temperature != "auto":
-        return float(temperature)
-    return EMBEDDED_TEMPERATURE if client.model.split("/", 1)[0] == LOCAL_PROVIDER else None
 
 
 def write_documents(client, prompts: list[str], *, max_tokens: int, seed: int, stop: list[str],

@@ -40,7 +40,7 @@ from numbers import Integral, Real
 import dp_accounting
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 from sk_safesynth.privacy import gaussian_event
 from sk_safesynth.synth.base import FitContext, GenerationMethod
@@ -48,7 +48,6 @@ from sk_safesynth.synth.documents import (
     check_template,
     condition_columns,
     default_template,
-    document_temperature,
     dp_keywords,
     embed_documents,
     header,
@@ -78,7 +77,7 @@ class _DocumentMethod(GenerationMethod):
         "keyword_share": [Interval(Real, 0, 1, closed="neither")],
         "template": [None, str],
         "max_tokens": [Interval(Integral, 8, None, closed="left")],
-        "temperature": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
+        "temperature": [None, Interval(Real, 0, None, closed="left")],
         "reuse_population": ["boolean"],
     }
 
@@ -135,7 +134,7 @@ class _DocumentMethod(GenerationMethod):
         per_group = max(1, math.ceil(self.population_size / len(self.groups_)))
         return public_documents(context.client, self.template_, self.groups_, per_group, max_tokens=self.max_tokens,
                                 seed=context.public_seed, max_length=self.max_length_,
-                                temperature=document_temperature(context.client, self.temperature))
+                                temperature=self.temperature)
 
     def _noise(self, ledger) -> tuple[float, float]:
         """Sigma of the keyword histogram and of each vote round (module docstring)."""
@@ -197,7 +196,7 @@ class _DocumentMethod(GenerationMethod):
             openings.append(start)
         written = write_documents(client, prompts, max_tokens=self.max_tokens, seed=int(rng.integers(0, 2**31 - 1)),
                                   stop=stop_sequences(self.template_), max_length=None,
-                                  temperature=document_temperature(client, self.temperature))
+                                  temperature=self.temperature)
         for i, start, text in zip(slots, openings, written):
             texts[i] = tidy(start + text if start else text, self.max_length_)
         order = rng.permutation(n)
@@ -245,10 +244,8 @@ class TextPrivateEvolution(_DocumentMethod):
         None uses ``"column: value"`` lines.
     max_tokens : int, default=100
         Completion tokens per document.
-    temperature : "auto" or float, default="auto"
-        Sampling temperature of the documents. ``"auto"``: 1.3 on the embedded model
-        (more varied articles teach a classifier more; docs/methods.md), the client's
-        temperature (``llm_kwargs``) on other models.
+    temperature : float or None, default=None
+        Sampling temperature of the documents (None: the client's, ``llm_kwargs``).
     reuse_population : bool, default=True
         Start each sample with the fit's final population (already written and DP),
         best-voted first, so that only the rest of the rows cost decoding. Two calls
@@ -277,7 +274,7 @@ class TextPrivateEvolution(_DocumentMethod):
     }
 
     def __init__(self, population_size=200, n_rounds=2, keywords=0, keyword_share=0.5, template=None,
-                 max_tokens=100, temperature="auto", reuse_population=True):
+                 max_tokens=100, temperature=None, reuse_population=True):
         self.population_size = population_size
         self.n_rounds = n_rounds
         self.keywords = keywords
@@ -306,7 +303,7 @@ class TextPrivateEvolution(_DocumentMethod):
                 owners.append(g)
         written = write_documents(context.client, prompts, max_tokens=self.max_tokens,
                                   seed=int(context.rng.integers(0, 2**31 - 1)), stop=stop_sequences(self.template_),
-                                  max_length=None, temperature=document_temperature(context.client, self.temperature))
+                                  max_length=None, temperature=self.temperature)
         for g, start, text in zip(owners, starts, written):
             kept[g].append(tidy(start + " " + text, self.max_length_))
         return kept
@@ -339,10 +336,8 @@ class TextNoisyICL(_DocumentMethod):
         Public header template (see :class:`TextPrivateEvolution`).
     max_tokens : int, default=100
         Completion tokens per document.
-    temperature : "auto" or float, default="auto"
-        Sampling temperature of the documents. ``"auto"``: 1.3 on the embedded model
-        (more varied articles teach a classifier more; docs/methods.md), the client's
-        temperature (``llm_kwargs``) on other models.
+    temperature : float or None, default=None
+        Sampling temperature of the documents (None: the client's, ``llm_kwargs``).
     reuse_population : bool, default=True
         As in :class:`TextPrivateEvolution` (the population is the public documents).
 
@@ -359,7 +354,7 @@ class TextNoisyICL(_DocumentMethod):
     }
 
     def __init__(self, n_shots=3, population_size=200, keywords=0, keyword_share=0.5, template=None, max_tokens=100,
-                 temperature="auto", reuse_population=True):
+                 temperature=None, reuse_population=True):
         self.n_shots = n_shots
         self.population_size = population_size
         self.keywords = keywords
