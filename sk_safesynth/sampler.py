@@ -118,7 +118,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Parallel LLM calls (threads).
     cache_dir : str or None, default=None
-        Directory of the LLM response cache (joblib.Memory); None disables it.
+        Directory of the LLM response cache (:class:`~sk_safesynth.llm.cache.ResponseCache`); None disables it.
     llm_kwargs : dict or None, default=None
         Extra :class:`~sk_safesynth.llm.LLMClient` arguments (``temperature``,
         ``token_budget``, ``cost_cap``, ``embedding_model``, ``prompt_style``, ...) and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import importlib.metadata
+import json
 import os
 import site
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from sk_safesynth.exceptions import LLMBudgetExceeded, LLMGenerationError
 from sk_safesynth.llm import GenerationTask, LLMClient, capture_prompts
+from sk_safesynth.llm.cache import ResponseCache
 from sk_safesynth.llm.prompts import parse_rows
 from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
 from sk_safesynth.schema import ColumnSpec, TableSchema
@@ -169,3 +171,21 @@ def test_no_litellm_init_pth_in_site_packages():
 def test_litellm_version_is_not_a_compromised_release():
     version = importlib.metadata.version("litellm")
     assert version not in ("1.82.7", "1.82.8") and not version.startswith("1.107."), version
+
+
+def test_cache_key_is_the_call_alone(fake, tmp_path):
+    """The key is a pure function of model, request and parameters (no code or process in it),
+    one JSON file per call; an unreadable file is a miss that is written again."""
+    client(cache_dir=tmp_path).generate(SCHEMA, [GenerationTask(EXAMPLES, 4)], seed=7)
+    files = list((tmp_path / "responses-v1").rglob("*.json"))
+    assert len(files) == 1
+    code = ("import sys; from sk_safesynth.llm.cache import ResponseCache; "
+            "print(ResponseCache.key('m', {'prompt': 'x'}, {'temperature': 1.0, 'seed': 3}))")
+    other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert other_process.stdout.strip() == ResponseCache.key("m", {"prompt": "x"}, {"seed": 3, "temperature": 1.0})
+    assert ResponseCache.key("m", {"prompt": "x"}, {"temperature": 1.0, "seed": 4}) != other_process.stdout.strip()
+    files[0].write_text("{not json")
+    calls = fake.n_calls
+    again = client(cache_dir=tmp_path).generate(SCHEMA, [GenerationTask(EXAMPLES, 4)], seed=7)
+    assert fake.n_calls == calls + 1 and again.n_cached == 0
+    assert json.loads(files[0].read_text())["texts"]

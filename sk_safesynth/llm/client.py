@@ -14,10 +14,11 @@ from itertools import islice
 
 import numpy as np
 import pandas as pd
-from joblib import Memory, Parallel, delayed
+from joblib import Parallel, delayed
 
 from sk_safesynth.exceptions import LLMBudgetExceeded, LLMGenerationError
 from sk_safesynth.llm.backend import DEFAULT_MODEL, LOCAL_PROVIDER, get_litellm
+from sk_safesynth.llm.cache import ResponseCache
 from sk_safesynth.llm.capture import record_prompt
 from sk_safesynth.llm.prompts import (
     DOCUMENT_INSTRUCTION,
@@ -194,8 +195,9 @@ class LLMClient:
         ``joblib.parallel_config`` says otherwise). The embedded model serves one
         call at a time whatever this is.
     cache_dir : str or path, optional
-        Directory of a ``joblib.Memory`` response cache keyed by model, messages and
-        parameters; None disables caching.
+        Directory of the response cache (:class:`~sk_safesynth.llm.cache.ResponseCache`:
+        one JSON file per call, keyed by model, request and parameters; it survives
+        upgrades of this package); None disables caching.
     max_retries : int, default=4
         Retries of a call on timeouts, rate limits and server errors (with exponential
         backoff), and rounds of re-asking for rows that were missing or invalid.
@@ -573,13 +575,17 @@ def _call_text(client: LLMClient, request: dict, params: dict, job, deadline, mi
 def _cached_completion(client: LLMClient, request: dict, params: dict, deadline) -> tuple[dict, bool]:
     """A completion record, from the response cache when it holds one."""
     litellm = get_litellm()  # registers the embedded provider in a fresh worker process
-    complete, cached = _completion_record, False
-    if client.cache_dir is not None:
-        complete = Memory(client.cache_dir, verbose=0).cache(_completion_record,
-                                                             ignore=["client", "litellm", "deadline"])
-        cached = complete.check_call_in_cache(client.model, request, params, client=client, litellm=litellm,
-                                              deadline=deadline)
-    return complete(client.model, request, params, client=client, litellm=litellm, deadline=deadline), cached
+    if client.cache_dir is None:
+        return _completion_record(client.model, request, params, client=client, litellm=litellm,
+                                  deadline=deadline), False
+    cache = ResponseCache(client.cache_dir)
+    key = cache.key(client.model, request, params)
+    record = cache.get(key)
+    if record is not None:
+        return record, True
+    record = _completion_record(client.model, request, params, client=client, litellm=litellm, deadline=deadline)
+    cache.put(key, record)
+    return record, False
 
 
 def _completion_record(model: str, request: dict, params: dict, *, client: LLMClient, litellm,
