@@ -142,9 +142,27 @@ def mutation() -> str:
     return "\n".join(lines if survivors else lines[:1])
 
 
+def ablation() -> str:
+    """bench_ablation.py: TSTR and TVD per ε when steps of the marginals method lose their noise."""
+    path = RESULTS / "ablation_adult.json"
+    if not path.exists():
+        return "(no ablation_adult.json yet)"
+    from bench_ablation import ROWS
+
+    frame = pd.DataFrame(json.loads(path.read_text())["records"])
+    frame["order"] = frame["row"].map({name: i for i, name in enumerate(ROWS)})
+    rows = []
+    for (epsilon, _, name), group in frame.groupby(["epsilon", "order", "row"]):
+        rows.append({"ε": epsilon, "what is exact (not DP)": name, "seeds": len(group),
+                     "GB ROC-AUC": mean_std(group["gb_auc"]), "LR ROC-AUC": mean_std(group["lr_auc"]),
+                     **{FIDELITY[key]: mean_std(group[key]) for key in ("tvd_features", "tvd_3way_target")}})
+    return markdown(pd.DataFrame(rows))
+
+
 def tables() -> dict[str, str]:
     return {
         "adult": adult(),
+        "ablation": ablation(),
         "noise": simple("noise", "results"),
         "scaling": simple("scaling", "results"),
         "mia": simple("mia", "results"),
