@@ -184,6 +184,8 @@ def test_cache_key_is_the_call_alone(fake, tmp_path):
     other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other_process.stdout.strip() == ResponseCache.key("m", {"prompt": "x"}, {"seed": 3, "temperature": 1.0})
     assert ResponseCache.key("m", {"prompt": "x"}, {"temperature": 1.0, "seed": 4}) != other_process.stdout.strip()
+    assert ResponseCache.key("m", {"prompt": "x"}, {"temperature": np.float64(1.0), "seed": np.int64(3)}) == \
+        other_process.stdout.strip()
     files[0].write_text("{not json")
     calls = fake.n_calls
     again = client(cache_dir=tmp_path).generate(SCHEMA, [GenerationTask(EXAMPLES, 4)], seed=7)

@@ -37,7 +37,7 @@ class ResponseCache:
     @staticmethod
     def key(model: str, request: dict, params: dict) -> str:
         """Hex SHA-256 of the call: the same model, request and parameters give the same key."""
-        payload = json.dumps([model, request, params], sort_keys=True, separators=(",", ":"))
+        payload = json.dumps([model, request, params], sort_keys=True, separators=(",", ":"), default=_plain)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
     def _path(self, key: str) -> Path:
@@ -64,3 +64,10 @@ class ResponseCache:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+
+def _plain(value):
+    """A numpy scalar as the Python number it holds (``np.int64(3)`` keys as ``3``)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"cannot key a call on a {type(value).__name__}")
