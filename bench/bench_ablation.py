@@ -26,7 +26,9 @@ from _common import RESULTS, write_json
 from bench_utility import fidelity, tstr
 from sk_safesynth import DPSyntheticSampler, Marginals
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, load_adult
+from sk_safesynth.schema import ColumnSpec, TableSchema
 from sk_safesynth.synth import marginals, measurement
+from sk_safesynth.synth.encoding import Discretizer
 from sk_safesynth.synth.tree_model import fine_density
 
 ONE_WAY = "(target, column) tables"
@@ -54,10 +56,11 @@ def ablated(noiseless: tuple, exact: tuple):
         noisy = release(ledger, values, sigma, sensitivity, label, rng, integer=integer)
         return values.astype(float) if any(step in label for step in noiseless) else noisy
 
-    # a column is known to fine_density only by its fine grid: one cell per integer value up to
-    # Marginals().fine_bins cells (the Adult columns' sizes are distinct)
+    # fine_density knows a column only by the size of its fine grid (distinct among Adult's columns)
     fine_bins = Marginals().fine_bins
-    exact_sizes = {min(high - low + 1, fine_bins) for low, high in (ADULT_BOUNDS[name] for name in exact)}
+    grid = Discretizer(TableSchema(tuple(ColumnSpec(name, "integer", *ADULT_BOUNDS[name]) for name in exact)),
+                       fine_bins, max_exact=fine_bins)
+    exact_sizes = {grid.n_values(name) for name in exact}
 
     def density(coarse, fine, cell_of, sigma):
         # an exact fine table with threshold 0: every occurring value is a point mass

@@ -179,7 +179,7 @@ def test_cache_key_is_the_call_alone(fake, tmp_path):
     client(cache_dir=tmp_path).generate(SCHEMA, [GenerationTask(EXAMPLES, 4)], seed=7)
     files = list((tmp_path / "responses-v1").rglob("*.json"))
     assert len(files) == 1
-    code = ("import sys; from sk_safesynth.llm.cache import ResponseCache; "
+    code = ("from sk_safesynth.llm.cache import ResponseCache; "
             "print(ResponseCache.key('m', {'prompt': 'x'}, {'temperature': 1.0, 'seed': 3}))")
     other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert other_process.stdout.strip() == ResponseCache.key("m", {"prompt": "x"}, {"seed": 3, "temperature": 1.0})

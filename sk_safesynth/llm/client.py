@@ -575,16 +575,14 @@ def _call_text(client: LLMClient, request: dict, params: dict, job, deadline, mi
 def _cached_completion(client: LLMClient, request: dict, params: dict, deadline) -> tuple[dict, bool]:
     """A completion record, from the response cache when it holds one."""
     litellm = get_litellm()  # registers the embedded provider in a fresh worker process
-    if client.cache_dir is None:
-        return _completion_record(client.model, request, params, client=client, litellm=litellm,
-                                  deadline=deadline), False
-    cache = ResponseCache(client.cache_dir)
-    key = cache.key(client.model, request, params)
-    record = cache.get(key)
+    cache = None if client.cache_dir is None else ResponseCache(client.cache_dir)
+    key = cache.key(client.model, request, params) if cache is not None else None
+    record = cache.get(key) if cache is not None else None
     if record is not None:
         return record, True
     record = _completion_record(client.model, request, params, client=client, litellm=litellm, deadline=deadline)
-    cache.put(key, record)
+    if cache is not None:
+        cache.put(key, record)
     return record, False
 
 
