@@ -576,8 +576,8 @@ def _cached_completion(client: LLMClient, request: dict, params: dict, deadline)
     """A completion record, from the response cache when it holds one."""
     litellm = get_litellm()  # registers the embedded provider in a fresh worker process
     cache = None if client.cache_dir is None else ResponseCache(client.cache_dir)
-    key = cache.key(client.model, request, params) if cache is not None else None
-    record = cache.get(key) if cache is not None else None
+    key = "" if cache is None else cache.key(client.model, request, params)
+    record = None if cache is None else cache.get(key)
     if record is not None:
         return record, True
     record = _completion_record(client.model, request, params, client=client, litellm=litellm, deadline=deadline)
