@@ -4,12 +4,15 @@ DIAGNOSTIC, NOT DP. Each row fits the default ``Marginals()`` at a given ε and 
 for the steps it names, *removes the noise after the ledger has accounted it* (the
 released table is the exact one). Rows marked "exact decoding" also decode the
 named numeric columns from their exact fine counts (every value that occurs keeps its
-count: the support of the column, which DP cannot release). Nothing here is a
-private result; it says which step a better method would have to improve.
+count: the support of the column, which DP cannot release); rows "above T records"
+keep only the values held by more than T records of a class, as a DP fine table whose
+detection threshold is T would (about 250 records at ε = 1 and 33 at ε = 10 for the
+default). Nothing here is a private result; it says which step a better method would
+have to improve.
 
 Run (about 25 s a row on one core):
 
-    OMP_NUM_THREADS=1 python bench/bench_ablation.py --eps 1,10 --seeds 0,1,2
+    OMP_NUM_THREADS=1 python bench/bench_ablation.py --eps 0.3,1,10 --seeds 0,1,2
 
 Writes bench/results/ablation_adult.json; docs/benchmarks.md has the table.
 """
@@ -21,6 +24,8 @@ import json
 import warnings
 from contextlib import contextmanager
 from unittest import mock
+
+import numpy as np
 
 from _common import RESULTS, write_json
 from bench_utility import fidelity, tstr
@@ -35,21 +40,29 @@ ONE_WAY = "(target, column) tables"
 SELECTION = "pair selection"
 CLIQUES = "(target, column, column) tables"
 SPARSE = ("capital-gain", "capital-loss")
-# name -> (steps released without noise, numeric columns decoded from exact fine counts)
+ALL = (ONE_WAY, SELECTION, CLIQUES)
+# name -> (steps released without noise, numeric columns decoded from exact fine counts,
+#          least count of a (class, value) cell that is kept as a value)
 ROWS = {
-    "default (DP)": ((), ()),
-    "no noise: cliques": ((CLIQUES,), ()),
-    "no noise: (target, column) tables": ((ONE_WAY,), ()),
-    "no noise: selection": ((SELECTION,), ()),
-    "no noise: all steps": ((ONE_WAY, SELECTION, CLIQUES), ()),
-    "no noise + exact decoding of capital-gain, capital-loss": ((ONE_WAY, SELECTION, CLIQUES), SPARSE),
-    "no noise + exact decoding of every numeric column": ((ONE_WAY, SELECTION, CLIQUES), tuple(ADULT_BOUNDS)),
+    "default (DP)": ((), (), 0),
+    "no noise: cliques": ((CLIQUES,), (), 0),
+    "no noise: (target, column) tables": ((ONE_WAY,), (), 0),
+    "no noise: selection": ((SELECTION,), (), 0),
+    "no noise: all steps": (ALL, (), 0),
+    **{f"no noise + exact decoding of capital-gain, capital-loss above {t} records": (ALL, SPARSE, t)
+       for t in (250, 33, 10)},
+    "no noise + exact decoding of capital-gain, capital-loss": (ALL, SPARSE, 0),
+    "no noise + exact decoding of every numeric column": (ALL, tuple(ADULT_BOUNDS), 0),
 }
 
 
 @contextmanager
-def ablated(noiseless: tuple, exact: tuple):
-    """Remove the noise of the ``noiseless`` steps (after accounting) and decode ``exact`` columns exactly."""
+def ablated(noiseless: tuple, exact: tuple, min_records: int = 0):
+    """Remove the noise of the ``noiseless`` steps (after accounting) and decode ``exact`` columns exactly.
+
+    Values of an ``exact`` column held by at most ``min_records`` records of a class are
+    not kept: their mass is spread over the coarse cell, as below a DP detection threshold.
+    """
     release = measurement.gaussian_release
 
     def gaussian_release(ledger, values, sigma, sensitivity, label, rng, *, integer=True):
@@ -58,13 +71,17 @@ def ablated(noiseless: tuple, exact: tuple):
 
     # fine_density knows a column only by the size of its fine grid (distinct among Adult's columns)
     fine_bins = Marginals().fine_bins
-    grid = Discretizer(TableSchema(tuple(ColumnSpec(name, "integer", *ADULT_BOUNDS[name]) for name in exact)),
-                       fine_bins, max_exact=fine_bins)
-    exact_sizes = {grid.n_values(name) for name in exact}
+    exact_sizes = set()
+    if exact:
+        grid = Discretizer(TableSchema(tuple(ColumnSpec(name, "integer", *ADULT_BOUNDS[name]) for name in exact)),
+                           fine_bins, max_exact=fine_bins)
+        exact_sizes = {grid.n_values(name) for name in exact}
 
     def density(coarse, fine, cell_of, sigma):
-        # an exact fine table with threshold 0: every occurring value is a point mass
-        return fine_density(coarse, fine, cell_of, 0.0 if len(cell_of) in exact_sizes else sigma)
+        # an exact fine table whose threshold σ sqrt(2 ln n) is min_records (0: every occurring value)
+        if len(cell_of) in exact_sizes:
+            sigma = min_records / np.sqrt(2.0 * np.log(max(len(cell_of), 2)))
+        return fine_density(coarse, fine, cell_of, sigma)
 
     with mock.patch.object(measurement, "gaussian_release", gaussian_release), \
             mock.patch.object(marginals, "fine_density", density):
@@ -72,8 +89,8 @@ def ablated(noiseless: tuple, exact: tuple):
 
 
 def run(name: str, epsilon: float, seed: int, X, y, X_test, y_test) -> dict:
-    noiseless, exact = ROWS[name]
-    with ablated(noiseless, exact), warnings.catch_warnings():
+    noiseless, exact, min_records = ROWS[name]
+    with ablated(noiseless, exact, min_records), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sampler = DPSyntheticSampler(method=Marginals(), epsilon=epsilon, bounds=ADULT_BOUNDS,
                                      categories=ADULT_CATEGORIES, random_state=seed)
@@ -86,7 +103,7 @@ def run(name: str, epsilon: float, seed: int, X, y, X_test, y_test) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--eps", default="1,10")
+    parser.add_argument("--eps", default="0.3,1,10")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--rows", default=",".join(str(i) for i in range(len(ROWS))),
                         help="indices of the rows to run (0 = default)")
