@@ -25,8 +25,6 @@ import warnings
 from contextlib import contextmanager
 from unittest import mock
 
-import numpy as np
-
 from _common import RESULTS, write_json
 from bench_utility import fidelity, tstr
 from sk_safesynth import DPSyntheticSampler, Marginals
@@ -77,11 +75,9 @@ def ablated(noiseless: tuple, exact: tuple, min_records: int = 0):
                            fine_bins, max_exact=fine_bins)
         exact_sizes = {grid.n_values(name) for name in exact}
 
-    def density(coarse, fine, cell_of, sigma):
-        # an exact fine table whose threshold σ sqrt(2 ln n) is min_records (0: every occurring value)
-        if len(cell_of) in exact_sizes:
-            sigma = min_records / np.sqrt(2.0 * np.log(max(len(cell_of), 2)))
-        return fine_density(coarse, fine, cell_of, sigma)
+    def density(coarse, fine, cell_of, threshold):
+        # an exact fine table read with threshold min_records (0: every occurring value)
+        return fine_density(coarse, fine, cell_of, min_records if len(cell_of) in exact_sizes else threshold)
 
     with mock.patch.object(measurement, "gaussian_release", gaussian_release), \
             mock.patch.object(marginals, "fine_density", density):

@@ -15,6 +15,7 @@ from sk_safesynth.synth.measurement import counts, maximum_spanning_tree, select
 from sk_safesynth.synth.tree_model import (
     Expansion,
     draw,
+    detection_threshold,
     fine_density,
     floor_anchor,
     no_interaction,
@@ -243,7 +244,8 @@ def test_fine_density_keeps_point_masses_and_spreads_the_rest():
     coarse = np.array([[100.0, 50.0], [30.0, 0.0]])
     cell_of = np.array([0, 0, 0, 0, 1, 1])
     fine = np.array([[80.0, 2.0, -3.0, 1.0, 0.5, -1.0], [-1.0, 60.0, 0.0, 0.0, 0.0, 0.0]])
-    out = fine_density(coarse, fine, cell_of, sigma=1.0)  # threshold sqrt(2 ln 6) = 1.9
+    assert detection_threshold(1.0, 6) == pytest.approx(math.sqrt(2 * math.log(6)))
+    out = fine_density(coarse, fine, cell_of, detection_threshold(1.0, 6))  # sqrt(2 ln 6) = 1.9
     assert np.allclose(out[0], [80, 2, 9, 9, 25, 25])  # 80 and 2 are point masses, 18 spread over 2 cells
     assert np.allclose(out[1], [0, 30, 0, 0, 0, 0])  # a point mass larger than its cell is cut to it
     assert np.allclose([out[:, cell_of == c].sum(axis=1) for c in (0, 1)], coarse.T)

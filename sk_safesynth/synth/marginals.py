@@ -56,7 +56,7 @@ from sk_safesynth.synth.documents import write_text
 from sk_safesynth.synth.encoding import MAX_EXACT_INTEGER_BINS, Discretizer
 from sk_safesynth.synth.measurement import counts, measure_tables, select_tree
 from sk_safesynth.synth.pool import llm_pool
-from sk_safesynth.synth.tree_model import fine_density, fit_tree_model, pooled_marginals
+from sk_safesynth.synth.tree_model import detection_threshold, fine_density, fit_tree_model, pooled_marginals
 
 _IPF_ITERATIONS = 40
 # A level is merged for the clique tables when step 1 estimates it below this many
@@ -269,7 +269,8 @@ class Marginals(GenerationMethod):
         # merged levels and masses on the fine grid (post-processing)
         self.merge_ = {f: merge[f][self.cell_of_[f]] for f in features}
         densities = {f: np.clip(one_way[f], 0, None) for f in features}
-        densities.update({f: fine_density(densities[f], fine_tables[f], self.cell_of_[f], sigma1) for f in fine})
+        densities.update({f: fine_density(densities[f], fine_tables[f], self.cell_of_[f],
+                                          detection_threshold(sigma1, len(self.cell_of_[f]))) for f in fine})
         if self.inference_ == "pgm" and cliques and sigma3 is not None:
             self.model_ = pgm.fit_pgm_model(one_way, sigma1**2, merge, cliques, sigma3**2, self.edges_, densities,
                                             self.merge_)

@@ -73,11 +73,17 @@ def _ipf(table: np.ndarray, child: np.ndarray, parent: np.ndarray, iterations: i
     return table
 
 
-def fine_density(coarse: np.ndarray, fine: np.ndarray, cell_of: np.ndarray, sigma: float) -> np.ndarray:
+def detection_threshold(sigma: float, n_cells: int) -> float:
+    """``σ sqrt(2 ln n)``: the count above which a cell of a noisy ``n``-cell table is taken to hold
+    a value (the largest of ``n`` Gaussian noises stays below it with high probability)."""
+    return float(sigma * np.sqrt(2.0 * np.log(max(n_cells, 2))))
+
+
+def fine_density(coarse: np.ndarray, fine: np.ndarray, cell_of: np.ndarray, threshold: float) -> np.ndarray:
     """Masses of fine cells: each coarse cell's mass shared between its point masses and the rest.
 
-    A fine cell whose noisy count exceeds ``σ sqrt(2 ln n)`` (``n`` fine cells: pure
-    noise stays below it with high probability) is a point mass and keeps its noisy
+    A fine cell whose noisy count exceeds ``threshold`` (for a DP table,
+    :func:`detection_threshold` of its noise) is a point mass and keeps its noisy
     count; what the coarse cell holds beyond its point masses is spread evenly over its
     other fine cells. Point masses larger than their coarse cell are scaled down to it.
 
@@ -89,8 +95,8 @@ def fine_density(coarse: np.ndarray, fine: np.ndarray, cell_of: np.ndarray, sigm
         Noisy counts of the fine cells.
     cell_of : ndarray of shape (fine cells,)
         Coarse cell of each fine cell.
-    sigma : float
-        Noise standard deviation of one fine count.
+    threshold : float
+        Least count (exclusive) of a point mass.
 
     Returns
     -------
@@ -98,7 +104,6 @@ def fine_density(coarse: np.ndarray, fine: np.ndarray, cell_of: np.ndarray, sigm
         Non-negative masses summing, per coarse cell, to ``coarse``.
     """
     n_coarse = coarse.shape[1]
-    threshold = sigma * np.sqrt(2.0 * np.log(max(fine.shape[1], 2)))
     out = np.empty_like(fine, dtype=float)
     for a in range(len(fine)):
         spikes = np.where(fine[a] > threshold, fine[a], 0.0)
