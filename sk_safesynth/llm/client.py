@@ -576,10 +576,11 @@ def _cached_completion(client: LLMClient, request: dict, params: dict, deadline)
     """A completion record, from the response cache when it holds one."""
     litellm = get_litellm()  # registers the embedded provider in a fresh worker process
     cache = None if client.cache_dir is None else ResponseCache(client.cache_dir)
-    key = "" if cache is None else cache.key(client.model, request, params)
-    record = None if cache is None else cache.get(key)
-    if record is not None:
-        return record, True
+    if cache is not None:
+        key = cache.key(client.model, request, params)
+        record = cache.get(key)
+        if record is not None:
+            return record, True
     record = _completion_record(client.model, request, params, client=client, litellm=litellm, deadline=deadline)
     if cache is not None:
         cache.put(key, record)
