@@ -24,7 +24,7 @@ import pandas as pd
 
 from sk_safesynth import DPSyntheticSampler, MIAScorer, PrivacySpent, __version__
 from sk_safesynth.schema import infer_schema
-from sk_safesynth.synth.domain import INTERFACE
+from sk_safesynth.synth.hints import INTERFACE
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET, load_adult
 from sk_safesynth.evaluation import (
     Release,
@@ -151,17 +151,18 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------- input files
-def read_csv(path: str | Path, *, text_columns=()) -> pd.DataFrame:
-    """Read a UTF-8 CSV; string columns as object dtype, ``text_columns`` as strings.
+def read_csv(path: str | Path, *, as_text: bool = False) -> pd.DataFrame:
+    """Read a UTF-8 CSV; string columns as object dtype.
 
-    Columns whose categories are declared are read as text so that a declared
-    ``["01", "02"]`` matches the file and is not turned into numbers.
+    With ``as_text`` every cell is a string (blanks and ``NA`` are missing): the private
+    table of ``generate``, whose kinds are declared or released with DP by the sampler,
+    never guessed from the values by pandas (one blank would turn int64 into float64).
     """
     path = Path(path)
     if not path.is_file():
         raise CLIError(f"file not found: {path}")
     try:
-        frame = pd.read_csv(path, encoding="utf-8", dtype={c: str for c in text_columns})
+        frame = pd.read_csv(path, encoding="utf-8", dtype=str if as_text else None)
     except UnicodeDecodeError as exc:
         raise CLIError(f"{path} is not UTF-8 text (invalid byte at position {exc.start}); "
                        "re-save it as UTF-8") from None
@@ -301,10 +302,10 @@ def cmd_schema(args) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_json({"target": args.target, **schema}, out)
-    dropped = [c for c, k in schema["kinds"].items() if k == "id"]
+    ids = [c for c, k in schema["kinds"].items() if k == "id"]
     print(f"wrote the schema template of {len(frame.columns)} columns to {out}")
-    if dropped:
-        print(f"identifier columns (kind id, dropped at generate): {', '.join(dropped)}")
+    if ids:
+        print(f"identifier columns (kind id, regenerated as fresh identifiers at generate): {', '.join(ids)}")
     print("It is read from the data, so it is NOT private: review it (widen bounds to what is publicly known, "
           f"remove rare or identifying categories), then run: {PROG} generate {args.data} --schema {out} "
           f"{'--target ' + args.target + ' ' if args.target else ''}--out synth.csv")
@@ -321,7 +322,7 @@ def cmd_generate(args) -> int:
     kinds = {**schema["kinds"], **(args.kinds or {})} or None
     missing = schema["missing"] or None
     target = args.target or schema["target"]
-    frame = read_csv(args.data, text_columns=categories or ())
+    frame = read_csv(args.data, as_text=True)
     if target:
         _check_columns(frame, args.data, [target], "target column")
     _check_columns(frame, args.data, list(bounds or ()) + list(categories or ()) + list(kinds or ())
@@ -356,9 +357,9 @@ def cmd_generate(args) -> int:
              + (f"; LLM cache in {cache_dir}" if cache_dir else ""))
     start = time.perf_counter()
     synthetic = sampler.sample(n_rows)
-    synthetic = synthetic[[c for c in frame.columns if c in synthetic.columns]]
+    synthetic = synthetic[list(frame.columns)]
     sample_seconds = time.perf_counter() - start
-    dropped = [c for c in frame.columns if c not in synthetic.columns]
+    domain = sampler.domain_
 
     out.parent.mkdir(parents=True, exist_ok=True)
     record_path.parent.mkdir(parents=True, exist_ok=True)
@@ -374,12 +375,12 @@ def cmd_generate(args) -> int:
         "random_state": args.seed, "secure_noise": args.seed is None,
         "declared": {"schema": args.schema, "bounds": sorted(bounds or ()), "categories": sorted(categories or ()),
                      "kinds": sorted(kinds or ()), "missing": sorted(missing or ())},
-        "dropped_columns": dropped,
+        "identifier_columns": domain.identifiers, "unreleased_columns": domain.unreleased,
         "schema": sampler.schema_.to_dict(),
         "timing_seconds": {"fit": fit_seconds, "sample": sample_seconds},
     }, record_path)
     print(f"wrote {len(synthetic)} synthetic rows to {out}"
-          + (f" (columns dropped: {', '.join(dropped)})" if dropped else ""))
+          + (f" (fresh identifiers in: {', '.join(domain.identifiers)})" if domain.identifiers else ""))
     print(f"privacy spent: epsilon={spent.epsilon:.4g}, delta={spent.delta:.3g} (method {sampler.method_!r}); "
           f"record in {record_path}")
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -13,21 +14,19 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sk_safesynth._tags import TableEstimatorMixin
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.llm.client import redact
-from sk_safesynth.privacy import PrivacyLedger, release_generator, secure_generator
+from sk_safesynth.privacy import PrivacyLedger, PrivacySpent, release_generator, secure_generator
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
 from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
 from sk_safesynth.synth import METHODS, FitContext, GenerationMethod, resolve_method
 from sk_safesynth.synth.domain import (
+    Declarations,
     build_schema,
-    column_kinds,
-    declared_missing,
     discover_domain,
     needs_measurement,
-    numeric_bounds,
     other_values,
-    prepare_table,
-    target_as_categorical,
+    unmodelled_columns,
 )
+from sk_safesynth.synth.parsing import prepare_table
 
 _USAGE_FIELDS = ("n_calls", "n_cached", "prompt_tokens", "completion_tokens", "cost", "n_invalid")
 
@@ -60,6 +59,11 @@ class _MeteredClient:
 
 
 
+# Attributes of a fit, removed when a new fit starts (a failed fit leaves none of an earlier one).
+_FITTED = ("schema_", "ledger_", "privacy_spent_", "method_", "target_name_", "domain_", "columns_out_",
+           "_sample_stream")
+
+
 class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     """Differentially private synthetic rows written by an LLM.
 
@@ -86,33 +90,43 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         categorical columns), or ``"auto"``, the benchmark winner for the table:
         :class:`~sk_safesynth.synth.Marginals` for tables,
         ``TextPrivateEvolution(keywords=8)`` for text.
-    bounds : dict or None, default=None
+    bounds : dict, "data" or None, default=None
         Public ``{column: (low, high)}`` bounds of numeric, integer and datetime
-        columns. Missing ones are read from the data with a ``PrivacyLeakWarning``.
+        columns. Undeclared ones are released with DP from a noisy histogram of
+        magnitudes (part of the ``domain_budget``, in the ledger); values outside the
+        bounds are clipped. ``"data"`` reads every undeclared bound from the data's min
+        and max: the release is then **not** DP and ``privacy_spent_.epsilon`` is inf.
         Bounds declared on a string column make it numeric (thousands separators
         such as ``"1,000"`` are parsed), or datetime when the bounds are dates.
     categories : dict or None, default=None
         Public ``{column: [values]}`` of categorical columns (the target included).
-        Undeclared ones are selected with DP (a ``domain_budget`` share of the
-        budget); values that cannot be released go to an ``"other"`` level, with a
-        warning. A pandas Categorical dtype built from the data is *not* a
-        declaration (its categories are selected with DP, with a warning).
+        Undeclared ones are selected with DP (part of the ``domain_budget``); values
+        that cannot be released go to an ``"other"`` level, with a warning. A pandas
+        Categorical dtype built from the data is *not* a declaration (its categories
+        are selected with DP, with a warning).
     kinds : dict or None, default=None
         Column kinds (``"numeric"``, ``"integer"``, ``"boolean"``, ``"categorical"``,
-        ``"datetime"``, ``"text"``, or ``"id"`` for a column to drop). Undeclared kinds
-        come from dtypes; a string column is categorical, or text when most of its
-        values are long (decided with DP). String columns declared numeric or
-        datetime are parsed (ISO dates, thousands separators).
+        ``"datetime"``, ``"text"``, or ``"id"`` for an identifier column, which comes
+        out as fresh synthetic identifiers). Undeclared kinds come from public dtypes
+        (bool, numbers, datetime64, Categorical; integer or numeric by a DP count of
+        non-integral values) and, for string or object columns, from a DP histogram
+        of value classes (numbers, ISO dates, booleans, long text, other strings).
+        Values that are not of the column's kind (unparsable, ``inf``) are missing.
     missing : bool, dict or None, default=None
         Public declaration of which columns may have missing values
-        (``{column: bool}``, or one bool for all). Undeclared columns are measured
-        with DP (their missing counts join the domain measurement); a declared-False
-        column must be complete. Missing values are modelled as data: a missing level
-        in the marginals, or the DP missing share for the other methods.
+        (``{column: bool}``, or one bool for all). Undeclared columns, whatever their
+        dtype, are measured with DP (their missing counts join the domain
+        measurement). A missing value in a column declared complete is read as its
+        lower bound, first category or False (docs/privacy.md). Missing values are
+        modelled as data: a missing level in the marginals, or the DP missing share
+        for the other methods.
     n_samples : int or None, default=None
         Rows returned by ``fit_resample`` (default: as many as X).
-    domain_budget : float, default=0.1
-        Share of (epsilon, delta) spent on DP category selection when needed.
+    domain_budget : float, default=0.2
+        Share of the fit's zero-concentrated budget (``μ²``, the currency in which the
+        Gaussian mechanisms compose) and of delta spent on the DP domain measurement
+        when anything is undeclared; a tenth of it when only missing and integer counts
+        are measured. The method spends what the ledger has left.
     max_text_length : int, default=1000
         Longest text (characters) the LLM may write in a text column.
     n_jobs : int or None, default=None
@@ -139,11 +153,20 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     Attributes
     ----------
     schema_ : TableSchema
-        Public schema of the output (declared or DP domains only).
+        Public schema of the modelled columns (declared or DP domains only).
+    domain_ : Domain
+        Kinds, bounds, categories and missing shares of every column (declared or DP),
+        the identifier columns and the columns DP could release nothing of.
+    columns_out_ : list of str
+        Columns of ``sample`` output, in input order (the target last).
     privacy_spent_ : PrivacySpent
-        ``(epsilon, delta)`` spent by the fit (never above the budget).
+        ``(epsilon, delta)`` spent by the fit (never above the budget); epsilon is inf
+        with ``bounds="data"``.
     ledger_ : PrivacyLedger
         The events behind ``privacy_spent_``.
+    last_fit_ledger_ : PrivacyLedger
+        The ledger of the last fit, also when it failed: a failed fit may have spent
+        part of its budget (the exception carries it too, as ``exc.ledger``).
     method_ : GenerationMethod
         The fitted method (a clone of ``method``, or the object a name stands for);
         it holds DP outputs only.
@@ -162,7 +185,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "delta": [Interval(Real, 0, 1, closed="left")],
         "method": [StrOptions({"auto", *METHODS}), GenerationMethod],
-        "bounds": [None, dict],
+        "bounds": [None, dict, StrOptions({"data"})],
         "categories": [None, dict],
         "kinds": [None, dict],
         "missing": [None, "boolean", dict],
@@ -177,7 +200,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     }
 
     def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", bounds=None, categories=None,
-                 kinds=None, missing=None, *, n_samples=None, domain_budget=0.1, max_text_length=1000, n_jobs=None,
+                 kinds=None, missing=None, *, n_samples=None, domain_budget=0.2, max_text_length=1000, n_jobs=None,
                  cache_dir=None, llm_kwargs=None, verbose=0, random_state=None):
         self.llm = llm
         self.epsilon = epsilon
@@ -211,30 +234,41 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         self._validate_params()
         epsilon = check_epsilon(self.epsilon)
         delta = check_delta(self.delta, allow_zero=True)
-        validate_data(self, X, reset=True, dtype=None, ensure_all_finite=not isinstance(X, pd.DataFrame),
-                      ensure_min_features=1)
+        validate_data(self, X, reset=True, dtype=None, ensure_all_finite=False, ensure_min_features=1)
         if isinstance(self.method, GenerationMethod):
             clone(self.method)._validate_params()  # bad method parameters fail before any spend
+        for name in _FITTED:  # a failed fit leaves no stale result of an earlier one
+            self.__dict__.pop(name, None)
         table = prepare_table(X, y)
+        decl = Declarations.from_params(table.frame.columns, kinds=self.kinds, bounds=self.bounds,
+                                        categories=self.categories, missing=self.missing)
         # A fixed seed keys the fit's stream by the seed and a digest of the rows: the same
         # fit reproduces, folds of a search (clones, same seed) draw unrelated noise.
         rng = release_generator(self.random_state, table.frame)
-        ledger = PrivacyLedger(epsilon, delta)
+        ledger = self.last_fit_ledger_ = PrivacyLedger(epsilon, delta)
         self.llm_usage_ = dict.fromkeys((*_USAGE_FIELDS, "rows", "texts"), 0)
-        # Kinds, bounds and what needs measuring come from declarations and dtypes (public).
-        kinds = column_kinds(table, self.kinds, self.categories, self.bounds)
-        bounds = numeric_bounds(table, kinds, self.bounds)
-        categories = dict(self.categories or {})
-        target_as_categorical(table, kinds, bounds, categories)
-        missing = declared_missing(self.missing, list(table.frame.columns))
-        needs_domain = needs_measurement(table, kinds, categories, missing, self.kinds)
+        try:
+            self._fit(table, decl, ledger, epsilon, delta, rng)
+        except Exception as exc:
+            # The budget spent before the failure is spent: say so, with the ledger.
+            exc.ledger = ledger  # type: ignore[attr-defined]
+            exc.privacy_spent = ledger.spent  # type: ignore[attr-defined]
+            if hasattr(exc, "add_note"):
+                spent = ledger.spent
+                exc.add_note(f"sk-safesynth: the failed fit spent epsilon={spent.epsilon:.4g}, delta={spent.delta:.3g} "
+                             "of its budget (see last_fit_ledger_)")
+            raise
+        return self
+
+    def _fit(self, table, decl: Declarations, ledger: PrivacyLedger, epsilon: float, delta: float, rng) -> None:
+        # What is measured is decided from declarations and public dtypes only.
+        needs_domain = needs_measurement(table, decl)
         share = self.domain_budget if needs_domain else 0.0
         if needs_domain and delta == 0:
-            raise ValueError("DP domain discovery (categories, missing values) needs delta > 0: set delta, or "
-                             "declare every column's categories and missing=False")
-        domain = discover_domain(table, kinds, categories, missing, self.kinds, ledger, epsilon * share,
-                                 delta * share, rng)
-        schema = build_schema(table, domain, bounds, max_text_length=self.max_text_length)
+            raise ValueError("DP domain discovery (kinds, bounds, categories, missing values) needs delta > 0: set "
+                             "delta, or declare every column's kind, bounds or categories and missing=False")
+        domain = discover_domain(table, decl, ledger, epsilon, delta, share, rng)
+        schema = build_schema(domain, max_text_length=self.max_text_length)
         method = resolve_method(self.method, schema)
         method._validate_params()
         if delta == 0 and method.needs_delta():
@@ -250,11 +284,17 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         # samples after a fit, and successive calls never repeat one another.
         self._sample_stream = (None if self.random_state is None
                                else np.random.default_rng(int.from_bytes(rng.bytes(32), "little")))
+        self.domain_ = domain
+        self.columns_out_ = list(table.frame.columns)
         self.schema_ = schema
         self.ledger_ = ledger
-        self.privacy_spent_ = ledger.spent
+        spent = ledger.spent
+        # Bounds read from the data publish the extreme records: no (epsilon, delta) holds.
+        self.privacy_spent_ = PrivacySpent(math.inf, spent.delta) if decl.bounds_from_data else spent
         self.target_name_ = table.target
-        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "schema_")
 
     def sample(self, n_samples: int) -> pd.DataFrame:
         """Draw ``n_samples`` synthetic rows (post-processing: no privacy cost).
@@ -276,7 +316,10 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
                 # post-processing: blank values at the column's DP missing share
                 blank = rng.random(len(rows)) < column.missing
                 rows[column.name] = rows[column.name].astype(object).where(~blank, None)
-        return self.schema_.coerce(rows)
+        rows = self.schema_.coerce(rows)
+        for name, values in unmodelled_columns(self.domain_, len(rows), rng).items():
+            rows[name] = values.array
+        return rows[self.columns_out_]
 
     def fit_resample(self, X, y):
         """Fit on ``(X, y)`` and return synthetic ``(X_syn, y_syn)`` (imbalanced-learn API).

@@ -278,7 +278,7 @@ from sk_safesynth.privacy import (  # noqa: E402
     discrete_gaussian_sigma,
     discrete_gaussian_tail,
 )
-from sk_safesynth.synth.domain import selection_threshold  # noqa: E402
+from sk_safesynth.privacy.domain import selection_threshold  # noqa: E402
 
 
 @pytest.mark.parametrize("n_tables", [1, 5, 28])

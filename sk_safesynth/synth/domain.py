@@ -1,82 +1,46 @@
-"""From a private table to a public schema: input checks and DP domain discovery.
+"""From a private table to a public domain and schema: what a fit may know before it measures.
 
-What is public: the column names, the number of rows (the neighbouring relation is
-*replace one record*), dtypes, and what the user declares (kinds, bounds, categories,
-missingness). Everything else about a column is read through one DP measurement,
-:func:`discover_domain`, or, for numeric bounds that are not declared, from the data
-with a :class:`PrivacyLeakWarning`.
+A column's kind, bounds, categories and missingness come from, in this order, what the
+user declares, the public dtype (bool, numbers, datetime64, pandas Categorical), and the
+DP measurements of :mod:`sk_safesynth.privacy.domain`. No raw value decides anything
+that is released: two tables that differ in one record get the same plan (kinds,
+ledger events, messages) except where a noisy count differs. The budget of those
+measurements is a ``share`` of the fit's zero-concentrated budget ``μ²`` (the currency
+in which Gaussian mechanisms compose), so the measurement's σ is as small as the split
+allows; the method then calibrates against whatever the ledger has left.
 
-DP domain measurement (one Gaussian mechanism per fit)
-------------------------------------------------------
-For every undeclared categorical column, count every observed value and the missing
-values; for a string column whose kind is not declared, also count the values of at
-least ``_TEXT_MIN_MEAN_LENGTH`` characters; for every other column whose missingness
-is not declared, count its missing values. Replacing one record changes at most two
-cells of a column's value histogram by one, and each other count by at most one, so the
-whole vector moves in at most ``2 n_hist + n_counts`` coordinates, each by one. Discrete
-Gaussian noise ``Z`` (integer, see :mod:`sk_safesynth.privacy.samplers`) is added to
-every cell, recorded as one :class:`~sk_safesynth.privacy.ledger.DiscreteGaussianDpEvent`
-over those coordinates and accounted exactly with dp-accounting's discrete Gaussian PLD
-(σ calibrated against it). The missing cells and the other counts sit at fixed
-positions: on them the release is that mechanism. A value cell is released only when
-its noisy count exceeds the integer τ: on values present in both neighbouring datasets
-this is again that mechanism; a value present in only one dataset has count 1 there and
-is released with probability ``P(1 + Z > τ) = P(Z >= τ)``, computed exactly for the
-discrete Gaussian, and at most two such values per column exist, which is charged as an
-additive ``δ_τ = 2 n_hist P(Z >= τ)`` with τ the smallest integer keeping it within
-half the measurement's δ (the stability-based histogram, Korolova et al. 2009; Wilson
-et al. 2020).
-
-Every decision taken from the noisy counts is post-processing: which categories are
-kept, whether an ``"other"`` level holds the rest, whether a column may be missing and
-its missing share, whether a string column is free text, and whether a column is
-dropped because nothing in it can be released (ID-like, or all missing). Messages name
-columns and DP estimates only, never exact counts of the private data.
+Every input column comes out of ``sample``: modelled columns by the method; identifier
+columns (declared ``"id"`` or named like one) as fresh synthetic identifiers; columns of
+which DP can release nothing (no bounds, all missing) as missing values, with one
+warning naming them.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sk_safesynth.exceptions import PrivacyLeakWarning
-from sk_safesynth.privacy import (
-    PrivacyLedger,
-    discrete_gaussian,
-    discrete_gaussian_event,
-    discrete_gaussian_sigma,
-    discrete_gaussian_tail,
-)
-from sk_safesynth.schema import (
-    _TEXT_MIN_MEAN_LENGTH,
-    ID_NAME,
-    KINDS,
-    OTHER,
-    ColumnSpec,
-    TableSchema,
-    check_bounds,
-    infer_kind,
-    parse_dates,
-    parse_numbers,
-)
-from sk_safesynth.table import as_table
+from sk_safesynth.privacy import PrivacyLedger, gaussian_event
+from sk_safesynth.privacy import domain as dp
+from sk_safesynth.schema import ID_NAME, KINDS, OTHER, ColumnSpec, TableSchema, check_bounds
+from sk_safesynth.synth.hints import declare_hint
+from sk_safesynth.synth.parsing import PrivateTable, as_seconds, dtype_kind, fill_declared_complete, parse_column
 
-#: Which interface is in use ("python" or "cli"): messages name its options.
-INTERFACE: ContextVar[str] = ContextVar("sk_safesynth_interface", default="python")
-
-#: Kind a user declares for a column that must never be synthesised or released.
+#: Kind a user declares for a column that must never be synthesised from the data.
 ID_KIND = "id"
-# A noisy count below this many standard deviations is read as zero (post-processing).
-_ZERO_SIGMAS = 4.0
-# A string column whose values are mostly (this share, by DP count) long is free text.
-_TEXT_SHARE = 0.5
-# A target whose declared or read bounds hold at most this many integers is categorical.
+# A target whose bounds hold at most this many integers is categorical.
 _MAX_TARGET_CLASSES = 10
+# Share of the domain budget (of μ²) for the kind histograms, when a column needs one.
+_KIND_SHARE = 0.25
+# Factor of the domain share when only counts (missing, non-integral values) are measured.
+_COUNTS_ONLY = 0.1
+# A "number" column is integer when its noisy count of non-integral values is below this share.
+_FRACTION_SHARE = 0.05
 
 
 class DomainError(ValueError):
@@ -87,442 +51,388 @@ class DomainError(ValueError):
         self.problems = problems
 
 
-def declare_hint(what: str, columns) -> str:
-    """How to declare ``what`` ("categories", "kinds", "bounds" or "schema") for ``columns``.
-
-    In the language of the interface in use (:data:`INTERFACE`).
-    """
-    names = list(columns)
-    if INTERFACE.get() == "cli":
-        if what == "kinds":
-            listed = ",".join(f"{n}=text" for n in names[:2])
-            return (f"declare them in a schema file (sk-safesynth schema DATA.csv --out schema.json, review it, "
-                    f"then generate --schema schema.json) or give their kinds, e.g. --kinds '{listed}'")
-        if what == "missing":
-            return ('declare "missing": {"COL": true} in a schema file (sk-safesynth schema) for those that '
-                    "may be missing")
-        return ("declare their " + ("bounds" if what == "bounds" else "categories") + " in a schema file: "
-                "sk-safesynth schema DATA.csv --target COL --out schema.json, review it as public, then "
-                "sk-safesynth generate DATA.csv --schema schema.json ...")
-    example = ", ".join(f"{n!r}: [...]" for n in names[:3]) + (", ..." if len(names) > 3 else "")
-    if what == "missing":
-        example = ", ".join(f"{n!r}: True" for n in names[:3])
-        return f"declare missing={{{example}}} for those that may be missing"
-    if what == "kinds":
-        example = ", ".join(f"{n!r}: 'text'" for n in names[:3])
-        return f"declare kinds={{{example}}}, or write a schema with infer_schema(X) and review it"
-    if what == "bounds":
-        example = ", ".join(f"{n!r}: (low, high)" for n in names[:3])
-        return f"declare bounds={{{example}}}"
-    return (f"declare categories={{{example}}}, or write a schema with sk_safesynth.infer_schema(X), review "
-            "it as public and pass DPSyntheticSampler(**schema)")
-
-
 @dataclass
-class PrivateTable:
-    """The private data of one fit; lives only inside ``fit`` and is never stored."""
+class Declarations:
+    """What the user declares public (validated against the table's columns)."""
 
-    frame: pd.DataFrame
-    target: str | None
-    feature_names: list[str]
+    kinds: dict = field(default_factory=dict)
+    bounds: dict = field(default_factory=dict)
+    categories: dict = field(default_factory=dict)
+    missing: dict = field(default_factory=dict)
+    bounds_from_data: bool = False
 
-
-@dataclass
-class Domain:
-    """What :func:`discover_domain` releases (DP outputs and declarations only)."""
-
-    kinds: dict[str, str]
-    categories: dict[str, tuple] = field(default_factory=dict)
-    missing: dict[str, float] = field(default_factory=dict)
-    dropped: list[str] = field(default_factory=list)
-
-
-def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
-    """Validate ``X`` (and ``y``) and join them into one DataFrame; missing values are data."""
-    if not isinstance(X, pd.DataFrame):
-        array = np.asarray(X)
-        if array.ndim == 2 and array.dtype.kind in "OUS":
-            try:
-                X = array.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise TypeError(f"X as an array must be numeric ({exc}); pass a DataFrame for mixed types") from None
-    frame = as_table(X)
-    features = list(frame.columns)
-    target = None
-    if y is not None:
-        y_series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
-        if y_series.ndim != 1 or len(y_series) != len(frame):
-            raise ValueError(f"y must be 1-dimensional with {len(frame)} entries, got shape {np.shape(y)}")
-        target = target_name or (str(y_series.name) if y_series.name is not None else "target")
-        if target in frame.columns:
-            raise ValueError(f"the target name {target!r} is also a column of X; rename one of them")
-        frame[target] = y_series.to_numpy()
-    infinite = []
-    for name in frame.columns:
-        series = frame[name]
-        values = series.dropna()
-        if series.dtype == object and len(values) and all(
-            isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values
-        ):
-            frame[name] = series = pd.to_numeric(series)  # numbers stored as objects
-        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-            numbers = series.to_numpy(dtype=float, na_value=np.nan)
-            if np.isinf(numbers).any():
-                infinite.append(name)
-    if infinite:
-        names = ", ".join(map(repr, infinite))
-        verb = "contains" if len(infinite) == 1 else "contain"
-        raise ValueError(f"column{'s' if len(infinite) > 1 else ''} {names} {verb} infinite values; replace them "
-                         "(NaN is read as a missing value)")
-    return PrivateTable(frame, target, features)
+    @classmethod
+    def from_params(cls, columns, *, kinds=None, bounds=None, categories=None, missing=None) -> Declarations:
+        columns = list(columns)
+        from_data = isinstance(bounds, str)
+        if from_data and bounds != "data":
+            raise ValueError(f"bounds must be a dict or 'data', got {bounds!r}")
+        decl = cls(_named(kinds, columns, "kinds"), {} if from_data else _named(bounds, columns, "bounds"),
+                   _named(categories, columns, "categories"), _missing(missing, columns), from_data)
+        bad = {k: v for k, v in decl.kinds.items() if v not in (*KINDS, ID_KIND)}
+        if bad:
+            raise ValueError(f"unknown kinds {bad}; expected one of {(*KINDS, ID_KIND)}")
+        empty = [k for k, v in decl.categories.items() if not len(v)]
+        if empty:
+            raise ValueError(f"categories declared for {', '.join(map(repr, empty))} are empty; list at least one value")
+        decl.categories = {k: tuple(v) for k, v in decl.categories.items()}
+        return decl
 
 
-def column_kinds(table: PrivateTable, declared: dict | None, categories: dict | None = None,
-                 bounds: dict | None = None) -> dict[str, str]:
-    """Kind of each column from declarations and dtypes only (never from the values).
-
-    A declared kind wins; then declared categories make a column categorical and
-    declared bounds on a string column make it numeric (or datetime when the bounds
-    are dates); then the dtype. A column declared ``"id"``, or an undeclared number
-    column named like an identifier (``id``, ``user_id``, ``Sample ID``), gets the kind
-    ``"id"``: it is dropped with a warning, never synthesised nor released. String
-    columns whose kind was declared numeric, integer or datetime are parsed in place
-    (thousands separators, ISO dates); values that do not parse become missing.
-    """
-    declared = {str(k): v for k, v in (declared or {}).items()}
-    unknown = set(declared) - set(table.frame.columns)
-    if unknown:
-        raise ValueError(f"kinds given for unknown columns: {sorted(unknown)}")
-    bad = {k: v for k, v in declared.items() if v not in (*KINDS, ID_KIND)}
-    if bad:
-        raise ValueError(f"unknown kinds {bad}; expected one of {(*KINDS, ID_KIND)}")
-    with_categories = {str(k) for k in (categories or {})}
-    with_bounds = {str(k): v for k, v in (bounds or {}).items()}
-    kinds: dict[str, str] = {}
-    for name in table.frame.columns:
-        series = table.frame[name]
-        kind = declared.get(name) or infer_kind(series)
-        if name not in declared:
-            if name in with_categories and kind in ("integer", "numeric", "boolean", "text"):
-                kind = "categorical"
-            elif name in with_bounds and kind in ("categorical", "text") and not isinstance(
-                    series.dtype, pd.CategoricalDtype):
-                kind = "datetime" if _looks_like_dates(with_bounds[name]) else "numeric"
-            elif kind in ("integer", "numeric") and ID_NAME.search(name) and name != table.target:
-                kind = ID_KIND
-        if kind in ("numeric", "integer") and not pd.api.types.is_numeric_dtype(series.dtype):
-            table.frame[name] = _parsed(series, parse_numbers, name, "numbers")
-        elif kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(series.dtype):
-            table.frame[name] = _parsed(series, parse_dates, name, "dates")
-        kinds[name] = kind
-    ids = [n for n, k in kinds.items() if k == ID_KIND]
-    if ids:
-        warnings.warn(f"columns {ids} are identifiers (by declaration or by name): they are dropped, never "
-                      "synthesised nor released", UserWarning, stacklevel=3)
-    return kinds
-
-
-def _looks_like_dates(pair) -> bool:
-    return any(isinstance(v, (str, pd.Timestamp)) for v in pair)
-
-
-def _parsed(series: pd.Series, parse, name: str, what: str) -> pd.Series:
-    parsed = parse(series)
-    if (parsed.isna() & series.notna()).any():
-        warnings.warn(f"some values of column {name!r} are not {what}; they are read as missing",
-                      UserWarning, stacklevel=4)
-    return parsed
-
-
-def target_as_categorical(table: PrivateTable, kinds: dict, bounds: dict, categories: dict | None) -> None:
-    """A numeric target of few values (by its declared or read bounds) becomes categorical in place.
-
-    The classes are the integers between the bounds, so no value is read from the data
-    beyond the bounds themselves (declared, or read with a PrivacyLeakWarning).
-    """
-    target = table.target
-    if target is None or kinds.get(target) != "integer" or target not in bounds:
-        return
-    low, high = bounds[target]
-    if math.floor(high) - math.ceil(low) + 1 > _MAX_TARGET_CLASSES:
-        return
-    kinds[target] = "categorical"
-    bounds.pop(target)
-    if categories is not None and target not in categories:
-        categories[target] = tuple(range(int(math.ceil(low)), int(math.floor(high)) + 1))
-
-
-def numeric_bounds(table: PrivateTable, kinds: dict, declared: dict | None) -> dict[str, tuple[float, float]]:
-    """Bounds per numeric/integer/datetime column: declared, else data min/max with a leak warning."""
-    declared = {str(k): v for k, v in (declared or {}).items()}
-    unknown = set(declared) - set(table.frame.columns)
-    if unknown:
-        raise ValueError(f"bounds given for unknown columns: {sorted(unknown)}")
-    bounds, derived = {}, []
-    for name, kind in kinds.items():
-        if kind not in ("numeric", "integer", "datetime"):
-            continue
-        values = _as_number(table.frame[name], kind)
-        values = values[~np.isnan(values)]
-        if name in declared:
-            low, high = check_bounds(name, declared[name], datetime=kind == "datetime")
-        elif not len(values):
-            continue  # every value missing: the column is dropped by the domain step
-        else:
-            low, high = float(values.min()), float(values.max())
-            if low == high:
-                low, high = low - 1.0, high + 1.0
-            derived.append(name)
-        if len(values) and ((values < low).all() or (values > high).all()):
-            warnings.warn(
-                f"bounds ({low}, {high}) of column {name!r} exclude every value; all values are clipped",
-                UserWarning,
-                stacklevel=3,
-            )
-        bounds[name] = (low, high)
-    if derived:
-        warnings.warn(
-            f"bounds of {derived} are read from the data's min and max, which leaks the extreme records. "
-            f"For the stated DP guarantee, {declare_hint('bounds', derived)}.",
-            PrivacyLeakWarning,
-            stacklevel=3,
-        )
-    return bounds
-
-
-def declared_missing(missing, columns) -> dict[str, bool]:
-    """``{column: bool}`` from the ``missing`` parameter (None, a bool, or a dict)."""
-    if missing is None:
-        return {}
-    if isinstance(missing, bool):
-        return dict.fromkeys(columns, missing)
-    out = {str(k): v for k, v in missing.items()}
+def _named(mapping, columns, what: str) -> dict:
+    out = {str(k): v for k, v in (mapping or {}).items()}
     unknown = set(out) - set(columns)
     if unknown:
-        raise ValueError(f"missing given for unknown columns: {sorted(unknown)}")
+        raise ValueError(f"{what} given for unknown columns: {sorted(unknown)}")
+    return out
+
+
+def _missing(missing, columns) -> dict[str, bool]:
+    if missing is None:
+        return {}
+    if isinstance(missing, (bool, np.bool_)):
+        return dict.fromkeys(columns, bool(missing))
+    out = _named(missing, columns, "missing")
     bad = [k for k, v in out.items() if not isinstance(v, (bool, np.bool_))]
     if bad:
         raise ValueError(f"missing must map columns to True or False; got {[(k, out[k]) for k in bad]}")
     return {k: bool(v) for k, v in out.items()}
 
 
-def needs_measurement(table: PrivateTable, kinds: dict, categories: dict | None, missing: dict,
-                      declared_kinds: dict | None) -> bool:
-    """Whether :func:`discover_domain` spends budget (decided from declarations and dtypes only)."""
-    plan = _plan(table, kinds, categories, missing, declared_kinds)
-    return bool(plan["histogram"] or plan["missing"])
+@dataclass
+class Domain:
+    """What a fit releases about the table's domain (declarations and DP outputs only)."""
+
+    kinds: dict[str, str]
+    bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
+    categories: dict[str, tuple] = field(default_factory=dict)
+    missing: dict[str, float] = field(default_factory=dict)
+    #: Columns of which nothing could be released: all missing in the output.
+    unreleased: list[str] = field(default_factory=list)
+    #: Columns declared possibly missing or with a DP missing share: a nullable output dtype.
+    nullable: set[str] = field(default_factory=set)
+    #: Columns with a pandas Categorical dtype (a public dtype: the output keeps it).
+    categorical_dtype: set[str] = field(default_factory=set)
+    #: Identifier columns whose input dtype is a number (their fresh identifiers are numbers).
+    numeric_ids: set[str] = field(default_factory=set)
+
+    @property
+    def identifiers(self) -> list[str]:
+        return [n for n, k in self.kinds.items() if k == ID_KIND]
+
+    @property
+    def modelled(self) -> list[str]:
+        return [n for n, k in self.kinds.items() if k != ID_KIND and n not in self.unreleased]
 
 
-def _plan(table, kinds, categories, missing, declared_kinds) -> dict[str, list[str]]:
-    declared_cats = {str(k) for k in (categories or {})}
-    declared_kinds = {str(k) for k in (declared_kinds or {})}
-    histogram = [n for n, k in kinds.items() if k == "categorical" and n not in declared_cats]
-    long_count = [n for n in histogram if n not in declared_kinds and n != table.target
-                  and not isinstance(table.frame[n].dtype, pd.CategoricalDtype)
-                  and not pd.api.types.is_numeric_dtype(table.frame[n].dtype)]
-    # histogram columns count their missing values in the histogram; every other column
-    # gets a missing count unless declared complete
-    counted = [n for n, k in kinds.items() if k != ID_KIND and n not in histogram and missing.get(n, True)
-               and _can_hold_missing(table.frame[n])]
-    return {"histogram": histogram, "long": long_count, "missing": counted}
+def needs_measurement(table: PrivateTable, decl: Declarations) -> bool:
+    """Whether :func:`discover_domain` spends budget (from declarations and dtypes only)."""
+    kinds, undetermined = _public_kinds(table, decl)
+    return bool(undetermined) or bool(_queries(table, decl, kinds, data=False))
 
 
-def _can_hold_missing(series: pd.Series) -> bool:
-    """Whether the dtype can hold a missing value (numpy integers and booleans cannot)."""
-    return not (isinstance(series.dtype, np.dtype) and series.dtype.kind in "iub")
+def discover_domain(table: PrivateTable, decl: Declarations, ledger: PrivacyLedger, epsilon: float, delta: float,
+                    share: float, rng: np.random.Generator) -> Domain:
+    """Kinds, bounds, categories and missing shares from declarations and DP measurements.
 
-
-def discover_domain(
-    table: PrivateTable,
-    kinds: dict,
-    categories: dict | None,
-    missing: dict[str, bool],
-    declared_kinds: dict | None,
-    ledger: PrivacyLedger,
-    epsilon: float,
-    delta: float,
-    rng: np.random.Generator,
-) -> Domain:
-    """Categories, missing shares and final kinds, from declarations and one DP measurement.
-
-    See the module docstring for the mechanism and its guarantee; it spends
-    ``(epsilon, delta)`` in ``ledger`` when anything is left to measure.
+    Spends ``share`` of the zero-concentrated budget of ``(epsilon, delta)`` (and
+    ``share`` of delta for the category selection threshold) when anything is left to
+    measure; parses ``table.frame`` in place as the kinds say.
     """
-    declared = {str(k): tuple(v) for k, v in (categories or {}).items()}
-    unknown = set(declared) - set(table.frame.columns)
-    if unknown:
-        raise ValueError(f"categories given for unknown columns: {sorted(unknown)}")
-    empty = [k for k, v in declared.items() if not v]
-    if empty:
-        raise ValueError(f"categories declared for {', '.join(map(repr, empty))} are empty; list at least one value")
-    kinds = dict(kinds)
-    domain = Domain(kinds=kinds)
-    domain.dropped = [n for n, k in kinds.items() if k == ID_KIND]
-    if table.target in domain.dropped:
+    frame, n = table.frame, len(table.frame)
+    kinds, undetermined = _public_kinds(table, decl)
+    if table.target is not None and kinds.get(table.target) == ID_KIND:
         raise ValueError(f"the target {table.target!r} cannot be an identifier column")
-    for name, kind in kinds.items():
-        if kind == "boolean":
-            domain.categories[name] = (False, True)
-        elif kind == "categorical" and name in declared:
-            domain.categories[name] = declared[name]
-    for name, may_be_missing in missing.items():
-        if kinds.get(name) == ID_KIND:
-            continue
-        if not may_be_missing and table.frame[name].isna().any():
-            raise ValueError(f"column {name!r} is declared complete (missing={{{name!r}: False}}) but has "
-                             "missing values; declare it True")
-    plan = _plan(table, kinds, categories, missing, declared_kinds)
-    categorical_dtypes = [n for n in plan["histogram"] if isinstance(table.frame[n].dtype, pd.CategoricalDtype)]
-    if categorical_dtypes:
-        warnings.warn(
-            f"the pandas Categorical categories of {categorical_dtypes} were built from the data and are not "
-            f"public: they are selected with DP like undeclared categories. If they are public, "
-            f"{declare_hint('categories', categorical_dtypes)}.",
-            PrivacyLeakWarning, stacklevel=3)
-    if not (plan["histogram"] or plan["missing"]):
+    domain = Domain(kinds=kinds)
+    domain.categorical_dtype = {n_ for n_ in frame.columns if isinstance(frame[n_].dtype, pd.CategoricalDtype)
+                                and n_ not in decl.kinds}
+    domain.numeric_ids = {n_ for n_, k in kinds.items() if k == ID_KIND and dtype_kind(frame[n_]) == "number"}
+    _warn_public(domain, decl)
+    if not needs_measurement(table, decl):
+        _finish(table, decl, domain, None)
         return domain
-    n = len(table.frame)
-    n_hist = len(plan["histogram"])
-    squared = 2 * n_hist + len(plan["long"]) + len(plan["missing"])
-    sigma, tau, threshold_delta = _selection_noise(epsilon, delta, squared, n_hist)
-    if n_hist and tau > n:  # nothing can be released (nor told apart from text): fail before spending
-        _too_small(n, tau, plan["histogram"])
-    ledger.spend(discrete_gaussian_event(sigma, squared), "DP domain: categories, missing values, text "
-                 f"on {plan['histogram'] + plan['missing']}")
-    if threshold_delta:
-        ledger.spend_delta(threshold_delta, "category selection threshold")
-    zero = _ZERO_SIGMAS * sigma
-    for name in plan["missing"]:
-        noisy = float(table.frame[name].isna().sum() + discrete_gaussian(sigma, 1, rng)[0])
-        forced = missing.get(name, False)
-        domain.missing[name] = _share(noisy, n) if (forced or noisy > zero) else 0.0
-    for name in plan["histogram"]:
-        _select(table.frame[name], name, name in plan["long"], missing.get(name, True), domain, sigma, tau,
-                zero, rng)
-    if zero >= n:
-        undeclared = [c for c in plan["missing"] + plan["histogram"] if c not in missing]
-        if undeclared:
-            warnings.warn(f"the table is too small to measure missing values with DP at this budget ({n} rows, "
-                          f"noise of about {sigma:.0f} records): {undeclared} are generated without missing values; "
-                          f"{declare_hint('missing', undeclared)}", UserWarning, stacklevel=3)
-    # all missing: a DP count of present values that is credibly zero
-    all_missing = [c for c, share in domain.missing.items() if share > 0 and zero < n and n * (1.0 - share) <= zero
-                   and c not in missing]
-    if all_missing:
-        warnings.warn(f"columns {all_missing} are missing in (nearly) every row by their DP count: they are "
-                      "dropped", UserWarning, stacklevel=3)
-        domain.dropped += [c for c in all_missing if c not in domain.dropped]
-    constant = [c for c in plan["histogram"] if len(domain.categories.get(c, ())) == 1
-                and c not in domain.dropped and not domain.missing.get(c)]
-    if constant:
-        warnings.warn(f"columns {constant} keep a single level after DP category selection and are constant "
-                      f"in the output; {declare_hint('categories', constant)}", UserWarning, stacklevel=3)
+    if not undetermined and all(q.kind in ("missing", "fraction") for q in _queries(table, decl, kinds, data=False)):
+        share *= _COUNTS_ONLY  # coarse decisions (shares of n) need little budget
+    threshold_delta = delta * share
+    mu = 1.0 / PrivacyLedger(epsilon, delta - threshold_delta).calibrate(lambda s: gaussian_event(s, 1.0))
+    kind_share = _KIND_SHARE if undetermined else 0.0
+    if undetermined:
+        sigma = math.sqrt(2 * len(undetermined)) / (mu * math.sqrt(share * kind_share))
+        noisy = dp.kind_counts({c: frame[c] for c in undetermined}, ledger, sigma, rng)
+        for name in undetermined:
+            kinds[name] = dp.decide_kind(noisy[name], n, sigma, allow_text=name != table.target)
+    for name, kind in kinds.items():
+        if kind != ID_KIND:
+            frame[name] = parse_column(frame[name], "numeric" if kind == "number" else kind)
+    queries = _queries(table, decl, kinds)
+    measurement = None
+    if queries:
+        n_coordinates = sum(q.coordinates for q in queries)
+        sigma = math.sqrt(n_coordinates) / (mu * math.sqrt(share * (1 - kind_share)))
+        selected = [q.column for q in queries if q.kind == "values"]
+        tau = dp.selection_threshold(sigma, threshold_delta, 2 * len(selected)) if selected else math.inf
+        if selected and tau > n:  # nothing can be released: fail before spending
+            _too_small(n, tau, selected)
+        measurement = dp.measure(queries, ledger, sigma, tau, rng)
+        if selected:
+            ledger.spend_delta(2 * len(selected) * dp.discrete_gaussian_tail(sigma, int(tau)),
+                               "category selection threshold")
+    _finish(table, decl, domain, measurement)
     return domain
 
 
-def _too_small(n: int, tau: float, columns: list[str]) -> None:
-    if columns:
-        raise DomainError(
-            f"the table has {n} rows, fewer than the {tau:.0f} records a value needs to be released by DP "
-            f"category selection at this budget, so no category of {columns} can be released (nor a free-text "
-            f"column told apart with DP); {declare_hint('categories', columns)}; for free text, "
-            f"{declare_hint('kinds', columns)}", dict.fromkeys(columns, "too few rows for DP category selection"))
-
-
-def _selection_noise(epsilon: float, delta: float, n_moved: int, n_hist: int):
-    """σ, τ and the threshold's delta of the domain measurement (module docstring)."""
-    threshold_delta = delta / 2 if n_hist else 0.0
-    sigma = discrete_gaussian_sigma(epsilon, delta - threshold_delta, n_coordinates=n_moved)
-    if not n_hist:
-        return sigma, math.inf, 0.0
-    tau = selection_threshold(sigma, threshold_delta, 2 * n_hist)
-    return sigma, tau, 2 * n_hist * discrete_gaussian_tail(sigma, tau)
-
-
-def selection_threshold(sigma: float, threshold_delta: float, n_values: int) -> int:
-    """Smallest integer τ with ``n_values * P(Z >= τ) <= threshold_delta`` (Z discrete Gaussian)."""
-    tau = max(1, math.ceil(sigma * math.sqrt(2 * math.log(max(n_values / threshold_delta, 2.0)))) - 2)
-    while n_values * discrete_gaussian_tail(sigma, tau) > threshold_delta:
-        tau += 1
-    while tau > 1 and n_values * discrete_gaussian_tail(sigma, tau - 1) <= threshold_delta:
-        tau -= 1
-    return tau
-
-
-def _share(noisy_count: float, n: int) -> float:
-    return float(min(max(noisy_count / n, 0.0), 1.0))
-
-
-def _select(series: pd.Series, name: str, count_long: bool, may_be_missing: bool, domain: Domain, sigma: float,
-            tau: float, zero: float, rng) -> None:
-    """Release one column's categories, missing share and (for undeclared strings) its kind."""
-    n = len(series)
-    present = series.dropna()
-    counts = present.value_counts()
-    noisy = (counts.to_numpy() + discrete_gaussian(sigma, len(counts), rng)).astype(float)
-    noisy_missing = float(series.isna().sum() + discrete_gaussian(sigma, 1, rng)[0])
-    if count_long:
-        lengths = present.astype(str).str.len()
-        noisy_long = float((lengths >= _TEXT_MIN_MEAN_LENGTH).sum() + discrete_gaussian(sigma, 1, rng)[0])
-    keep = noisy > tau
-    kept = sorted(zip(counts.index[keep], noisy[keep]), key=lambda item: str(item[0]))
-    share_missing = _share(noisy_missing, n) if (may_be_missing and noisy_missing > zero) else 0.0
-    domain.missing[name] = share_missing
-    n_present = n * (1.0 - share_missing)
-    if share_missing > 0 and n_present <= zero:
-        return  # all missing: dropped by the caller
-    if count_long and noisy_long > _TEXT_SHARE * n_present:
-        domain.kinds[name] = "text"
-        return
-    if tau > n:
-        return  # nothing can be released: the caller raises
-    released = sum(c for _, c in kept)
-    if not kept:
-        domain.dropped.append(name)
-        warnings.warn(
-            f"column {name!r} looks like an identifier or a free-form label: no value of it is frequent enough "
-            f"for DP selection to release (threshold {tau:.0f} records of {n} rows), so it is dropped; to keep "
-            f"it, {declare_hint('categories', [name])} (or declare its kind as text)", UserWarning, stacklevel=4)
-        return
-    values = [_plain(v) for v, _ in kept]
-    rest = n_present - released
-    if rest > zero * math.sqrt(len(kept) + 1):
-        other = OTHER
-        while other in {str(v) for v in values}:
-            other += "_"
-        values.append(other)
-        warnings.warn(
-            f"column {name!r}: DP selection keeps {len(kept)} value{'s' if len(kept) != 1 else ''} "
-            f"(threshold {tau:.0f} records of {n} "
-            f"rows); the rest, about {rest / n:.0%} of rows, become the level {other!r}. To keep every "
-            f"value, {declare_hint('categories', [name])}", UserWarning, stacklevel=4)
-    domain.categories[name] = tuple(values)
-
-
-def build_schema(table: PrivateTable, domain: Domain, bounds: dict, max_text_length: int) -> TableSchema:
-    """The public schema: kinds, dtypes and DP/declared domains only (dropped columns left out)."""
-    columns = []
+def _public_kinds(table: PrivateTable, decl: Declarations) -> tuple[dict[str, str], list[str]]:
+    """Kinds fixed by declarations, names and dtypes; the columns whose kind needs DP."""
+    kinds: dict[str, str] = {}
+    undetermined = []
     for name in table.frame.columns:
-        if name in domain.dropped:
+        series = table.frame[name]
+        public = dtype_kind(series)
+        if name in decl.kinds:
+            kind = decl.kinds[name]
+        elif name in decl.categories:
+            kind = "categorical"
+        elif name in decl.bounds:
+            dates = public == "datetime" or any(isinstance(v, (str, pd.Timestamp)) for v in decl.bounds[name])
+            kind = "datetime" if dates else "number"
+        elif ID_NAME.search(name) and name != table.target:
+            kind = ID_KIND
+        elif public is not None:
+            kind = public
+        else:
+            undetermined.append(name)
             continue
+        kinds[name] = kind
+    return kinds, undetermined
+
+
+def _queries(table: PrivateTable, decl: Declarations, kinds: dict[str, str], *, data: bool = True) -> list[dp.Query]:
+    """The domain measurement's queries for columns of known kind (see :mod:`sk_safesynth.privacy.domain`).
+
+    Which queries run depends on declarations and kinds only; ``data=False`` leaves out
+    their data (to plan before the columns are parsed).
+    """
+    queries = []
+    for name, kind in kinds.items():
+        series = table.frame[name]
+        if kind == ID_KIND:
+            continue
+        if kind == "categorical" and name not in decl.categories:
+            queries.append(dp.Query(name, "values", series if data else None))
+            continue
+        numeric = kind in ("number", "numeric", "integer", "datetime")
+        if numeric and name not in decl.bounds and not decl.bounds_from_data:
+            queries.append(dp.Query(name, "magnitudes", _measured_numbers(series, kind) if data else None))
+        elif decl.missing.get(name, True):
+            queries.append(dp.Query(name, "missing", series.isna().to_numpy() if data else None))
+        if kind == "number":
+            values = series.to_numpy(dtype=float, na_value=np.nan) if data else None
+            queries.append(dp.Query(name, "fraction", np.nan_to_num(values % 1, nan=0.0) != 0 if data else None))
+    return queries
+
+
+def _measured_numbers(series: pd.Series, kind: str) -> np.ndarray:
+    if kind == "datetime":
+        return (as_seconds(series) - dp.DATE_ORIGIN.timestamp()) / 86400.0
+    return series.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _finish(table: PrivateTable, decl: Declarations, domain: Domain, measurement: dp.Measurement | None) -> None:
+    """Decisions from the declarations and the noisy answers (post-processing)."""
+    frame, n = table.frame, len(table.frame)
+    zero = dp.ZERO_SIGMAS * measurement.sigma if measurement is not None else math.inf
+    answers = measurement.answers if measurement is not None else {}
+    with_other, nothing = [], []
+    for name, kind in list(domain.kinds.items()):
+        if kind == ID_KIND:
+            continue
+        may_be_missing = decl.missing.get(name, True)
+        noisy = dp.noisy_missing(measurement, name) if measurement is not None else None
+        share = 0.0
+        if may_be_missing and noisy is not None and (decl.missing.get(name) or noisy > zero):
+            share = float(min(max(noisy / n, 0.0), 1.0))
+        domain.missing[name] = share
+        if share > 0 or decl.missing.get(name):
+            domain.nullable.add(name)
+        present = n * (1.0 - share)
+        if share > 0 and zero < n and present <= zero and name not in decl.missing:
+            if kind == "number":
+                domain.kinds[name] = "numeric"
+            domain.unreleased.append(name)  # all missing by its DP count
+            continue
+        if kind == "number":
+            fraction = answers[name, "fraction"]
+            kind = domain.kinds[name] = "integer" if fraction <= max(zero, _FRACTION_SHARE * present) else "numeric"
+        if kind in ("numeric", "integer", "datetime"):
+            bounds = _bounds(name, kind, decl, frame, answers, measurement)
+            if bounds is None:
+                domain.unreleased.append(name)
+                continue
+            domain.bounds[name] = bounds
+        elif kind == "boolean":
+            domain.categories[name] = (False, True)
+        elif kind == "categorical":
+            if name in decl.categories:
+                domain.categories[name] = decl.categories[name]
+            else:
+                kept, _ = answers[name, "values"]
+                values = [_plain(v) for v, _ in kept]
+                rest = present - sum(c for _, c in kept)
+                if not values or rest > zero * math.sqrt(len(kept) + 1):
+                    other = OTHER
+                    while other in {str(v) for v in values}:
+                        other += "_"
+                    values.append(other)
+                    (with_other if kept else nothing).append(name)
+                domain.categories[name] = tuple(values)
+    _target_as_categorical(table, domain)
+    for name in domain.modelled:
+        if not decl.missing.get(name, True):
+            low = domain.bounds.get(name, (None, None))[0]
+            frame[name] = fill_declared_complete(frame[name], domain.kinds[name], low, domain.categories.get(name))
+    _warn_released(domain, decl, table, measurement, with_other, nothing)
+
+
+def _bounds(name, kind, decl, frame, answers, measurement) -> tuple[float, float] | None:
+    if name in decl.bounds:
+        return check_bounds(name, decl.bounds[name], datetime=kind == "datetime")
+    if decl.bounds_from_data:
+        values = as_seconds(frame[name]) if kind == "datetime" else frame[name].to_numpy(dtype=float, na_value=np.nan)
+        values = values[~np.isnan(values)]
+        if not len(values):
+            return None
+        low, high = float(values.min()), float(values.max())
+        return (low, high) if high > low else (low, low + 1.0)
+    bounds = dp.bounds_from_magnitudes(answers[name, "magnitudes"], measurement.sigma, integer=kind == "integer")
+    if bounds is None or kind != "datetime":
+        return bounds
+    origin = dp.DATE_ORIGIN.timestamp()
+    return origin + bounds[0] * 86400.0, origin + bounds[1] * 86400.0
+
+
+def _target_as_categorical(table: PrivateTable, domain: Domain) -> None:
+    """An integer target of few values (by its declared or DP bounds) is categorical: the integers between them."""
+    target = table.target
+    if target is None or domain.kinds.get(target) != "integer" or target not in domain.bounds:
+        return
+    low, high = domain.bounds[target]
+    if math.floor(high) - math.ceil(low) + 1 > _MAX_TARGET_CLASSES:
+        return
+    domain.kinds[target] = "categorical"
+    domain.bounds.pop(target)
+    domain.categories[target] = tuple(range(int(math.ceil(low)), int(math.floor(high)) + 1))
+    values = table.frame[target]
+    table.frame[target] = values.clip(math.ceil(low), math.floor(high)).round().astype("Int64").astype(object).where(
+        values.notna(), None)
+
+
+def _warn_public(domain: Domain, decl: Declarations) -> None:
+    ids = domain.identifiers
+    if ids:
+        warnings.warn(f"columns {ids} are identifiers (by declaration or by name): they are not synthesised from "
+                      "the data; the output holds fresh synthetic identifiers", UserWarning, stacklevel=4)
+    if domain.categorical_dtype - set(decl.categories):
+        names = sorted(domain.categorical_dtype - set(decl.categories))
+        warnings.warn(
+            f"the pandas Categorical categories of {names} were built from the data and are not public: they are "
+            f"selected with DP like undeclared categories. If they are public, {declare_hint('categories', names)}.",
+            PrivacyLeakWarning, stacklevel=4)
+    if decl.bounds_from_data:
+        warnings.warn("bounds='data' reads the bounds of numbers and dates from the data's min and max, which "
+                      "publishes the extreme records: the release is NOT differentially private "
+                      "(privacy_spent_.epsilon is inf)", PrivacyLeakWarning, stacklevel=4)
+
+
+def _warn_released(domain, decl, table, measurement, with_other, nothing) -> None:
+    """One warning per kind of DP outcome, naming columns and DP estimates only."""
+    n = len(table.frame)
+    if measurement is not None and dp.ZERO_SIGMAS * measurement.sigma >= n:
+        undeclared = [c for c in domain.modelled if c not in decl.missing]
+        if undeclared:
+            warnings.warn(f"the table is too small to measure missing values with DP at this budget ({n} rows, "
+                          f"noise of about {measurement.sigma:.0f} records): {undeclared} are generated without "
+                          f"missing values; {declare_hint('missing', undeclared)}", UserWarning, stacklevel=4)
+    tau = measurement.tau if measurement is not None else math.inf
+    if with_other:
+        warnings.warn(f"columns {with_other}: DP selection keeps only the values held by more than about {tau:.0f} "
+                      f"records of {n} rows; the rest become the level {OTHER!r}. To keep every value, "
+                      f"{declare_hint('categories', with_other)}", UserWarning, stacklevel=4)
+    if nothing:
+        warnings.warn(f"columns {nothing} look like identifiers or free-form labels: no value of them is frequent "
+                      f"enough for DP selection to release (threshold {tau:.0f} records of {n} rows), so they come "
+                      f"out as the level {OTHER!r}; to keep them, {declare_hint('categories', nothing)} (or declare "
+                      "their kind as text or id)", UserWarning, stacklevel=4)
+    if domain.unreleased:
+        warnings.warn(f"columns {domain.unreleased}: DP can release no bounds or values of them at this budget "
+                      f"(all missing, or no range held by enough records), so they come out as missing values; "
+                      f"{declare_hint('bounds', domain.unreleased)}", UserWarning, stacklevel=4)
+    constant = [c for c, cats in domain.categories.items() if len(cats) == 1 and c not in nothing
+                and c not in domain.unreleased and not domain.missing.get(c) and c not in decl.categories]
+    if constant:
+        warnings.warn(f"columns {constant} keep a single level after DP category selection and are constant "
+                      f"in the output; {declare_hint('categories', constant)}", UserWarning, stacklevel=4)
+
+
+def _too_small(n: int, tau: float, columns: list[str]) -> None:
+    raise DomainError(
+        f"the table has {n} rows, fewer than the {tau:.0f} records a value needs to be released by DP "
+        f"category selection at this budget, so no category of {columns} can be released (nor a free-text "
+        f"column told apart with DP); {declare_hint('categories', columns)}; for free text, "
+        f"{declare_hint('kinds', columns)}", dict.fromkeys(columns, "too few rows for DP category selection"))
+
+
+def build_schema(domain: Domain, max_text_length: int) -> TableSchema:
+    """The public schema of the modelled columns: kinds, dtypes and declared or DP domains only."""
+    columns = []
+    for name in domain.modelled:
         kind = domain.kinds[name]
-        low, high = bounds.get(name, (None, None))
+        low, high = domain.bounds.get(name, (None, None))
         share = domain.missing.get(name) or None
-        columns.append(
-            ColumnSpec(
-                name,
-                kind,
-                low=low,
-                high=high,
-                categories=domain.categories.get(name),
-                max_length=max_text_length if kind == "text" else None,
-                dtype=_output_dtype(table.frame[name], kind, share),
-                missing=share,
-            )
-        )
+        categories = domain.categories.get(name)
+        columns.append(ColumnSpec(name, kind, low=low, high=high, categories=categories,
+                                  max_length=max_text_length if kind == "text" else None,
+                                  dtype=output_dtype(kind, name in domain.nullable, name in domain.categorical_dtype,
+                                                     categories),
+                                  missing=share))
     if not columns:
-        raise DomainError("no column is left to synthesise: every column was dropped (see the warnings)", {})
+        raise DomainError("no column is left to synthesise: every column is an identifier or could not be released "
+                          "(see the warnings)", {})
     return TableSchema(tuple(columns))
+
+
+def output_dtype(kind: str, nullable: bool, categorical_dtype: bool = False, categories=None) -> str:
+    """The output dtype of a column: from its kind, whether it may be missing (declared or by its DP
+    share) and public facts only."""
+    if kind == "categorical":
+        if categorical_dtype:
+            return "category"
+        if categories and all(isinstance(c, (int, np.integer)) and not isinstance(c, (bool, np.bool_))
+                              for c in categories):
+            return "Int64" if nullable else "int64"
+        return "object"
+    if kind == "integer":
+        return "Int64" if nullable else "int64"
+    if kind == "boolean":
+        return "boolean" if nullable else "bool"
+    if kind == "datetime":
+        return "datetime64[ns]"
+    if kind == "numeric":
+        return "float64"
+    return "object"
+
+
+def unmodelled_columns(domain: Domain, n: int, rng: np.random.Generator) -> dict[str, pd.Series]:
+    """The output of the columns no method models: fresh identifiers, and missing values where nothing was released."""
+    out: dict[str, pd.Series] = {}
+    for name in domain.identifiers:
+        order = rng.permutation(n) + 1
+        out[name] = (pd.Series(order, dtype="int64") if name in domain.numeric_ids
+                     else pd.Series([f"{name}-{i}" for i in order], dtype=object))
+    for name in domain.unreleased:
+        kind = domain.kinds[name]
+        dtype = output_dtype("numeric" if kind == "number" else kind, True, name in domain.categorical_dtype)
+        out[name] = pd.Series([None] * n, dtype=object).astype(dtype)
+    return out
 
 
 def other_values(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
@@ -538,31 +448,6 @@ def other_values(frame: pd.DataFrame, schema: TableSchema) -> pd.DataFrame:
         outside = series.notna() & ~pd.Series(inside, index=series.index, dtype=bool)
         frame[column.name] = series.astype(object).where(~outside, last)
     return frame
-
-
-def _output_dtype(series: pd.Series, kind: str, missing: float | None) -> str:
-    if kind == "categorical" and isinstance(series.dtype, pd.CategoricalDtype):
-        return "category"
-    if kind == "categorical" and pd.api.types.is_integer_dtype(series.dtype) and not missing:
-        return str(series.dtype)
-    if kind in ("categorical", "text"):
-        return "object"
-    if kind == "integer" and missing:
-        return "Int64"
-    if kind == "boolean" and missing:
-        return "boolean"
-    if kind == "datetime":
-        return "datetime64[ns]"
-    return str(series.dtype)
-
-
-def _as_number(series: pd.Series, kind: str) -> np.ndarray:
-    if kind == "datetime":
-        stamps = pd.to_datetime(series).to_numpy(dtype="datetime64[ns]")
-        seconds = stamps.view("int64").astype(float) / 1e9
-        seconds[np.isnat(stamps)] = np.nan
-        return seconds
-    return series.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _plain(value):
