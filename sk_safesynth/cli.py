@@ -317,7 +317,10 @@ def cmd_generate(args) -> int:
 
     schema = read_schema(args.schema) if args.schema else {"kinds": {}, "bounds": {}, "categories": {},
                                                               "missing": {}, "target": None}
-    bounds = {**schema["bounds"], **(read_bounds(args.bounds) if args.bounds else {})} or None
+    if args.bounds == "data":  # the explicit opt-out of DP bounds: the release is then not DP
+        bounds: dict | str | None = "data"
+    else:
+        bounds = {**schema["bounds"], **(read_bounds(args.bounds) if args.bounds else {})} or None
     categories = {**schema["categories"], **(read_categories(args.categories) if args.categories else {})} or None
     kinds = {**schema["kinds"], **(args.kinds or {})} or None
     missing = schema["missing"] or None
@@ -325,7 +328,8 @@ def cmd_generate(args) -> int:
     frame = read_csv(args.data, as_text=True)
     if target:
         _check_columns(frame, args.data, [target], "target column")
-    _check_columns(frame, args.data, list(bounds or ()) + list(categories or ()) + list(kinds or ())
+    _check_columns(frame, args.data, list(bounds if isinstance(bounds, dict) else ()) + list(categories or ())
+                   + list(kinds or ())
                    + list(missing or ()), "declared column")
     out = Path(args.out)
     record_path = Path(args.report_json or f"{out}.privacy.json")
@@ -373,7 +377,7 @@ def cmd_generate(args) -> int:
         "budget": {"epsilon": args.epsilon, "delta": args.delta},
         "privacy_spent": spent.as_dict(), "ledger": sampler.ledger_.summary(),
         "random_state": args.seed, "secure_noise": args.seed is None,
-        "declared": {"schema": args.schema, "bounds": sorted(bounds or ()), "categories": sorted(categories or ()),
+        "declared": {"schema": args.schema, "bounds": bounds if isinstance(bounds, str) else sorted(bounds or ()), "categories": sorted(categories or ()),
                      "kinds": sorted(kinds or ()), "missing": sorted(missing or ())},
         "identifier_columns": domain.identifiers, "unreleased_columns": domain.unreleased,
         "schema": sampler.schema_.to_dict(),
@@ -542,7 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="reviewed, public schema (kinds, bounds, categories, missing) from sk-safesynth schema")
     gen.add_argument("--kinds", type=_kinds, metavar="COL=KIND,...",
                      help=f"column kinds, e.g. 'notes=text,day=datetime,user=id' ({', '.join(KINDS_CHOICES)})")
-    gen.add_argument("--bounds", metavar="JSON", help='public bounds {"col": [low, high]} (else PrivacyLeakWarning)')
+    gen.add_argument("--bounds", metavar="JSON", help='public bounds {"col": [low, high]} (else DP bounds); "data" reads '
+                     "them from the data's min and max: NOT differentially private")
     gen.add_argument("--categories", metavar="JSON",
                      help='public categories {"col": ["a", "b"]} (else DP selection spends budget)')
     gen.add_argument("--seed", type=_seed, default=None,

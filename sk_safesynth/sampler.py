@@ -296,6 +296,11 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "schema_")
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # NaN and inf are missing values: data, never an error
+        return tags
+
     def sample(self, n_samples: int) -> pd.DataFrame:
         """Draw ``n_samples`` synthetic rows (post-processing: no privacy cost).
 

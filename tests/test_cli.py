@@ -76,11 +76,19 @@ def test_generate_custom_record_path_and_default_rows(files, tmp_path):
     assert data["target"] is None and data["secure_noise"] is True
 
 
-def test_generate_warns_about_undeclared_bounds_in_one_line(files, tmp_path, capsys):
+def test_generate_with_undeclared_bounds_is_dp_and_bounds_data_is_an_opt_in(files, tmp_path, capsys):
     assert main(["generate", str(files / "train.csv"), "--out", str(tmp_path / "s.csv"), "--llm", FAKE_MODEL,
                  "--categories", str(files / "categories.json"), "--rows", "20"]) == 0
+    err = capsys.readouterr().err
+    assert "PrivacyLeakWarning" not in err  # DP bounds: nothing read from the data's min and max
+    assert all(line.startswith("sk-safesynth: ") for line in err.splitlines() if "Warning:" in line)
+    record = json.loads((tmp_path / "s.csv.privacy.json").read_text())
+    assert any("bounds" in entry["label"] for entry in record["ledger"])
+    assert main(["generate", str(files / "train.csv"), "--out", str(tmp_path / "d.csv"), "--llm", FAKE_MODEL,
+                 "--categories", str(files / "categories.json"), "--rows", "20", "--bounds", "data"]) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if "PrivacyLeakWarning" in line]
-    assert len(lines) == 1 and lines[0].startswith("sk-safesynth: PrivacyLeakWarning: ")
+    assert len(lines) == 1 and lines[0].startswith("sk-safesynth: PrivacyLeakWarning: ") and "NOT" in lines[0]
+    assert json.loads((tmp_path / "d.csv.privacy.json").read_text())["privacy_spent"]["epsilon"] == math.inf
 
 
 def test_evaluate_writes_report(files, tmp_path, capsys):

@@ -30,16 +30,19 @@ def _base(seed: int = 0) -> pd.DataFrame:
         "income": np.round(rng.lognormal(10, 0.5, N), 2),
         "city": rng.choice(["north", "south"], N, p=[0.6, 0.4]),  # no value near the DP threshold
         "code": [str(v) for v in rng.integers(1, 4, N)],
-        "member": rng.random(N) < 0.4,
+        # a bool column that may be missing has the nullable dtype (public); the CLI test reads strings
+        "member": pd.array(rng.random(N) < 0.4, dtype="boolean"),
         "label": rng.choice(["yes", "no"], N),
     })
 
 
 def _changed(column: str, value, base: pd.DataFrame | None = None) -> pd.DataFrame:
     """``base`` with record 7 of ``column`` replaced, built as a user would: pandas infers the dtypes."""
-    columns = {name: list(values) for name, values in (_base() if base is None else base).items()}
+    base = _base() if base is None else base
+    columns = {name: list(values) for name, values in base.items()}
     columns[column][7] = value
-    return pd.DataFrame(columns)
+    frame = pd.DataFrame(columns)
+    return frame.astype({"member": "boolean"})
 
 
 # (name, column, value, declarations): the neighbour of _base() with record 7 changed

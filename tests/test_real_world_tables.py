@@ -57,8 +57,9 @@ def _fit(method="marginals", X=None, y=None, **params):
 def test_missing_values_of_every_kind_are_reproduced_at_the_dp_rate(method):
     X, y = _messy()
     sampler = _fit(method, X, y)
-    assert "user_id" not in sampler.schema_.names  # an identifier by name: dropped
+    assert "user_id" not in sampler.schema_.names  # an identifier by name: never read
     out = sampler.sample(4000)
+    assert out["user_id"].is_unique  # ... and regenerated as fresh identifiers
     for column in ["x", "k", "city", "flag", "day"]:
         real, synthetic = X[column].isna().mean(), out[column].isna().mean()
         # DP share (sigma of a few records on 3000 rows) plus the sampling error of 4000 rows
@@ -76,19 +77,28 @@ def test_complete_columns_stay_complete():
     assert out["x"].notna().all() and out["y"].notna().all()
 
 
-def test_declared_complete_column_with_missing_values_is_an_error():
-    with pytest.raises(ValueError, match="'x' is declared complete"):
-        _fit(missing={"x": False})
+def test_missing_values_in_a_column_declared_complete_are_read_as_its_lower_bound():
+    """No error that one record could switch on: a blank where none is declared is a value like any other."""
+    X, y = _messy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no message either
+        sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=5.0, bounds=BOUNDS, categories=CATEGORIES,
+                                     missing={"x": False, "k": True, "city": True, "flag": True, "day": True},
+                                     kinds={"flag": "boolean", "user_id": "numeric"},
+                                     method=Marginals(n_independent=2000), random_state=0).fit(X, y)
+    assert sampler.domain_.missing["x"] == 0.0 and "x" not in sampler.domain_.nullable
+    assert sampler.sample(500)["x"].notna().all()
 
 
-def test_all_missing_column_is_dropped_with_a_warning():
+def test_all_missing_column_comes_out_missing_with_a_warning():
     X, y = _messy()
     X["empty"] = np.nan
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=5.0, bounds=BOUNDS, categories=CATEGORIES,
                                  method=Marginals(pool_size=0, n_independent=2000), random_state=0)
-    with pytest.warns(UserWarning, match=r"\['empty'\] are missing in \(nearly\) every row.*dropped"):
+    with pytest.warns(UserWarning, match=r"\['empty'\]: DP can release no bounds or values.*missing values"):
         sampler.fit(X, y)
-    assert "empty" not in sampler.sample(10).columns
+    out = sampler.sample(10)
+    assert list(out.columns) == [*X.columns, "y"] and out["empty"].isna().all()
 
 
 def test_train_on_synthetic_and_mia_with_missing_values():
@@ -139,8 +149,8 @@ def test_unreleased_values_go_to_other_with_a_named_warning():
     X = pd.DataFrame({"city": city, "a": rng.normal(0, 1, n)})
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, bounds={"a": (-4, 4)}, missing=False,
                                  method=Marginals(pool_size=0, n_independent=3000), random_state=0)
-    with pytest.warns(UserWarning, match=r"column 'city': DP selection keeps 2 values \(threshold \d+ records of "
-                                         r"4000 rows\).*about \d+% of rows.*'other'.*categories=\{'city'"):
+    with pytest.warns(UserWarning, match=r"keeps only the values held by more than \d+ records of 4000 rows: "
+                                         r"'city' keeps 2 values \(about \d+% of rows become 'other'\).*categories=\{'city'"):
         sampler.fit(X)
     assert sampler.schema_["city"].categories == ("Lyon", "Paris", "other")
     share = (sampler.sample(4000)["city"] == "other").mean()
@@ -148,21 +158,24 @@ def test_unreleased_values_go_to_other_with_a_named_warning():
 
 
 def test_too_small_table_names_every_column_and_what_to_declare():
-    X = pd.DataFrame({"a": ["x", "y"] * 100, "b": ["u", "v"] * 100, "n": np.arange(200.0)})
-    with pytest.raises(DomainError, match=r"200 rows, fewer than the \d+ records.*\['a', 'b'\].*categories="
+    X = pd.DataFrame({"a": ["x", "y"] * 50, "b": ["u", "v"] * 50, "n": np.arange(100.0)})
+    with pytest.raises(DomainError, match=r"100 rows, fewer than the \d+ records.*\['a', 'b'\].*categories="
                                           r"\{'a': \[\.\.\.\], 'b': \[\.\.\.\]\}") as info:
-        DPSyntheticSampler(FAKE_MODEL, bounds={"n": (0, 200)}).fit(X)
+        DPSyntheticSampler(FAKE_MODEL, bounds={"n": (0, 100)}).fit(X)
     assert set(info.value.problems) == {"a", "b"}
+    assert info.value.privacy_spent.epsilon > 0  # the kinds were measured before: the failure reports it
 
 
-def test_id_like_strings_are_dropped_loudly_never_released():
+def test_id_like_strings_come_out_as_other_loudly_never_released():
     n = 3000
     X = pd.DataFrame({"name": [f"person-{i}" for i in range(n)], "a": np.linspace(0, 1, n)})
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, bounds={"a": (0, 1)}, missing=False,
                                  method=Marginals(pool_size=0, n_independent=1000), random_state=0)
-    with pytest.warns(UserWarning, match="column 'name' looks like an identifier.*dropped"):
+    with pytest.warns(UserWarning, match=r"columns \['name'\] look like identifiers.*level 'other'"):
         sampler.fit(X)
-    assert sampler.schema_.names == ["a"] and "person-" not in json.dumps(sampler.schema_.to_dict())
+    assert sampler.schema_["name"].categories == ("other",) and "person-" not in json.dumps(sampler.schema_.to_dict())
+    out = sampler.sample(100)
+    assert list(out.columns) == ["name", "a"] and set(out["name"]) == {"other"}
 
 
 def test_free_text_is_found_with_dp_not_from_one_value():
@@ -230,7 +243,8 @@ def test_infer_schema_kinds_and_sampler_round_trip():
         warnings.filterwarnings("ignore", message=".*identifiers", category=UserWarning)
         sampler.fit(X, y)
     out = sampler.sample(300)
-    assert "id" not in out.columns and pd.api.types.is_datetime64_any_dtype(out["when"])
+    assert out["id"].is_unique and not set(out["id"]) & set(frame["id"])  # fresh identifiers, none of the data's
+    assert pd.api.types.is_datetime64_any_dtype(out["when"])
     assert out["amount"].between(500, 50_000).all() and set(out["label"]) <= {0, 1}
 
 
@@ -238,7 +252,8 @@ def test_declared_bounds_parse_thousands_separators():
     frame = pd.DataFrame({"amount": ["1,000", "2,500", "12,000", "7,250"] * 50})
     sampler = DPSyntheticSampler(FAKE_MODEL, bounds={"amount": (0, 20_000)}, missing=False, random_state=0,
                                  method=Marginals(pool_size=0, n_independent=500)).fit(frame)
-    assert sampler.schema_["amount"].kind == "numeric" and sampler.sample(50)["amount"].between(0, 20_000).all()
+    # integer by the DP count of non-integral values, parsed from "1,000"
+    assert sampler.schema_["amount"].kind == "integer" and sampler.sample(50)["amount"].between(0, 20_000).all()
 
 
 def test_small_integer_target_is_categorical():
@@ -264,7 +279,8 @@ def test_cli_schema_then_generate_on_a_messy_csv(tmp_path, capsys):
     assert main(["generate", str(data), "--schema", str(schema), "--out", str(out), "--llm", FAKE_MODEL,
                  "--seed", "0"]) == 0
     synthetic = pd.read_csv(out)
-    assert "user_id" not in synthetic.columns and synthetic["x"].isna().any()
+    assert list(synthetic.columns) == [*X.columns, "y", "amount"] and synthetic["x"].isna().any()
+    assert not set(synthetic["user_id"]) & set(X["user_id"].astype(str))  # fresh identifiers
     captured = capsys.readouterr()
     assert "user_id" in captured.out and "PrivacyLeakWarning" not in captured.err
     # the on-disk LLM cache is on by default, in the user cache directory
@@ -275,11 +291,11 @@ def test_cli_schema_then_generate_on_a_messy_csv(tmp_path, capsys):
 
 def test_cli_too_small_table_speaks_cli_and_writes_nothing(tmp_path, capsys):
     data = tmp_path / "data.csv"
-    pd.DataFrame({"a": ["x", "y"] * 100, "b": ["u", "v"] * 100}).to_csv(data, index=False)
+    pd.DataFrame({"a": ["x", "y"] * 50, "b": ["u", "v"] * 50}).to_csv(data, index=False)
     out = tmp_path / "synth.csv"
     assert main(["generate", str(data), "--out", str(out), "--llm", FAKE_MODEL, "--no-cache"]) == 1
     err = capsys.readouterr().err
-    assert "200 rows" in err and "['a', 'b']" in err and "--schema" in err and "categories={" not in err
+    assert "100 rows" in err and "['a', 'b']" in err and "--schema" in err and "categories={" not in err
     assert not out.exists()
 
 
@@ -292,7 +308,8 @@ def test_cli_kinds_option_and_warnings(tmp_path, capsys):
                  "--kinds", "code=id", "--epsilon", "50", "--rows", "20"]) == 0
     err = capsys.readouterr().err
     assert "no meaningful privacy guarantee" in err and "single class" in err and "['code']" in err
-    assert list(pd.read_csv(out).columns) == ["a", "t"]
+    synthetic = pd.read_csv(out)
+    assert list(synthetic.columns) == ["a", "code", "t"] and synthetic["code"].is_unique  # fresh identifiers
     with pytest.raises(SystemExit) as info:
         main(["generate", str(data), "--out", str(out), "--kinds", "code=magic"])
     assert info.value.code == 2 and "KIND one of" in capsys.readouterr().err

@@ -208,7 +208,8 @@ class Query:
 
     ``kind`` is ``"values"`` (histogram of the values, released above ``τ``; missing
     values in a cell of their own), ``"magnitudes"`` (histogram on the half-octave
-    grid, every cell released), ``"count"`` (a count of ``mask``).
+    grid, every cell released), or the name of a count (``"missing"``, ``"fraction"``)
+    of the true entries of a boolean array.
     """
 
     column: str
@@ -217,7 +218,7 @@ class Query:
 
     @property
     def coordinates(self) -> int:
-        return 1 if self.kind == "count" else 2
+        return 2 if self.kind in ("values", "magnitudes") else 1
 
 
 @dataclass

@@ -39,8 +39,9 @@ _MAX_TARGET_CLASSES = 10
 _KIND_SHARE = 0.25
 # Factor of the domain share when only counts (missing, non-integral values) are measured.
 _COUNTS_ONLY = 0.1
-# A "number" column is integer when its noisy count of non-integral values is below this share.
-_FRACTION_SHARE = 0.05
+# A "number" column is integer when most of its values are integral by their noisy count: the
+# midpoint keeps columns of integers (none fractional) and of fractions (nearly all) far from it.
+_FRACTION_SHARE = 0.5
 
 
 class DomainError(ValueError):
@@ -242,7 +243,8 @@ def _finish(table: PrivateTable, decl: Declarations, domain: Domain, measurement
     frame, n = table.frame, len(table.frame)
     zero = dp.ZERO_SIGMAS * measurement.sigma if measurement is not None else math.inf
     answers = measurement.answers if measurement is not None else {}
-    with_other, nothing = [], []
+    with_other: dict[str, str] = {}
+    nothing: list[str] = []
     for name, kind in list(domain.kinds.items()):
         if kind == ID_KIND:
             continue
@@ -262,7 +264,7 @@ def _finish(table: PrivateTable, decl: Declarations, domain: Domain, measurement
             continue
         if kind == "number":
             fraction = answers[name, "fraction"]
-            kind = domain.kinds[name] = "integer" if fraction <= max(zero, _FRACTION_SHARE * present) else "numeric"
+            kind = domain.kinds[name] = "integer" if fraction < _FRACTION_SHARE * present else "numeric"
         if kind in ("numeric", "integer", "datetime"):
             bounds = _bounds(name, kind, decl, frame, answers, measurement)
             if bounds is None:
@@ -283,7 +285,11 @@ def _finish(table: PrivateTable, decl: Declarations, domain: Domain, measurement
                     while other in {str(v) for v in values}:
                         other += "_"
                     values.append(other)
-                    (with_other if kept else nothing).append(name)
+                    if kept:
+                        with_other[name] = (f"{name!r} keeps {len(kept)} value{'s' if len(kept) > 1 else ''} (about "
+                                          f"{min(max(rest / n, 0.0), 1.0):.0%} of rows become {other!r})")
+                    else:
+                        nothing.append(name)
                 domain.categories[name] = tuple(values)
     _target_as_categorical(table, domain)
     for name in domain.modelled:
@@ -354,9 +360,10 @@ def _warn_released(domain, decl, table, measurement, with_other, nothing) -> Non
                           f"missing values; {declare_hint('missing', undeclared)}", UserWarning, stacklevel=4)
     tau = measurement.tau if measurement is not None else math.inf
     if with_other:
-        warnings.warn(f"columns {with_other}: DP selection keeps only the values held by more than about {tau:.0f} "
-                      f"records of {n} rows; the rest become the level {OTHER!r}. To keep every value, "
-                      f"{declare_hint('categories', with_other)}", UserWarning, stacklevel=4)
+        warnings.warn(f"DP category selection keeps only the values held by more than {tau:.0f} records of {n} rows: "
+                      f"{'; '.join(with_other.values())}. To keep every value, "
+                      f"{declare_hint('categories', with_other)}",
+                      UserWarning, stacklevel=4)
     if nothing:
         warnings.warn(f"columns {nothing} look like identifiers or free-form labels: no value of them is frequent "
                       f"enough for DP selection to release (threshold {tau:.0f} records of {n} rows), so they come "

@@ -55,11 +55,12 @@ def dtype_kind(series: pd.Series) -> str | None:
 
     ``"number"`` stands for integer or numeric, decided with DP (a column of integers
     with one missing value is float64 in pandas, so the dtype cannot say it). A bool
-    column is not fixed either: with one missing value pandas makes it object.
+    dtype is public (``bool`` or the nullable ``boolean``); a column of booleans with a
+    blank that pandas made ``object`` is a string/object column (its kind by DP).
     """
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
-        return None
+        return "boolean"
     if isinstance(dtype, pd.CategoricalDtype):
         return "categorical"
     if pd.api.types.is_datetime64_any_dtype(dtype):
