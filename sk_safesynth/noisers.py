@@ -40,6 +40,16 @@ randomized response (categories read from the data leave missing values out). Th
 output has no missing values and the guarantee above holds unchanged, since the
 replacement is a fixed function of the input row. A table's missing *shares* are
 released by :class:`~sk_safesynth.DPSyntheticSampler`, which measures them with DP.
+
+Values outside the domain
+-------------------------
+Numbers outside the bounds (``±inf`` included) are clipped to them, and a value outside
+a column's categories is treated like a missing one (a uniformly random category, then
+randomized response): silently, since clipping and that replacement are the mechanism.
+No warning or error depends on the values, only on shapes, dtypes and parameters
+(bounds not declared, categories read from the data, ``categorical="passthrough"``: a
+:class:`PrivacyLeakWarning` each), so two tables that differ in one record give the
+same warnings and errors.
 """
 
 from __future__ import annotations
@@ -74,6 +84,14 @@ from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
 from sk_safesynth.schema import check_bounds
 
 
+def _code(lookup: dict, value) -> int:
+    """Index of ``value`` among the categories; -1 outside them (unhashable values included)."""
+    try:
+        return lookup.get(value, -1)
+    except TypeError:
+        return -1
+
+
 def _output_is_pandas(estimator) -> bool:
     config = getattr(estimator, "_sklearn_output_config", {})
     return config.get("transform") == "pandas"
@@ -102,8 +120,9 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
     def fit(self, X, y=None):
         """Resolve bounds and categories and calibrate the noise.
 
-        Reads the data only for bounds or categories that were not declared
-        (with a :class:`PrivacyLeakWarning`), to check values and dtypes.
+        Reads the values only for bounds or categories that were not declared
+        (with a :class:`PrivacyLeakWarning`); otherwise only the columns' names and
+        dtypes. No warning or error depends on the values (module docstring).
         """
         self._validate_params()
         self._check_privacy_params()
@@ -150,11 +169,10 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                         f"column {name!r} is a datetime; convert it to numbers (e.g. days since a date) "
                         "and declare its bounds"
                     )
-                if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-                    if np.isinf(series.to_numpy(dtype=float, na_value=np.nan)).any():
-                        raise ValueError(f"column {name!r} contains infinite values")
             return frame
-        array = validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite="allow-nan")
+        # ±inf is a value outside the bounds like any other: clipped, never an error (one
+        # record must not switch an exception on).
+        array = validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite=False)
         return pd.DataFrame(array, columns=[f"x{i}" for i in range(array.shape[1])], copy=False)
 
     def _resolve_columns(self, frame: pd.DataFrame):
@@ -186,10 +204,11 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                 PrivacyLeakWarning,
                 stacklevel=3,
             )
-            values = frame[numeric].to_numpy(dtype=float, na_value=np.nan)
-            if np.isnan(values).all(axis=0).any():
-                raise ValueError(f"columns {[c for c, e in zip(numeric, np.isnan(values).all(axis=0)) if e]} "
-                                 "have no values to read bounds from; declare their bounds")
+            values = frame[numeric].to_numpy(dtype=float, na_value=np.nan, copy=True)
+            values[~np.isfinite(values)] = np.nan
+            # A column with no finite value gets (-0.5, 0.5), like a constant 0, rather
+            # than an error that one record could switch on or off.
+            values[:, np.isnan(values).all(axis=0)] = 0.0
             low, high = np.nanmin(values, axis=0), np.nanmax(values, axis=0)
             constant = high <= low
             low = np.where(constant, low - 0.5, low)
@@ -219,13 +238,8 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                     "bounds must be a (low, high) pair, a dict column -> (low, high), or an array of shape "
                     f"(n_features, 2); got shape {array.shape} for {len(numeric)} numeric column(s)"
                 )
+        # Declared bounds are public: the values are not read (those outside are clipped).
         self.bounds_ = np.array([check_bounds(name, pair) for name, pair in zip(numeric, pairs)], dtype=float)
-        values = frame[numeric].to_numpy(dtype=float, na_value=np.nan)
-        outside = [name for j, name in enumerate(numeric)
-                   if (values[:, j] < self.bounds_[j, 0]).all() or (values[:, j] > self.bounds_[j, 1]).all()]
-        if outside:
-            warnings.warn(f"declared bounds of {outside} exclude every value; all values are clipped",
-                          UserWarning, stacklevel=3)
 
     def _resolve_categories(self, frame: pd.DataFrame):
         self.categories_ = {}
@@ -249,6 +263,8 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                 derived.append(name)
             if len(set(cats)) != len(cats):
                 raise ValueError(f"categories for column {name!r} contain duplicates")
+            if name in declared and not cats:
+                raise ValueError(f"categories for column {name!r} are empty; declare at least one")
             self.categories_[name] = cats
         if derived:
             warnings.warn(
@@ -296,27 +312,21 @@ class _BaseNoiser(TableEstimatorMixin, OneToOneFeatureMixin, TransformerMixin, B
                 out[name] = pd.Series(np.rint(released[:, j]), index=frame.index).astype(frame[name].dtype)
             else:
                 out[name] = released[:, j]
-        unseen = []
         for name, cats in self.categories_.items():
+            # A value outside the categories, like a missing one, is code -1, which
+            # randomized response replaces by a uniform category: silently (module docstring).
             lookup = {c: i for i, c in enumerate(cats)}
-            codes = np.array([lookup.get(v, -1) for v in frame[name]], dtype=np.int64)
-            if (codes[frame[name].notna().to_numpy()] < 0).any():
-                unseen.append(name)
+            codes = np.array([_code(lookup, v) for v in frame[name]], dtype=np.int64)
             if len(cats) >= 2:
                 codes = randomized_response(codes, len(cats), self.keep_probability_[name], rng)
             else:
                 codes = np.zeros_like(codes)
-            values = np.asarray(cats, dtype=object)[codes]
+            # No category at all (read from a column without values): the output is missing.
+            values = np.asarray(cats, dtype=object)[codes] if cats else np.full(len(codes), None, dtype=object)
             if isinstance(frame[name].dtype, pd.CategoricalDtype):
                 out[name] = pd.Categorical(values, categories=cats)
             else:
                 out[name] = pd.Series(values, index=frame.index).astype(frame[name].dtype)
-        if unseen:
-            warnings.warn(
-                f"values outside the fitted categories were replaced by uniform random categories in {unseen}",
-                UserWarning,
-                stacklevel=3,
-            )
         return self._to_output(out, X)
 
     def _noise_numeric(self, values: np.ndarray, rng) -> np.ndarray:

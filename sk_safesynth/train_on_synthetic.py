@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
+from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import PrivacySpent
 
 _AUDIT_ATTRIBUTES = ("audit_X_", "audit_y_")
@@ -146,7 +147,8 @@ class TrainOnSynthetic(MetaEstimatorMixin, BaseEstimator):
         return tags
 
 
-def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool = True) -> PrivacySpent:
+def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool = True,
+                   allow_non_private_steps: bool = False) -> PrivacySpent:
     """Total privacy that a search or a cross-validation spent on its worst-off record.
 
     Each fit of a :class:`TrainOnSynthetic` spends its sampler's budget on the rows of
@@ -174,16 +176,32 @@ def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool =
         otherwise).
     warn : bool, default=True
         Warn that the search spent this much and that selection is not private.
+    allow_non_private_steps : bool, default=False
+        Pipeline steps before the :class:`TrainOnSynthetic` step are fitted on the real
+        training rows, outside the DP sampler (a ``StandardScaler``'s mean is not DP), and
+        even a stateless transformer may mix rows before the sampler sees them, so by
+        default any such step other than ``"passthrough"``/``None`` or a column selection
+        (a ``ColumnTransformer`` of ``"passthrough"``/``"drop"`` only, its columns named or
+        chosen by ``make_column_selector``) is refused with a ``ValueError``. ``True`` returns the sampler's total anyway, with a
+        :class:`PrivacyLeakWarning`: it does not cover those steps.
 
     Returns
     -------
     PrivacySpent
         ``(epsilon, delta)`` of the worst-off record.
+
+    Raises
+    ------
+    ValueError
+        When steps before :class:`TrainOnSynthetic` learn from the real rows (see
+        ``allow_non_private_steps``); move them into its ``estimator`` so that they are
+        fitted on synthetic rows.
     """
     if isinstance(search, dict):
         if "estimator" not in search or cv is None or X is None:
             raise ValueError("for a cross_validate result, pass return_estimator=True to cross_validate and give "
                              "search_privacy the same cv and X (and y, groups)")
+        _check_steps_before(search["estimator"][0], allow_non_private_steps)
         spent = [_find_fitted(est).privacy_spent_ for est in search["estimator"]]
         per_split = [(s.epsilon, s.delta) for s in spent]
         splits = _split_counts(cv, X, y, groups, classifier=is_classifier(search["estimator"][0]),
@@ -191,6 +209,7 @@ def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool =
         refit, what = None, f"{len(per_split)} splits"
     else:
         check_is_fitted(search, "cv_results_")
+        _check_steps_before(search.estimator, allow_non_private_steps)
         params = search.cv_results_["params"]
         per_split = []
         for candidate in params:
@@ -260,6 +279,58 @@ def _split_counts(cv, X, y, groups, *, classifier: bool, n_splits: int) -> np.nd
     for j, (train, _) in enumerate(splits):
         counts[train, j] = 1
     return counts
+
+
+def _is_column_selection(step) -> bool:
+    """A ``ColumnTransformer`` that only keeps or drops columns, chosen by names, indices, a mask or
+    ``make_column_selector`` (dtype or name pattern): a public, row-by-row map.
+
+    Any other callable could choose columns by their values, so it does not count.
+    """
+    from sklearn.compose import ColumnTransformer, make_column_selector
+
+    if not isinstance(step, ColumnTransformer):
+        return False
+    for _, transformer, columns in step.transformers:
+        if not (isinstance(transformer, str) and transformer in ("passthrough", "drop")):
+            return False
+        if callable(columns) and not isinstance(columns, make_column_selector):
+            return False
+    return isinstance(step.remainder, str) and step.remainder in ("passthrough", "drop")
+
+
+def _check_steps_before(estimator, allow: bool) -> None:
+    """Refuse (or, with ``allow``, warn about) pipeline steps fitted on real rows before TrainOnSynthetic."""
+    steps = getattr(estimator, "steps", None)
+    if not steps:
+        return
+    before = []
+    for name, step in steps:
+        if isinstance(step, TrainOnSynthetic):
+            break
+        if step is None or (isinstance(step, str) and step == "passthrough") or _is_column_selection(step):
+            continue
+        before.append(f"{name!r} ({type(step).__name__})")
+    else:
+        return  # no TrainOnSynthetic: _find_sampler says so
+    if not before:
+        return
+    listed = ", ".join(before)
+    if not allow:
+        raise ValueError(
+            f"the pipeline steps {listed} come before TrainOnSynthetic, so they are fitted on the real training "
+            "rows, outside the DP sampler (a scaler's mean, an encoder's categories or an imputer's statistics "
+            "are not differentially private, and even a stateless step may mix rows before the sampler sees "
+            "them): the search's (epsilon, delta) would not cover them. Put them inside TrainOnSynthetic's "
+            "estimator, e.g. TrainOnSynthetic(sampler, make_pipeline(<those steps>, model)), so that they are "
+            "fitted on synthetic rows; or pass allow_non_private_steps=True to get the sampler's total anyway"
+        )
+    warnings.warn(
+        f"the pipeline steps {listed} before TrainOnSynthetic are fitted on the real training rows: the reported "
+        "(epsilon, delta) covers the sampler only, not what those steps learn (allow_non_private_steps=True)",
+        PrivacyLeakWarning,
+        stacklevel=3,
+    )
 
 
 def _find_sampler(estimator):

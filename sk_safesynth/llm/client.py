@@ -213,6 +213,15 @@ class LLMClient:
     embedding_model : str, optional
         litellm embedding model for :meth:`embed`; None uses a local, data-independent
         hashing vectorizer.
+    allow_remote_embedding : bool, default=False
+        Whether a method may send **private** text to ``embedding_model`` (tabular
+        ``private_evolution`` embeds the private texts to count their votes). Any
+        ``embedding_model`` runs outside this process, so that is a release outside the DP
+        guarantee: without this opt-in such a fit raises ``ValueError`` before its votes
+        spend anything or any text is sent; with it, it warns with
+        :class:`~sk_safesynth.PrivacyLeakWarning`.
+        Public text (candidates, synthetic rows) may always be embedded. Pass it through
+        ``DPSyntheticSampler(llm_kwargs={"embedding_model": ..., "allow_remote_embedding": True})``.
     max_rows_per_call : int, default=20
         Larger tasks are split into calls of at most this many rows.
     structured : {"auto", True, False}, default="auto"
@@ -252,7 +261,7 @@ class LLMClient:
                  cost_cap: float | None = None, timeout: float = 120, verbose: int = 0,
                  embedding_model: str | None = None, max_rows_per_call: int = 20, structured="auto",
                  backoff: float = 0.5, time_limit: float | None = None, prompt_style: str = "auto",
-                 **provider_options):
+                 allow_remote_embedding: bool = False, **provider_options):
         self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
@@ -264,6 +273,7 @@ class LLMClient:
         self.timeout = timeout
         self.verbose = verbose
         self.embedding_model = embedding_model
+        self.allow_remote_embedding = allow_remote_embedding
         self.max_rows_per_call = max_rows_per_call
         self.structured = structured
         self.backoff = backoff

@@ -31,12 +31,19 @@ again when more rows are sampled.
 Missing values in the private records are not shown: the noisers replace them before
 noise (their docstring), and :class:`~sk_safesynth.DPSyntheticSampler` blanks the
 synthetic values of a possibly-missing column at its DP missing share.
+
+Messages
+--------
+The noiser is fitted on a public template built from the schema (column names, kinds,
+bounds, categories), never on a private record, and then applied to the subsample:
+values outside the bounds or categories are clipped or replaced silently (that is the
+mechanism), numbers that do not parse are missing values. So no warning or error of
+the fit depends on a private value.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from numbers import Integral
 
 import dp_accounting
@@ -61,17 +68,34 @@ def amplified_budget(epsilon: float, delta: float, sampling_rate: float) -> tupl
     return epsilon_0, min(delta / sampling_rate, 0.5)
 
 
-def _calibrate(noiser_for, release, sample: pd.DataFrame, start: float, ledger: PrivacyLedger):
+def _calibrate(noiser_for, release, template: pd.DataFrame, start: float, ledger: PrivacyLedger):
     """The noiser whose release spends all that ``ledger`` has left (to about 1e-9, never above).
 
     A noiser splits its row budget between columns and dp-accounting composes the
     parts (and the fit's earlier events) more tightly than a split assumes, so the row
     epsilon is found against the ledger's own accounting of the (amplified) release;
     ``start`` (the closed-form ε₀) is the first guess. Fitting a noiser only
-    calibrates: ``sample`` (one row) is read for its columns and dtypes.
+    calibrates: ``template`` (:func:`public_template`, no private value) gives its
+    columns and dtypes.
     """
-    inverse = ledger.calibrate(lambda t: release(noiser_for(1.0 / t).fit(sample)), start=1.0 / start)
-    return noiser_for(1.0 / inverse).fit(sample)
+    inverse = ledger.calibrate(lambda t: release(noiser_for(1.0 / t).fit(template)), start=1.0 / start)
+    return noiser_for(1.0 / inverse).fit(template)
+
+
+def public_template(schema: TableSchema) -> pd.DataFrame:
+    """One row built from ``schema`` alone: numbers (datetimes as seconds) as missing floats,
+    categories and booleans as missing labels (object dtype).
+
+    The noisers read a fitted frame's columns and dtypes only (bounds and categories are
+    declared), so fitting them on this row makes their fit a function of public facts.
+    """
+    columns = {}
+    for column in schema:
+        if column.kind in ("numeric", "integer", "datetime"):
+            columns[column.name] = pd.Series([np.nan], dtype=float)
+        else:
+            columns[column.name] = pd.Series([None], dtype=object)
+    return pd.DataFrame(columns)
 
 
 class NoisyICL(GenerationMethod):
@@ -134,8 +158,10 @@ class NoisyICL(GenerationMethod):
         private = context.frame.iloc[chosen][names].reset_index(drop=True)
         numeric = [c for c in structured if c.kind in ("numeric", "integer")]
         datetimes = [c.name for c in structured if c.kind == "datetime"]
-        for name in datetimes:  # noise datetimes as POSIX seconds
-            stamps = pd.to_datetime(private[name]).to_numpy(dtype="datetime64[ns]")
+        for column in numeric:  # floats, as in the template; what does not parse is missing
+            private[column.name] = pd.to_numeric(private[column.name], errors="coerce").astype(float)
+        for name in datetimes:  # noise datetimes as POSIX seconds; what does not parse is missing
+            stamps = pd.to_datetime(private[name], errors="coerce").to_numpy(dtype="datetime64[ns]")
             private[name] = np.where(np.isnat(stamps), np.nan, stamps.view("int64") / 1e9)
         bounds = {c.name: (c.low, c.high) for c in numeric} | {n: (schema[n].low, schema[n].high) for n in datetimes}
         categories = {c.name: list(c.categories) for c in structured if c.kind in ("categorical", "boolean")}
@@ -161,13 +187,14 @@ class NoisyICL(GenerationMethod):
             row_delta = delta_0 if self.mechanism == "gaussian" else 0.0
             return SampledRowsDpEvent(dp_accounting.SampledWithoutReplacementDpEvent(n, m, row_events), row_delta)
 
-        noiser = _calibrate(noiser_for, release, private.head(1), epsilon_0, context.ledger)
+        # Fitted on the public template, never on a private row (module docstring, "Messages").
+        noiser = _calibrate(noiser_for, release, public_template(self.structured_schema_), epsilon_0,
+                            context.ledger)
         self.row_epsilon_ = noiser.epsilon
-        with warnings.catch_warnings():
-            # values outside DP-selected categories become uniform draws: documented, expected
-            warnings.filterwarnings("ignore", message="values outside the fitted categories")
-            noised = noiser.set_output(transform="pandas").fit_transform(private)
         context.ledger.spend(release(noiser), f"noisy demonstrations ({m} of {n} records, {self.mechanism})")
+        # Values outside the bounds are clipped and those outside the (declared or DP-selected)
+        # categories replaced by uniform draws, silently: the noisers' documented mapping.
+        noised = noiser.set_output(transform="pandas").transform(private)
         # Post-processing: back into the schema's domain so the demonstrations are valid rows.
         for name in bounds:
             noised[name] = np.clip(noised[name].astype(float), *bounds[name])

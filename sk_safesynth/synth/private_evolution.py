@@ -18,8 +18,11 @@ by one: each round is discrete Gaussian noise on two moved counts, ``T`` rounds 
 ``2 T`` (:mod:`sk_safesynth.synth.votes`), accounted exactly with dp-accounting's
 discrete Gaussian PLD; σ is calibrated so the ``T`` rounds spend the budget the fit
 has left, and the ledger records each round. Embeddings of private text
-are computed in-process (the default local vectorizer) or, with a remote embedding
-model, are a release: use a local ``embedding_model`` for private text.
+are computed in-process (the default ``embedding_model=None``, a local hashing
+vectorizer). Any ``embedding_model`` would receive private text, a release outside the
+guarantee: ``fit`` refuses it with a ``ValueError`` before the votes spend anything and
+before any text is sent, unless the client has ``allow_remote_embedding=True`` (then a
+:class:`PrivacyLeakWarning`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from sk_safesynth.llm import GenerationTask
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.encoding import VectorEncoder
 from sk_safesynth.synth.pool import llm_pool
-from sk_safesynth.synth.votes import as_probabilities, nearest, noisy_votes, vote_sigma, warn_remote_embedding
+from sk_safesynth.synth.votes import as_probabilities, check_remote_embedding, nearest, noisy_votes, vote_sigma
 
 
 class PrivateEvolution(GenerationMethod):
@@ -77,7 +80,7 @@ class PrivateEvolution(GenerationMethod):
 
     def _fit(self, context: FitContext) -> None:
         schema, client, rng = context.schema, context.client, context.rng
-        warn_remote_embedding(client, schema)
+        check_remote_embedding(client, schema)  # before any spend or embedding call
         encoder = VectorEncoder(schema, embed=client.embed)
         private = encoder.encode(context.frame[schema.names])
         sigma = vote_sigma(context.ledger, self.n_rounds)

@@ -62,12 +62,29 @@ def as_probabilities(scores: np.ndarray) -> np.ndarray:
     return scores / total if total > 0 else np.full(len(scores), 1.0 / len(scores))
 
 
-def warn_remote_embedding(client, schema) -> None:
-    """Warn when private text would be sent to an embedding model outside this process."""
-    if client.embedding_model is not None and any(c.kind == "text" for c in schema):
-        warnings.warn(
-            f"private text is sent to the embedding model {client.embedding_model!r} to compute votes: "
-            "that is a release outside the DP guarantee unless the model runs in this process",
-            PrivacyLeakWarning,
-            stacklevel=5,
+def check_remote_embedding(client, schema) -> None:
+    """Refuse to send private text to an embedding model outside this process, unless opted in.
+
+    Private text is embedded only when the (public) schema has a text column and the
+    client has an ``embedding_model`` (None is the local hashing vectorizer). That is a
+    release outside the DP guarantee: a ``ValueError`` unless the client was built with
+    ``allow_remote_embedding=True``, then a :class:`PrivacyLeakWarning`. Call it before
+    anything is spent; it depends on the schema and the client only.
+    """
+    texts = [c.name for c in schema if c.kind == "text"]
+    if client.embedding_model is None or not texts:
+        return
+    if not getattr(client, "allow_remote_embedding", False):
+        raise ValueError(
+            f"embedding_model={client.embedding_model!r} would receive the private text of {texts} to compute "
+            "votes: a release outside the DP guarantee. Leave embedding_model=None (a local hashing vectorizer "
+            "that sends nothing), or opt in by name with llm_kwargs={'embedding_model': ..., "
+            "'allow_remote_embedding': True} (LLMClient(allow_remote_embedding=True))"
         )
+    warnings.warn(
+        f"private text of {texts} is sent to the embedding model {client.embedding_model!r} to compute votes "
+        "(allow_remote_embedding=True): that is a release outside the DP guarantee, which covers the rest of the "
+        "fit only",
+        PrivacyLeakWarning,
+        stacklevel=5,
+    )
