@@ -345,3 +345,17 @@ def test_opt_in_by_name_through_the_sampler(fake_embedding):
     with pytest.warns(PrivacyLeakWarning, match="sent to the embedding model 'e'"):
         sampler.fit(X)
     assert any("SECRETNOTE" in text for text in fake_embedding)
+
+
+@pytest.mark.usefixtures("fresh_fake_llm")
+def test_text_methods_embed_in_process_whatever_embedding_model(fake_embedding):
+    from sk_safesynth import DPSyntheticSampler, TextPrivateEvolution
+
+    X = pd.DataFrame({"note": [f"SECRETNOTE {i} about the weather and the match" for i in range(40)]})
+    y = pd.Series(["sport", "money"] * 20, name="label")
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, method=TextPrivateEvolution(population_size=6),
+                                 kinds={"note": "text"}, categories={"label": ["money", "sport"]}, missing=False,
+                                 random_state=0, llm_kwargs={"embedding_model": "e"})
+    messages, error, _ = _messages(lambda: sampler.fit(X, y))
+    assert error is None and not any("embedding" in m for _, m in messages)
+    assert fake_embedding == []  # votes use the local hashing embedding: nothing sent
