@@ -354,7 +354,8 @@ def cmd_generate(args) -> int:
     start = time.perf_counter()
     sampler.fit(X, y)
     fit_seconds = time.perf_counter() - start
-    if target and sampler.schema_[target].categories is not None and len(sampler.schema_[target].categories) < 2:
+    classes = sampler.domain_.categories.get(target) if target else None
+    if classes is not None and len(classes) < 2:
         warnings.warn(f"the target {target!r} has a single class in the release: a model trained on the "
                       "synthetic rows can only predict that class", UserWarning, stacklevel=2)
     progress(f"sampling {n_rows} rows with {args.llm} (post-processing: no privacy cost)"
@@ -377,7 +378,9 @@ def cmd_generate(args) -> int:
         "budget": {"epsilon": args.epsilon, "delta": args.delta},
         "privacy_spent": spent.as_dict(), "ledger": sampler.ledger_.summary(),
         "random_state": args.seed, "secure_noise": args.seed is None,
-        "declared": {"schema": args.schema, "bounds": bounds if isinstance(bounds, str) else sorted(bounds or ()), "categories": sorted(categories or ()),
+        "declared": {"schema": args.schema,
+                     "bounds": bounds if isinstance(bounds, str) else sorted(bounds or ()),
+                     "categories": sorted(categories or ()),
                      "kinds": sorted(kinds or ()), "missing": sorted(missing or ())},
         "identifier_columns": domain.identifiers, "unreleased_columns": domain.unreleased,
         "schema": sampler.schema_.to_dict(),

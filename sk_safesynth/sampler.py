@@ -161,7 +161,8 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         Columns of ``sample`` output, in input order (the target last).
     privacy_spent_ : PrivacySpent
         ``(epsilon, delta)`` spent by the fit (never above the budget); epsilon is inf
-        with ``bounds="data"``.
+        with ``bounds="data"`` or when private text went to a remote embedding model
+        (``allow_remote_embedding=True``): the release is then not DP.
     ledger_ : PrivacyLedger
         The events behind ``privacy_spent_``.
     last_fit_ledger_ : PrivacyLedger
@@ -289,8 +290,10 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         self.schema_ = schema
         self.ledger_ = ledger
         spent = ledger.spent
-        # Bounds read from the data publish the extreme records: no (epsilon, delta) holds.
-        self.privacy_spent_ = PrivacySpent(math.inf, spent.delta) if decl.bounds_from_data else spent
+        # Bounds read from the data publish the extreme records, private text sent to a remote
+        # embedding model is a release outside the ledger: then no (epsilon, delta) holds.
+        not_dp = decl.bounds_from_data or getattr(self.method_, "sent_private_text_", False)
+        self.privacy_spent_ = PrivacySpent(math.inf, spent.delta) if not_dp else spent
         self.target_name_ = table.target
 
     def __sklearn_is_fitted__(self) -> bool:

@@ -384,9 +384,10 @@ def test_cli_bounds_that_exclude_all_data_warn(cli, tmp_path):
 
 
 def test_cli_inf_is_a_missing_value(cli, tmp_path):
-    rows = "".join(f"{v},{c}\n" for v, c in zip([1.5, 2.5, 3.5] * 30, ["Paris", "Lyon", "Nice"] * 30))
+    rows = "".join(f"{v},{c}\n" for v, c in zip([1.5, 2.5, 3.5] * 100, ["Paris", "Lyon", "Nice"] * 100))
     code, err = cli("generate", _csv(tmp_path, "a,c\n" + rows + "inf,Lyon\n"), "--out", str(tmp_path / "s.csv"),
-                    "--llm", FAKE_MODEL, "--bounds", _csv(tmp_path, '{"a": [0, 10]}', "b.json"), "--seed", "0")
+                    "--llm", FAKE_MODEL, "--bounds", _csv(tmp_path, '{"a": [0, 10]}', "b.json"), "--seed", "0",
+                    "--epsilon", "4")
     assert code == 0 and "infinite" not in err
     assert np.isfinite(pd.read_csv(tmp_path / "s.csv")["a"].dropna()).all()
 

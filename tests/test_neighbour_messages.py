@@ -345,6 +345,8 @@ def test_opt_in_by_name_through_the_sampler(fake_embedding):
     with pytest.warns(PrivacyLeakWarning, match="sent to the embedding model 'e'"):
         sampler.fit(X)
     assert any("SECRETNOTE" in text for text in fake_embedding)
+    # a release outside the ledger: no (epsilon, delta) reads as a guarantee
+    assert sampler.privacy_spent_.epsilon == np.inf and sampler.ledger_.spent.epsilon <= 1.0 + 1e-9
 
 
 @pytest.mark.usefixtures("fresh_fake_llm")

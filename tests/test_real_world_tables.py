@@ -291,11 +291,11 @@ def test_cli_schema_then_generate_on_a_messy_csv(tmp_path, capsys):
 
 def test_cli_too_small_table_speaks_cli_and_writes_nothing(tmp_path, capsys):
     data = tmp_path / "data.csv"
-    pd.DataFrame({"a": ["x", "y"] * 50, "b": ["u", "v"] * 50}).to_csv(data, index=False)
+    pd.DataFrame({"a": ["x", "y"] * 30, "b": ["u", "v"] * 30}).to_csv(data, index=False)
     out = tmp_path / "synth.csv"
     assert main(["generate", str(data), "--out", str(out), "--llm", FAKE_MODEL, "--no-cache"]) == 1
     err = capsys.readouterr().err
-    assert "100 rows" in err and "['a', 'b']" in err and "--schema" in err and "categories={" not in err
+    assert "60 rows" in err and "['a', 'b']" in err and "--schema" in err and "categories={" not in err
     assert not out.exists()
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -193,9 +194,11 @@ def decide_kind(noisy: np.ndarray, n: int, sigma: float, *, allow_text: bool) ->
     present = n - noisy[MISSING]
     if present <= ZERO_SIGMAS * sigma:
         return "categorical"
-    # A margin of a few σ keeps a column of one class from flipping on noise at small n.
+    # A margin of a few σ keeps a column of one class from flipping on noise at small n; the class
+    # must also be the largest and hold a majority, so noise alone never makes a kind.
+    largest = max((BOOLEAN, NUMBER, DATE, LONG, OTHER), key=lambda cls: noisy[cls])
     for cls, kind in ((BOOLEAN, "boolean"), (NUMBER, "number"), (DATE, "datetime")):
-        if noisy[cls] >= KIND_SHARE * present - _KIND_MARGIN * sigma:
+        if largest == cls and noisy[cls] >= max(KIND_SHARE * present - _KIND_MARGIN * sigma, present / 2):
             return kind
     if allow_text and noisy[LONG] > TEXT_SHARE * present:
         return "text"
@@ -214,7 +217,7 @@ class Query:
 
     column: str
     kind: str
-    data: object
+    data: Any
 
     @property
     def coordinates(self) -> int:

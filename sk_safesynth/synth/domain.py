@@ -227,9 +227,13 @@ def _queries(table: PrivateTable, decl: Declarations, kinds: dict[str, str], *, 
         elif decl.missing.get(name, True):
             queries.append(dp.Query(name, "missing", series.isna().to_numpy() if data else None))
         if kind == "number":
-            values = series.to_numpy(dtype=float, na_value=np.nan) if data else None
-            queries.append(dp.Query(name, "fraction", np.nan_to_num(values % 1, nan=0.0) != 0 if data else None))
+            queries.append(dp.Query(name, "fraction", _fractional(series) if data else None))
     return queries
+
+
+def _fractional(series: pd.Series) -> np.ndarray:
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    return np.nan_to_num(values % 1, nan=0.0) != 0
 
 
 def _measured_numbers(series: pd.Series, kind: str) -> np.ndarray:
@@ -308,7 +312,7 @@ def _bounds(name, kind, decl, frame, answers, measurement) -> tuple[float, float
         if not len(values):
             return None
         low, high = float(values.min()), float(values.max())
-        return (low, high) if high > low else (low, low + 1.0)
+        return (low, high) if high > low else (low - 1.0, high + 1.0)
     bounds = dp.bounds_from_magnitudes(answers[name, "magnitudes"], measurement.sigma, integer=kind == "integer")
     if bounds is None or kind != "datetime":
         return bounds

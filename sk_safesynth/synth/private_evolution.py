@@ -80,7 +80,8 @@ class PrivateEvolution(GenerationMethod):
 
     def _fit(self, context: FitContext) -> None:
         schema, client, rng = context.schema, context.client, context.rng
-        check_remote_embedding(client, schema)  # before any spend or embedding call
+        # before any spend or embedding call; with the opt-in, the release is not DP (the sampler says so)
+        self.sent_private_text_ = check_remote_embedding(client, schema)
         encoder = VectorEncoder(schema, embed=client.embed)
         private = encoder.encode(context.frame[schema.names])
         sigma = vote_sigma(context.ledger, self.n_rounds)

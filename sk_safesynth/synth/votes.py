@@ -62,18 +62,19 @@ def as_probabilities(scores: np.ndarray) -> np.ndarray:
     return scores / total if total > 0 else np.full(len(scores), 1.0 / len(scores))
 
 
-def check_remote_embedding(client, schema) -> None:
+def check_remote_embedding(client, schema) -> bool:
     """Refuse to send private text to an embedding model outside this process, unless opted in.
 
     Private text is embedded only when the (public) schema has a text column and the
     client has an ``embedding_model`` (None is the local hashing vectorizer). That is a
     release outside the DP guarantee: a ``ValueError`` unless the client was built with
     ``allow_remote_embedding=True``, then a :class:`PrivacyLeakWarning`. Call it before
-    anything is spent; it depends on the schema and the client only.
+    anything is spent; it depends on the schema and the client only. Returns whether
+    private text will be sent.
     """
     texts = [c.name for c in schema if c.kind == "text"]
     if client.embedding_model is None or not texts:
-        return
+        return False
     if not getattr(client, "allow_remote_embedding", False):
         raise ValueError(
             f"embedding_model={client.embedding_model!r} would receive the private text of {texts} to compute "
@@ -83,8 +84,9 @@ def check_remote_embedding(client, schema) -> None:
         )
     warnings.warn(
         f"private text of {texts} is sent to the embedding model {client.embedding_model!r} to compute votes "
-        "(allow_remote_embedding=True): that is a release outside the DP guarantee, which covers the rest of the "
-        "fit only",
+        "(allow_remote_embedding=True): that is a release outside the DP guarantee, so the fit reports "
+        "privacy_spent_.epsilon as inf (its ledger still holds what the mechanisms spent)",
         PrivacyLeakWarning,
         stacklevel=5,
     )
+    return True
