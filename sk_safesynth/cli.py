@@ -277,7 +277,8 @@ def _privacy_from_record(record: dict, path) -> PrivacySpent:
     spent = record.get("privacy_spent")
     if not isinstance(spent, dict) or "epsilon" not in spent or "delta" not in spent:
         raise CLIError(f"{path} has no privacy_spent {{epsilon, delta}}: is it a file written by generate?")
-    return PrivacySpent(float(spent["epsilon"]), float(spent["delta"]), spent.get("mu"))
+    epsilon = math.inf if spent["epsilon"] is None else float(spent["epsilon"])  # null: not DP (bounds="data")
+    return PrivacySpent(epsilon, float(spent["delta"]), spent.get("mu"))
 
 
 def _method(name: str, template: str | None):
@@ -376,7 +377,8 @@ def cmd_generate(args) -> int:
         "model": args.llm, "method": sampler.method_.name, "method_class": type(sampler.method_).__name__,
         "method_params": sampler.method_.get_params(),
         "budget": {"epsilon": args.epsilon, "delta": args.delta},
-        "privacy_spent": spent.as_dict(), "ledger": sampler.ledger_.summary(),
+        "privacy_spent": spent.as_dict(), "differentially_private": math.isfinite(spent.epsilon),
+        "ledger": sampler.ledger_.summary(),
         "random_state": args.seed, "secure_noise": args.seed is None,
         "declared": {"schema": args.schema,
                      "bounds": bounds if isinstance(bounds, str) else sorted(bounds or ()),

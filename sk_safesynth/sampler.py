@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from numbers import Integral, Real
 
@@ -361,13 +362,11 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         return _MeteredClient(client, self.llm_usage_)
 
     def __repr__(self, N_CHAR_MAX=700):
-        # Provider secrets never reach a repr (notebooks, logs, GridSearchCV output).
-        original = self.llm_kwargs
-        self.llm_kwargs = redact(original)
-        try:
-            return super().__repr__(N_CHAR_MAX)
-        finally:
-            self.llm_kwargs = original
+        # Provider secrets never reach a repr (notebooks, logs, GridSearchCV output); a shallow
+        # copy is redacted, so a concurrent fit or sample never sees the mask as its key.
+        shown = copy.copy(self)
+        shown.llm_kwargs = redact(self.llm_kwargs)
+        return BaseEstimator.__repr__(shown, N_CHAR_MAX)
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the live object keeps its secrets

@@ -77,18 +77,21 @@ def test_generate_custom_record_path_and_default_rows(files, tmp_path):
 
 
 def test_generate_with_undeclared_bounds_is_dp_and_bounds_data_is_an_opt_in(files, tmp_path, capsys):
+    # 200 rows: epsilon 8 lets DP tell the number columns (read as strings) and their bounds
     assert main(["generate", str(files / "train.csv"), "--out", str(tmp_path / "s.csv"), "--llm", FAKE_MODEL,
-                 "--categories", str(files / "categories.json"), "--rows", "20"]) == 0
+                 "--categories", str(files / "categories.json"), "--rows", "20", "--epsilon", "8"]) == 0
     err = capsys.readouterr().err
     assert "PrivacyLeakWarning" not in err  # DP bounds: nothing read from the data's min and max
     assert all(line.startswith("sk-safesynth: ") for line in err.splitlines() if "Warning:" in line)
     record = json.loads((tmp_path / "s.csv.privacy.json").read_text())
     assert any("bounds" in entry["label"] for entry in record["ledger"])
     assert main(["generate", str(files / "train.csv"), "--out", str(tmp_path / "d.csv"), "--llm", FAKE_MODEL,
-                 "--categories", str(files / "categories.json"), "--rows", "20", "--bounds", "data"]) == 0
+                 "--categories", str(files / "categories.json"), "--rows", "20", "--bounds", "data",
+                 "--epsilon", "8"]) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if "PrivacyLeakWarning" in line]
     assert len(lines) == 1 and lines[0].startswith("sk-safesynth: PrivacyLeakWarning: ") and "NOT" in lines[0]
-    assert json.loads((tmp_path / "d.csv.privacy.json").read_text())["privacy_spent"]["epsilon"] == math.inf
+    record = json.loads((tmp_path / "d.csv.privacy.json").read_text())
+    assert record["differentially_private"] is False and record["privacy_spent"]["epsilon"] in (None, math.inf)
 
 
 def test_evaluate_writes_report(files, tmp_path, capsys):

@@ -109,6 +109,27 @@ def test_secrets_stay_out_of_reprs_and_pickles(server):
     assert sampler.llm_kwargs["api_key"] == API_KEY  # the live object keeps working
 
 
+def test_repr_never_touches_the_live_secrets():
+    """repr redacts a copy: a fit running in another thread never sees the mask as its key."""
+    options = {"api_key": "sk-LIVE-SECRET", "temperature": 0.5}
+    sampler = DPSyntheticSampler("openai/x", llm_kwargs=options)
+    seen = []
+    original = DPSyntheticSampler.get_params
+
+    def spy(self, deep=True):  # what the live object holds while its repr is being built
+        seen.append(dict(sampler.llm_kwargs))
+        return original(self, deep)
+
+    DPSyntheticSampler.get_params = spy
+    try:
+        text = repr(sampler)
+    finally:
+        DPSyntheticSampler.get_params = original
+    assert "sk-LIVE-SECRET" not in text and "***" in text
+    assert seen and all(kwargs["api_key"] == "sk-LIVE-SECRET" for kwargs in seen)
+    assert sampler.llm_kwargs is options
+
+
 def test_wrong_key_is_a_clear_error_not_a_retry_loop(server):
     from sk_safesynth import LLMGenerationError
     from sk_safesynth.llm import GenerationTask
