@@ -59,9 +59,12 @@ def encode(X: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for column in reference.columns:
         if pd.api.types.is_numeric_dtype(reference[column]) and not pd.api.types.is_bool_dtype(reference[column]):
-            out[column] = pd.to_numeric(X[column], errors="coerce").astype(float)
+            values = pd.to_numeric(X[column], errors="coerce").astype(float)
+            # a column DP released nothing of comes out all missing: uninformative (GB cannot bin all-NaN)
+            out[column] = values.fillna(0.0) if values.isna().all() else values
         elif pd.api.types.is_datetime64_any_dtype(reference[column]):
-            out[column] = pd.to_datetime(X[column], errors="coerce").astype("int64").astype(float)
+            stamps = pd.to_datetime(X[column], errors="coerce")
+            out[column] = (stamps - pd.Timestamp(0)).dt.total_seconds().fillna(0.0)
         else:
             levels = sorted(reference[column].dropna().astype(str).unique())
             out[column] = pd.Categorical(X[column].astype(str).where(X[column].notna()), categories=levels)

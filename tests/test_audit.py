@@ -120,7 +120,7 @@ def test_noisy_icl_audit(audit_mode):
     """
     epsilon, n_runs = 2.0, 600
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=epsilon, method=NoisyICL(mechanism="laplace"),
-                                 bounds={"x": (0.0, 1.0)}, missing=False)
+                                 bounds={"x": (0.0, 1.0)}, kinds={"x": "numeric"}, missing=False)
     negatives, positives = _audit(lambda X: sampler.fit(X), pd.DataFrame({"x": [0.0]}), pd.DataFrame({"x": [1.0]}),
                                   lambda fitted: fitted.method_.demonstrations_["x"].iloc[0], 1.0, n_runs)
     assert sampler.privacy_spent_.epsilon == pytest.approx(epsilon)
