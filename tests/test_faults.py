@@ -105,15 +105,19 @@ def test_total_failure_is_a_clear_bounded_error(method):
     assert _ledger_state(sampler) == before
 
 
-def test_total_failure_in_fit_leaves_a_fitted_sampler_untouched():
+def test_total_failure_in_fit_reports_its_spend_and_keeps_no_stale_result():
+    """A refit that fails leaves no result of the earlier fit behind, and says what it spent."""
     sampler = _fitted("private_evolution", max_retries=1, backoff=0.001)
-    before, population = _ledger_state(sampler), sampler.method_.population_.copy()
+    before = _ledger_state(sampler)
     install_fake_provider(fault_rate=1.0)
     clear_pool_cache()
-    with pytest.raises(LLMGenerationError):
+    with pytest.raises(LLMGenerationError) as info:
         sampler.fit(*_table(seed=1))
-    assert _ledger_state(sampler) == before
-    pd.testing.assert_frame_equal(sampler.method_.population_, population)
+    for name in ("schema_", "method_", "ledger_", "privacy_spent_"):
+        assert not hasattr(sampler, name)
+    assert info.value.ledger is sampler.last_fit_ledger_
+    assert info.value.privacy_spent == sampler.last_fit_ledger_.spent
+    assert [(e.label, e.event) for e in sampler.last_fit_ledger_.entries] != before[1]  # the failed fit's own ledger
 
 
 @pytest.mark.parametrize("fault", FAULTS)

@@ -259,8 +259,8 @@ def test_amplification_by_subsampling_is_accounted_exactly():
 def test_noisy_icl_gets_less_noise_from_a_small_subset(mechanism, delta):
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"x": rng.random(4000), "c": rng.choice(["a", "b"], 4000)})
-    params = dict(bounds={"x": (0.0, 1.0)}, categories={"c": ["a", "b"]}, missing=False, random_state=0,
-                  epsilon=1.0, delta=delta)
+    params = dict(bounds={"x": (0.0, 1.0)}, categories={"c": ["a", "b"]}, kinds={"x": "numeric"}, missing=False,
+                  random_state=0, epsilon=1.0, delta=delta)
     small = DPSyntheticSampler(FAKE_MODEL, method=NoisyICL(mechanism=mechanism, max_demos=200), **params).fit(X)
     full = DPSyntheticSampler(FAKE_MODEL, method=NoisyICL(mechanism=mechanism, max_demos=4000), **params).fit(X)
     assert small.method_.sampling_rate_ == pytest.approx(0.05) and full.method_.sampling_rate_ == 1.0
