@@ -316,23 +316,37 @@ class TableSchema:
         return cls(tuple(columns))
 
 
+def dtype_kind(series: pd.Series) -> str | None:
+    """The kind a public dtype fixes whatever the values hold, or None for strings/objects.
+
+    ``"number"`` stands for integer or numeric, decided with DP (a column of integers
+    with one missing value is float64 in pandas, so the dtype cannot say it). A bool
+    dtype is public (``bool`` or the nullable ``boolean``); a column of booleans with a
+    blank that pandas made ``object`` is a string/object column (its kind by DP).
+    """
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "boolean"
+    if isinstance(dtype, pd.CategoricalDtype):
+        return "categorical"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "number"
+    return None
+
+
 def infer_kind(series: pd.Series) -> str:
     """Column kind from the dtype alone: strings are categorical (text is declared or found with DP).
 
     The values are looked at only to refuse a column that mixes strings with other
     types, never to choose a kind, so one record cannot change which mechanism runs.
     """
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "categorical"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "integer"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
+    kind = dtype_kind(series)
+    if kind == "number":
+        return "integer" if pd.api.types.is_integer_dtype(series.dtype) else "numeric"
+    if kind is not None:
+        return kind
     values = series.dropna()
     if len(values) and not all(isinstance(v, str) for v in values):
         raise TypeError(

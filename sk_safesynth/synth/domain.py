@@ -27,9 +27,9 @@ import pandas as pd
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import PrivacyLedger, gaussian_event
 from sk_safesynth.privacy import domain as dp
-from sk_safesynth.schema import ID_NAME, KINDS, OTHER, ColumnSpec, TableSchema, check_bounds
+from sk_safesynth.schema import ID_NAME, KINDS, OTHER, ColumnSpec, TableSchema, check_bounds, dtype_kind
 from sk_safesynth.synth.hints import declare_hint
-from sk_safesynth.synth.parsing import PrivateTable, as_seconds, dtype_kind, fill_declared_complete, parse_column
+from sk_safesynth.synth.parsing import PrivateTable, as_seconds, fill_declared_complete, parse_column
 
 #: Kind a user declares for a column that must never be synthesised from the data.
 ID_KIND = "id"

@@ -50,26 +50,6 @@ def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
     return PrivateTable(frame, target, features)
 
 
-def dtype_kind(series: pd.Series) -> str | None:
-    """The kind a public dtype fixes whatever the values hold, or None for strings/objects.
-
-    ``"number"`` stands for integer or numeric, decided with DP (a column of integers
-    with one missing value is float64 in pandas, so the dtype cannot say it). A bool
-    dtype is public (``bool`` or the nullable ``boolean``); a column of booleans with a
-    blank that pandas made ``object`` is a string/object column (its kind by DP).
-    """
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean"
-    if isinstance(dtype, pd.CategoricalDtype):
-        return "categorical"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "number"
-    return None
-
-
 def parse_column(series: pd.Series, kind: str) -> pd.Series:
     """``series`` read as ``kind``; values not of that kind become missing (no message)."""
     if kind in ("numeric", "integer"):
