@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+# Slow: each test starts a dask LocalCluster (seconds each, worker processes import litellm).
+pytestmark = pytest.mark.slow
 distributed = pytest.importorskip("distributed")
 
 from sk_safesynth import DPSyntheticSampler  # noqa: E402

@@ -10,6 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # a full mkdocs build
 def test_docs_build_strict(tmp_path):
     pytest.importorskip("mkdocs")
     if shutil.which("mkdocs") is None and not (Path(sys.executable).parent / "mkdocs").exists():

@@ -36,6 +36,7 @@ def test_example_runs(path, fake_llm, capsys):
     assert "epsilon" in capsys.readouterr().out.lower()
 
 
+@pytest.mark.slow  # about fifteen fits of 1,000 Adult rows (a grid search, a TSTR study)
 def test_readme_snippets_run(fake_llm):
     blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.DOTALL)
     # The hosted-model snippet needs an API key and the text one a CSV of texts (covered by

@@ -130,6 +130,7 @@ def test_both_engines_give_one_consistent_model_that_keeps_the_structure(inferen
     assert functional_agreement(sampler.sample(3000), "a", "b", X) > 0.9
 
 
+@pytest.mark.pgm
 def test_auto_inference_is_pgm_when_installed_and_closed_form_otherwise(monkeypatch):
     from sk_safesynth.synth import pgm
 

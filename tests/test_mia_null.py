@@ -13,9 +13,11 @@ from sk_safesynth.mia import MIAScorer
 from sk_safesynth.mia.attacks import DCRAttack
 from sk_safesynth.mia.frames import MIAPopulationWarning
 
+from conftest import ADULT_CSV
 
-def _adult(shared_data) -> pd.DataFrame:
-    adult = pd.read_csv(shared_data / "adult_train.csv", skipinitialspace=True)
+
+def _adult() -> pd.DataFrame:
+    adult = pd.read_csv(ADULT_CSV["train"], skipinitialspace=True)
     categorical = adult.select_dtypes(exclude="number").columns
     adult[categorical] = adult[categorical].fillna("?")
     return adult
@@ -36,44 +38,44 @@ def _calibration(adult, seeds):
     return covered / len(seeds), float(np.mean(advantages))
 
 
-def test_null_advantage_interval_covers_zero(shared_data):
+def test_null_advantage_interval_covers_zero():
     # The old protocol (attack and threshold chosen on the scored rows) reported intervals
     # entirely above zero on this null; fixed seeds, so the result is deterministic.
-    coverage, mean_advantage = _calibration(_adult(shared_data), range(15))
+    coverage, mean_advantage = _calibration(_adult(), range(15))
     assert coverage >= 0.9
     assert mean_advantage <= 0.03
 
 
 @pytest.mark.slow
-def test_null_calibration_over_fifty_seeds(shared_data):
-    coverage, mean_advantage = _calibration(_adult(shared_data), range(50))
+def test_null_calibration_over_fifty_seeds():
+    coverage, mean_advantage = _calibration(_adult(), range(50))
     assert coverage >= 0.9
     assert mean_advantage <= 0.02
 
 
-def test_a_copy_of_the_members_is_caught(shared_data):
-    members, _, non_members = _null(_adult(shared_data), 0)
+def test_a_copy_of_the_members_is_caught():
+    members, _, non_members = _null(_adult(), 0)
     result = MIAScorer("all", fpr_levels=(0.01,), random_state=0).evaluate(members, members, non_members,
                                                                            privacy=(0.3, 1e-5))
     assert result.auc >= 0.95
     assert result.exceeds_bound  # a copy is far beyond what epsilon=0.3 allows
 
 
-def test_bound_violation_is_flagged_only_when_significant(shared_data):
-    result = MIAScorer("all", fpr_levels=(0.01,), random_state=3).evaluate(*_null(_adult(shared_data), 3),
+def test_bound_violation_is_flagged_only_when_significant():
+    result = MIAScorer("all", fpr_levels=(0.01,), random_state=3).evaluate(*_null(_adult(), 3),
                                                                            privacy=(0.3, 1e-5))
     assert not result.exceeds_bound
     assert result.to_dict()["exceeds_bound"] is False
 
 
-def test_identical_members_and_non_members_are_refused(shared_data):
-    members, released, _ = _null(_adult(shared_data), 1, n=100)
+def test_identical_members_and_non_members_are_refused():
+    members, released, _ = _null(_adult(), 1, n=100)
     with pytest.raises(ValueError, match="same rows"):
         MIAScorer("dcr").evaluate(members, released, members.copy())
 
 
-def test_different_populations_warn(shared_data):
-    adult = _adult(shared_data)
+def test_different_populations_warn():
+    adult = _adult()
     men, women = adult[adult["sex"] == "Male"].head(400), adult[adult["sex"] == "Female"].head(400)
     with pytest.warns(MIAPopulationWarning, match="sex"):
         MIAScorer("dcr", fpr_levels=(0.01,)).evaluate(men, adult.tail(400), women)
@@ -89,8 +91,9 @@ class _ThreadProbe(DCRAttack):
         return super()._score(X, synthetic, reference, random_state, cache)
 
 
-def test_native_threads_are_capped_and_n_jobs_runs_attacks_in_parallel(shared_data):
-    members, released, non_members = _null(_adult(shared_data), 2, n=300)
+@pytest.mark.native_threads
+def test_native_threads_are_capped_and_n_jobs_runs_attacks_in_parallel():
+    members, released, non_members = _null(_adult(), 2, n=300)
     probe = _ThreadProbe()
     MIAScorer(probe, fpr_levels=(0.01,), random_state=0).evaluate(members, released, non_members)
     assert probe.seen == [1]
@@ -99,8 +102,9 @@ def test_native_threads_are_capped_and_n_jobs_runs_attacks_in_parallel(shared_da
     assert parallel == serial
 
 
-def test_all_attacks_finish_quickly_while_another_process_burns_the_cores(shared_data):
-    members, released, non_members = _null(_adult(shared_data), 4)
+@pytest.mark.slow  # burns a core and times itself
+def test_all_attacks_finish_quickly_while_another_process_burns_the_cores():
+    members, released, non_members = _null(_adult(), 4)
     burner = subprocess.Popen([sys.executable, "-c", "import numpy as np\na = np.random.rand(1500, 1500)\n"
                                "while True:\n    a @ a"])
     try:

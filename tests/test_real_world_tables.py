@@ -15,6 +15,7 @@ from sk_safesynth.schema import infer_kind
 from sk_safesynth.synth import Marginals
 from sk_safesynth.synth.domain import DomainError
 
+from conftest import ADULT_CSV
 from conftest import method as make_method
 
 pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
@@ -127,8 +128,8 @@ def test_noisers_replace_missing_values_before_noise():
     assert out["a"].notna().all() and out["c"].isin(["u", "v"]).all()
 
 
-def test_raw_adult_missing_shares_within_two_points(shared_data):
-    adult = pd.read_csv(shared_data / "adult_train.csv")
+def test_raw_adult_missing_shares_within_two_points():
+    adult = pd.read_csv(ADULT_CSV["train"])
     assert adult[["workclass", "occupation", "native-country"]].isna().any().all()  # the raw '?' as NaN
     X, y = adult.drop(columns="income"), adult["income"]
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, method=Marginals(pool_size=0), random_state=0)

@@ -239,8 +239,34 @@ def test_audit_sample_kept_in_memory_only():
     assert not hasattr(pickle.loads(blob), "audit_X_")
 
 
-def test_text_column_end_to_end_on_bbc(shared_data):
-    news = pd.read_csv(shared_data / "bbc_news.csv").groupby("label").head(20).reset_index(drop=True)
+NEWS_TOPICS = {
+    "business": "shares profit bank market investor growth economy firm sales deal",
+    "entertainment": "film music star award show actor album festival singer comedy",
+    "politics": "minister election party vote government labour policy campaign bill leader",
+    "sport": "match team goal league coach season striker cup final injury",
+    "tech": "software phone internet users computer games network mobile digital online",
+}
+
+
+def _news(n_per=20, seed=0):
+    """Five topics of twenty distinct articles (sixty words of the topic's and common words)."""
+    rng = np.random.default_rng(seed)
+    common = "the a of to in and said it was for on with year new".split()
+    rows = [{"text": " ".join(rng.choice(words.split() + common, 60)).capitalize() + ".", "label": label}
+            for label, words in NEWS_TOPICS.items() for _ in range(n_per)]
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(params=["synthetic", pytest.param("bbc", marks=pytest.mark.slow)])
+def news(request):
+    """A small news table: generated (fast), or BBC News from ../shared/data (slow; skips without it)."""
+    if request.param == "synthetic":
+        return _news()
+    shared_data = request.getfixturevalue("shared_data")
+    return pd.read_csv(shared_data / "bbc_news.csv").groupby("label").head(20).reset_index(drop=True)
+
+
+def test_text_column_end_to_end_on_news(news):
     X, y = news[["text"]], news["label"]
     labels = sorted(y.unique())
     for name in METHODS:
@@ -294,13 +320,20 @@ def test_bounds_from_data_warn_and_claim_no_guarantee():
 # the bounds are read from the data (bounds="data", not DP) and epsilon is large enough for the
 # DP kinds of their object arrays.
 @parametrize_with_checks([DPSyntheticSampler(FAKE_MODEL, epsilon=10.0, bounds="data",
-                                             method=Marginals(pool_size=0, n_independent=200)),
-                          DPSyntheticSampler(FAKE_MODEL, epsilon=10.0, bounds="data", method="noisy_icl")])
+                                             method=Marginals(pool_size=0, n_independent=200))])
 def test_sklearn_estimator_checks(estimator, check):
     install_fake_provider()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PrivacyLeakWarning)
         check(estimator)
+
+
+# Slow: at epsilon=10 NoisyICL calibrates its noisers by nested PLD searches, seconds to a minute
+# per check (about five minutes in all); the checks above cover the sampler's API on every commit.
+@pytest.mark.slow
+@parametrize_with_checks([DPSyntheticSampler(FAKE_MODEL, epsilon=10.0, bounds="data", method="noisy_icl")])
+def test_sklearn_estimator_checks_noisy_icl(estimator, check):
+    test_sklearn_estimator_checks(estimator, check)
 
 
 def test_llm_usage_is_accounted():
