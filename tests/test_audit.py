@@ -112,6 +112,7 @@ def test_marginals_audit(audit_mode):
     assert bound > 0.8, "the audit should detect the canary (a non-trivial lower bound)"
 
 
+@pytest.mark.slow  # 600 fits of NoisyICL; the marginals audit runs on every commit
 def test_noisy_icl_audit(audit_mode):
     """The demonstration of a one-record table: x = 0 (D) or x = 1 (D'), Laplace noise.
 

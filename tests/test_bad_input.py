@@ -136,6 +136,7 @@ def test_gaussian_mechanisms_need_a_positive_delta():
                     missing=False).fit(_frame()).privacy_spent_.delta == 0
 
 
+@pytest.mark.slow  # epsilon=8 (the DP kind of a 400-row column): seconds of noise calibration
 def test_mixed_type_object_column():
     X = _frame().assign(c=pd.Series(["x", 1, 2.5, "y"] * 10, dtype=object))
     # the sampler decides the kind of an object column by a DP histogram of value classes:
@@ -172,7 +173,8 @@ def test_huge_cardinality_comes_out_as_other_loudly_unless_declared():
 # ---------------------------------------------------------------- documented behaviours
 
 
-@pytest.mark.parametrize("method", METHODS)
+# noisy_icl: three fits whose nested noise calibration takes dp-accounting seconds (slow)
+@pytest.mark.parametrize("method", ["marginals", pytest.param("noisy_icl", marks=pytest.mark.slow), "private_evolution"])
 def test_constant_column_and_single_row(method):
     constant = pd.concat([_frame()] * 25, ignore_index=True).assign(a=5.0)
     # DP bounds: the half-octave [4, 5.66) holds every value; 5.0 is integral by the DP count
@@ -215,6 +217,7 @@ def test_unseen_categories_at_transform_are_replaced_silently(kind):
     assert (passthrough.transform(_frame().assign(c="Marseille"))["c"] == "Marseille").all()
 
 
+@pytest.mark.slow  # epsilon=8: seconds of noise calibration
 def test_unseen_categories_downstream():
     from sklearn.compose import make_column_transformer
     from sklearn.linear_model import LogisticRegression
@@ -254,7 +257,8 @@ def test_bounds_that_exclude_all_data_are_clipped_silently_in_the_sampler():
     assert out["a"].between(0, 10).all()
 
 
-@pytest.mark.parametrize("kind", ["laplace", "gaussian"])
+# gaussian at epsilon=50: its calibration takes dp-accounting seconds (slow)
+@pytest.mark.parametrize("kind", ["laplace", pytest.param("gaussian", marks=pytest.mark.slow)])
 def test_bounds_that_exclude_all_data_are_clipped_silently_in_the_noisers(kind):
     # Declared bounds are public and clipping is the mechanism: no warning that the values
     # could switch on (issue 24, docs/privacy.md "Messages and errors").
@@ -301,6 +305,9 @@ def test_noisers_preserve_shape_and_domain(frame_bounds, kind, epsilon, seed):
     assert noiser.privacy_spent_.epsilon <= epsilon * (1 + 1e-9)
 
 
+# Slow (budgets up to epsilon=20 take dp-accounting tens of seconds to calibrate); on every
+# commit tests/test_sampler.py and tests/test_budget_and_seeds.py check the same invariant.
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None, database=None, derandomize=True)
 @given(method=st.sampled_from(METHODS), epsilon=st.floats(0.05, 20),
        log_delta=st.floats(-10, -1), mechanism=st.sampled_from(["gaussian", "laplace"]))

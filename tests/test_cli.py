@@ -76,6 +76,7 @@ def test_generate_custom_record_path_and_default_rows(files, tmp_path):
     assert data["target"] is None and data["secure_noise"] is True
 
 
+@pytest.mark.slow  # epsilon=8 (DP kinds and bounds of 200 rows): seconds of noise calibration
 def test_generate_with_undeclared_bounds_is_dp_and_bounds_data_is_an_opt_in(files, tmp_path, capsys):
     # 200 rows: epsilon 8 lets DP tell the number columns (read as strings) and their bounds
     assert main(["generate", str(files / "train.csv"), "--out", str(tmp_path / "s.csv"), "--llm", FAKE_MODEL,

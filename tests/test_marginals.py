@@ -102,6 +102,7 @@ def test_extra_pairs_are_measured_and_reweighted_to():
     assert len(sampler.sample(500)) == 500
 
 
+@pytest.mark.slow
 def test_auto_extra_pairs_follow_the_noise():
     # the tree alone when the budget is small, every pair when it is large
     assert _fit(epsilon=0.05)[0].method_.n_extra_pairs_ == 0
@@ -143,6 +144,7 @@ def test_auto_inference_is_pgm_when_installed_and_closed_form_otherwise(monkeypa
     assert _fit(epsilon=2.0)[0].method_.inference_ == "pgm"
 
 
+@pytest.mark.slow
 def test_pgm_holds_the_pairs_that_keep_the_model_small_and_fits_the_rest_to_it(monkeypatch):
     pytest.importorskip("mbi")
     from sk_safesynth.synth import pgm

@@ -186,6 +186,7 @@ def test_pickle_holds_no_raw_rows(method):
     assert len(restored.sample(5)) == 5
 
 
+@pytest.mark.slow  # 15 fits up to epsilon=30 (calibration takes dp-accounting seconds at large budgets)
 def test_grid_search_over_epsilon_reuses_the_llm_pool():
     X, y = _table(300)
     y01 = (y == "high").astype(int)
@@ -319,6 +320,10 @@ def test_bounds_from_data_warn_and_claim_no_guarantee():
 # The checks' random arrays have no public bounds and a few dozen rows: they test the API, so
 # the bounds are read from the data (bounds="data", not DP) and epsilon is large enough for the
 # DP kinds of their object arrays.
+# Slow: tiny tables need epsilon=10, where each fit's noise calibration takes dp-accounting
+# seconds (about a minute for these checks, five for NoisyICL's below); on every commit the
+# sampler's scikit-learn API is exercised by the Pipeline, GridSearchCV, clone and pickle tests.
+@pytest.mark.slow
 @parametrize_with_checks([DPSyntheticSampler(FAKE_MODEL, epsilon=10.0, bounds="data",
                                              method=Marginals(pool_size=0, n_independent=200))])
 def test_sklearn_estimator_checks(estimator, check):
@@ -328,8 +333,6 @@ def test_sklearn_estimator_checks(estimator, check):
         check(estimator)
 
 
-# Slow: at epsilon=10 NoisyICL calibrates its noisers by nested PLD searches, seconds to a minute
-# per check (about five minutes in all); the checks above cover the sampler's API on every commit.
 @pytest.mark.slow
 @parametrize_with_checks([DPSyntheticSampler(FAKE_MODEL, epsilon=10.0, bounds="data", method="noisy_icl")])
 def test_sklearn_estimator_checks_noisy_icl(estimator, check):
