@@ -28,10 +28,10 @@ def _table(seed=0):
     return X, pd.Series(label, name="label")
 
 
-def _fit(steps, exact=(), min_records=0):
+def _fit(steps, exact=(), min_records=0, epsilon=1.0):
     X, y = _table()
     with bench_ablation.ablated(steps, exact, min_records):
-        sampler = DPSyntheticSampler(method=Marginals(inference="closed_form"), epsilon=1.0, bounds=BOUNDS,
+        sampler = DPSyntheticSampler(method=Marginals(inference="closed_form"), epsilon=epsilon, bounds=BOUNDS,
                                      categories={"label": ["no", "yes"]}, random_state=0).fit(X, y)
     return sampler, X, y
 
@@ -52,11 +52,13 @@ def test_noise_is_removed_after_the_ledger_accounted_it():
 
 
 def test_exact_decoding_keeps_the_support_above_the_named_count():
-    # the first of the 16 coarse cells of capital-gain (0..6249) holds every record
-    everything, _, _ = _fit(bench_ablation.ALL, ("capital-gain",), 0)
+    # the first of the 16 coarse cells of capital-gain (0..6249) holds every record; at eps=8 the
+    # plan measures the fine grids of these 966 records (at eps=1 it leaves them out)
+    everything, _, _ = _fit(bench_ablation.ALL, ("capital-gain",), 0, epsilon=8.0)
+    assert everything.method_.plan_.fine and everything.method_.plan_.bins == 16
     gain = everything.sample(3000)["capital-gain"]
     assert set(gain[gain < 6250]) == {0, 3103, 4000}
-    above, _, _ = _fit(bench_ablation.ALL, ("capital-gain",), 10)
+    above, _, _ = _fit(bench_ablation.ALL, ("capital-gain",), 10, epsilon=8.0)
     gain = above.sample(3000)["capital-gain"]
     # 4000 (6 records) is below the count: its mass is spread over its coarse cell; 3103 (60) is kept
     first = gain[gain < 6250]

@@ -179,14 +179,32 @@ def test_floor_anchor_keeps_every_class_and_the_tables_consistent():
     np.testing.assert_allclose(cliques[(0, 1)].sum(axis=(1, 2)), floored)
 
 
-def test_pgm_keeps_a_rare_class_on_a_small_table_at_a_small_epsilon():
+def test_pgm_keeps_a_rare_class_at_a_small_epsilon():
     pytest.importorskip("mbi")
-    X, _ = _chain(n=200, seed=3)
-    y = pd.Series(np.where(np.arange(200) < 12, "yes", "no"), name="label")  # 6% "yes"
-    # the seed whose noise drowns "yes" in the unfloored estimate (prior 3e-14)
+    X, _ = _chain(n=20000, seed=3)
+    y = pd.Series(np.where(np.arange(20000) < 40, "yes", "no"), name="label")  # 0.2% "yes"
     sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=0.3, categories=CATEGORIES, random_state=2, missing=False,
                                  method=Marginals(inference="pgm")).fit(X, y)
+    assert "cliques" in sampler.method_.plan_.shares and sampler.method_.inference_ == "pgm"
     assert set(sampler.sample(2000)["label"]) == {"no", "yes"}
+
+
+def test_small_tables_are_released_as_naive_bayes_with_the_whole_budget_on_the_one_way_tables():
+    X, y = _chain(n=300)
+    sampler = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, categories=CATEGORIES, random_state=0, missing=False,
+                                 method=Marginals(inference="pgm")).fit(X, y)
+    method = sampler.method_
+    assert method.plan_.shares == {"one_way": 1.0} and method.plan_.clique_groups == 0
+    assert method.edges_ == [] and set(method.model_.roots) == {0, 1, 2, 3}
+    assert method.inference_ == "closed_form"  # exact for naive Bayes: nothing for Private-PGM to do
+    assert len(sampler.ledger_.entries) == 1 and list(method.sigmas_) == ["one_way"]
+    assert sampler.privacy_spent_.epsilon == pytest.approx(1.0, abs=1e-6)
+    rows = sampler.sample(3000)
+    assert list(rows.columns) == ["a", "b", "c", "d", "label"]
+    # the label still depends on a (measured in the (label, a) table), b no longer follows a
+    by_a = rows.groupby("a")["label"].apply(lambda s: (s == "yes").mean())
+    assert by_a["l5"] - by_a["l0"] > 0.3
+    assert (rows["b"] == rows["a"].map({f"l{i}": f"l{(i + 1) % 6}" for i in range(6)})).mean() < 0.4
 
 
 def _skewed(n=8000, seed=0):

@@ -13,18 +13,23 @@ pairs that carry the structure between columns (education ↔ education-num).
 Privacy
 -------
 Three Gaussian mechanisms (:mod:`sk_safesynth.synth.measurement`), one ledger,
-replace-one neighbours, sensitivities from what one record touches:
+replace-one neighbours, sensitivities from what one record touches. What is measured
+is planned first from public facts only — the record count, the number of classes and
+columns, the budget (:mod:`sk_safesynth.synth.plan`):
 
 1. the (target, column) tables of every column, on the full domain; a numeric column
-   in ``n_bins`` equal-width bins and on its fine grid (one cell per value for
-   integers, ``fine_bins`` cells otherwise);
-2. the noisy L1 distance, for every column pair, between its (target, i, j) table and
-   what step 1 predicts without the pair; the maximum spanning tree over them is
-   post-processing;
+   in as many equal-width bins as the budget resolves (at most ``n_bins``) and, where
+   the plan can afford it, on its fine grid (one cell per value for integers,
+   ``fine_bins`` cells otherwise);
+2. when the plan measures cliques: the noisy L1 distance, for every column pair,
+   between its (target, i, j) table and what step 1 predicts without the pair; the
+   maximum spanning tree over them is post-processing;
 3. the (target, child, parent) table of every tree edge, with levels that step 1 shows
    to be rarer than three noise standard deviations merged into one (post-processing
    of step 1, as MST compresses domains).
 
+A table too small for cliques at its budget spends everything on step 1 and is
+released as naive Bayes (every column a root given the target).
 The three compose exactly into one Gaussian mechanism with ``μ² = μ₁² + μ₂² + μ₃²``;
 the shares of ``μ²`` are parameters and the whole ``(ε, δ)`` is spent. Estimation and
 sampling (:mod:`sk_safesynth.synth.tree_model`) and the optional LLM candidate pool
@@ -53,10 +58,17 @@ from sk_safesynth.schema import TableSchema
 from sk_safesynth.synth import pgm
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
-from sk_safesynth.synth.encoding import MAX_EXACT_INTEGER_BINS, Discretizer
+from sk_safesynth.synth.encoding import Discretizer
 from sk_safesynth.synth.measurement import counts, measure_tables, select_tree
 from sk_safesynth.synth.pool import llm_pool
-from sk_safesynth.synth.tree_model import detection_threshold, fine_density, fit_tree_model, pooled_marginals
+from sk_safesynth.synth.plan import plan_measurements
+from sk_safesynth.synth.tree_model import (
+    detection_threshold,
+    fine_density,
+    fit_tree_model,
+    pooled_marginals,
+    project_simplex,
+)
 
 _IPF_ITERATIONS = 40
 # A level is merged for the clique tables when step 1 estimates it below this many
@@ -76,8 +88,10 @@ class Marginals(GenerationMethod):
     Parameters
     ----------
     n_bins : int, default=16
-        Equal-width bins per numeric column over its public bounds in the measured
-        tables (integer columns with at most 32 values: one bin per value).
+        Most equal-width bins per numeric column over its public bounds in the measured
+        tables; the plan uses fewer where its cells would hold less signal than noise
+        (:attr:`plan_`). Integer columns with at most twice as many values as bins get one
+        bin per value.
     fine_bins : int, default=131072
         Cells per numeric column of the fine grid on which it is also measured and
         decoded: integer columns with at most this many values get one cell per value,
@@ -111,8 +125,13 @@ class Marginals(GenerationMethod):
 
     Attributes
     ----------
+    plan_ : Plan
+        What was measured, chosen from public facts only
+        (:func:`~sk_safesynth.synth.plan.plan_measurements`): the budget shares, the bins
+        of numeric columns, whether fine grids and cliques are measured.
     sigmas_ : dict
-        Noise standard deviation of each step: ``"one_way"``, ``"selection"``, ``"cliques"``.
+        Noise standard deviation of each step measured: ``"one_way"``, ``"selection"``,
+        ``"cliques"``.
     marginals_ : dict
         Noisy count tables keyed by column-index tuples (DP outputs); clique tables on
         merged levels.
@@ -124,7 +143,8 @@ class Marginals(GenerationMethod):
     n_extra_pairs_ : int
         Pairs measured outside the tree.
     edges_ : list of (child, parent)
-        The tree, breadth-first from its root (column indices of ``discretizer_.names``).
+        The tree, breadth-first from its root (column indices of ``discretizer_.names``);
+        empty when the plan measures no cliques (naive Bayes).
     model_ : TreeModel
         The fitted distribution (post-processing).
     inference_ : str
@@ -162,18 +182,6 @@ class Marginals(GenerationMethod):
         if all(c.kind == "text" for c in schema):
             raise ValueError("method='marginals' needs at least one non-text column")
 
-    def _shares(self, n_features: int) -> dict[str, float]:
-        if self.one_way_share + self.selection_share >= 1:
-            raise ValueError(f"one_way_share + selection_share must be < 1, got "
-                             f"{self.one_way_share} + {self.selection_share}")
-        shares = {"one_way": self.one_way_share}
-        if n_features >= 3:
-            shares["selection"] = self.selection_share
-        if n_features >= 2:
-            shares["cliques"] = 1.0 - self.one_way_share - self.selection_share
-        total = sum(shares.values())
-        return {step: share / total for step, share in shares.items()}
-
     def _engine(self) -> str:
         if self.inference == "auto":
             return "pgm" if pgm.available() else "closed_form"
@@ -182,6 +190,9 @@ class Marginals(GenerationMethod):
         return self.inference
 
     def _fit(self, context: FitContext) -> None:
+        if self.one_way_share + self.selection_share >= 1:
+            raise ValueError(f"one_way_share + selection_share must be < 1, got "
+                             f"{self.one_way_share} + {self.selection_share}")
         self.inference_ = self._engine()
         self.discretizer_ = Discretizer(context.schema, self.fine_bins, max_exact=self.fine_bins)
         self.public_seed_ = context.public_seed
@@ -190,21 +201,29 @@ class Marginals(GenerationMethod):
         t = names.index(context.target) if context.target in names else None
         self.anchor_ = t
         features = [j for j in range(len(names)) if j != t]
-        # public grid of the tables: numeric columns in n_bins equal-width cells of their fine grid
-        self.cell_of_ = {j: self._grid(names[j]) for j in range(len(names))}
+        # the plan: public facts only (the record count is public under replace-one neighbours)
+        mu = 1.0 / context.ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
+        numeric = [f for f in features if names[f] in self.discretizer_.edges]
+        n_anchor = 1 if t is None else self.discretizer_.n_levels(names[t])
+        if t is not None and names[t] in self.discretizer_.edges:  # a numeric target: at most n_bins bins
+            n_anchor = min(n_anchor, self.n_bins)
+        self.plan_ = plan_measurements(len(codes), n_anchor, len(features), len(numeric), mu,
+                                       max_bins=self.n_bins, fine_cells=self.fine_bins,
+                                       one_way_share=self.one_way_share, selection_share=self.selection_share)
+        # public grid of the tables: numeric columns in the plan's bins of their fine grid
+        self.cell_of_ = {j: self._grid(names[j], self.plan_.bins) for j in range(len(names))}
         cells = {j: np.where(codes[:, j] >= 0, self.cell_of_[j][np.clip(codes[:, j], 0, None)], -1)
                  for j in range(len(names))}
-        fine = [f for f in features if len(self.cell_of_[f]) > int(self.cell_of_[f].max()) + 1]
+        fine = [f for f in numeric if self.plan_.fine and len(self.cell_of_[f]) > int(self.cell_of_[f].max()) + 1]
         n_anchor = int(self.cell_of_[t].max()) + 1 if t is not None else 1
         anchor = cells[t] if t is not None else np.zeros(len(codes), dtype=np.int64)
         levels = {f: int(self.cell_of_[f].max()) + 1 for f in features}
-        shares = self._shares(len(features))
-        # plan: the steps compose to one Gaussian of parameter mu (all the ledger has left);
-        # the last table step then calibrates against the exact discrete accounting
-        mu = 1.0 / context.ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
+        shares = self.plan_.shares
+        # the steps compose to one Gaussian of parameter mu (all the ledger has left); the last
+        # table step then calibrates against the exact discrete accounting
         mus = {step: mu * math.sqrt(share) for step, share in shares.items()}
         ledger, rng = context.ledger, context.rng
-        last_is_cliques = len(features) >= 2
+        last_is_cliques = "cliques" in shares
 
         # 1. (anchor, column) tables on the full domain, numeric columns also on their fine grid
         if features:
@@ -246,7 +265,7 @@ class Marginals(GenerationMethod):
             undirected, scores, self.sigmas_["selection"] = select_tree(ledger, tables, predicted, mus["selection"],
                                                                         rng)
             self.selection_scores_ = dict(zip(tables, scores))
-        elif len(features) == 2:
+        elif len(features) == 2 and "cliques" in mus:
             undirected = [tuple(features)]
         else:
             undirected = []
@@ -268,9 +287,18 @@ class Marginals(GenerationMethod):
             self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
         # merged levels and masses on the fine grid (post-processing)
         self.merge_ = {f: merge[f][self.cell_of_[f]] for f in features}
-        densities = {f: np.clip(one_way[f], 0, None) for f in features}
-        densities.update({f: fine_density(densities[f], fine_tables[f], self.cell_of_[f],
-                                          detection_threshold(sigma1, len(self.cell_of_[f]))) for f in fine})
+        # inside a group, levels in proportion to the (target, column) table made non-negative by projection
+        # (noise invents no mass in empty cells: clipping would, and spread the column)
+        densities = {f: project_simplex(one_way[f], np.clip(one_way[f].sum(axis=1), 1.0, None)) for f in features}
+        for f in features:  # on the fine grid: point masses where measured, else even inside each cell
+            cell_of = self.cell_of_[f]
+            if f in fine_tables:
+                densities[f] = fine_density(densities[f], fine_tables[f], cell_of,
+                                            detection_threshold(sigma1, len(cell_of)))
+            elif len(cell_of) > densities[f].shape[1]:
+                densities[f] = densities[f][:, cell_of] / np.bincount(cell_of)[cell_of]
+        if not cliques:  # naive Bayes: the closed form is exact, there is nothing for Private-PGM to reconcile
+            self.inference_ = "closed_form"
         if self.inference_ == "pgm" and cliques and sigma3 is not None:
             self.model_ = pgm.fit_pgm_model(one_way, sigma1**2, merge, cliques, sigma3**2, self.edges_, densities,
                                             self.merge_)
@@ -278,12 +306,12 @@ class Marginals(GenerationMethod):
             self.model_ = fit_tree_model(one_way, sigma1**2, merge, cliques, (sigma3 or 1.0) ** 2, self.edges_,
                                          densities, self.merge_, anchor_only)
 
-    def _grid(self, name: str) -> np.ndarray:
+    def _grid(self, name: str, bins: int) -> np.ndarray:
         """Cell of each level of a column in the measured tables (a missing level is a cell of its own)."""
         n_levels = self.discretizer_.n_levels(name)
         if name not in self.discretizer_.edges:
             return np.arange(n_levels)
-        cells = _cells(self.discretizer_.n_values(name), self.n_bins)
+        cells = _cells(self.discretizer_.n_values(name), bins)
         return np.append(cells, cells.max() + 1) if n_levels > len(cells) else cells
 
     def _n_extra(self, features: list, one_way: dict, mu: float | None) -> int:
@@ -366,7 +394,7 @@ class Marginals(GenerationMethod):
         return w
 
     def _sample(self, n: int, client, rng) -> pd.DataFrame:
-        if self.pool_size or len(self.model_.cliques) > len(self.edges_) + 1:
+        if self.pool_size or self.n_extra_pairs_:
             # chunks of at most _CHUNK_ROWS rows, each resampled from its own pool: bounded memory
             parts = []
             for start in range(0, n, _CHUNK_ROWS):
@@ -383,9 +411,9 @@ class Marginals(GenerationMethod):
 def _cells(n_levels: int, n_cells: int) -> np.ndarray:
     """Cell of each of ``n_levels`` ordered fine levels: ``n_cells`` runs of about equal width.
 
-    Columns with at most 32 levels (small integer ranges) keep one cell per level.
+    Columns with at most ``2 n_cells`` levels (small integer ranges) keep one cell per level.
     """
-    if n_levels <= max(n_cells, MAX_EXACT_INTEGER_BINS):
+    if n_levels <= 2 * n_cells:
         return np.arange(n_levels)
     return np.arange(n_levels) * n_cells // n_levels
 

@@ -181,11 +181,12 @@ class TreeModel:
     ----------
     prior : ndarray of shape (n_anchor,)
         ``P(a)``.
-    root : int or None
-        The column at the root of the tree (None without columns besides the anchor).
+    roots : dict
+        ``column -> P(column | a)`` of shape (n_anchor, levels) for every column that is
+        no tree edge's child: the root of the tree, or every column of a forest without
+        edges (naive Bayes).
     edges : list of (child, parent)
-        Tree edges in breadth-first order from the root.
-    root_conditional : ndarray of shape (n_anchor, levels of root)
+        Tree edges in breadth-first order from their roots.
     conditionals : dict
         ``child -> P(child | a, parent)`` of shape (n_anchor, parent levels, child levels).
     merge : dict
@@ -193,14 +194,13 @@ class TreeModel:
     expansion : dict
         ``column -> Expansion``: ``P(level | a, merged level)``.
     cliques : dict
-        ``(i, j) -> P(a, i, j)`` for every measured pair and ``(root,) -> P(a, root)``:
+        ``(i, j) -> P(a, i, j)`` for every measured pair and ``(root,) -> P(a, root)`` for every root:
         the fitted marginals (merged levels), which a candidate pool is reweighted to.
     """
 
     prior: np.ndarray
-    root: int | None
+    roots: dict
     edges: list
-    root_conditional: np.ndarray | None
     conditionals: dict
     merge: dict
     expansion: dict
@@ -210,8 +210,8 @@ class TreeModel:
         """``n`` anchor codes and, per column, its (unmerged) level codes."""
         anchor = rng.choice(len(self.prior), size=n, p=self.prior)
         merged: dict[int, np.ndarray] = {}
-        if self.root is not None and self.root_conditional is not None:
-            merged[self.root] = draw(self.root_conditional, anchor, rng)
+        for root, conditional in self.roots.items():
+            merged[root] = draw(conditional, anchor, rng)
         for child, parent in self.edges:
             table = self.conditionals[child]
             merged[child] = draw(table.reshape(-1, table.shape[2]), anchor * table.shape[1] + merged[parent], rng)
@@ -347,11 +347,9 @@ def assemble_tree_model(anchor: np.ndarray, marginals: dict, cliques: dict, edge
     fitted = {pair: table / total for pair, table in cliques.items()}
     conditionals = {child: _normalise_rows(np.transpose(fitted[(child, parent)], (0, 2, 1)))
                     for child, parent in edges}
-    root = edges[0][1] if edges else (next(iter(marginals)) if marginals else None)
-    root_conditional = None
-    if root is not None:
-        root_conditional = _normalise_rows(marginals[root])
-        fitted[(root,)] = marginals[root] / total
+    children = {child for child, _ in edges}
+    roots = {column: _normalise_rows(table) for column, table in marginals.items() if column not in children}
+    fitted.update({(root,): marginals[root] / total for root in roots})
     expansion = {column: Expansion.fit(densities[column], fine_merge[column]) for column in marginals}
-    return TreeModel(prior=anchor / total, root=root, edges=list(edges), root_conditional=root_conditional,
-                     conditionals=conditionals, merge=dict(fine_merge), expansion=expansion, cliques=fitted)
+    return TreeModel(prior=anchor / total, roots=roots, edges=list(edges), conditionals=conditionals,
+                     merge=dict(fine_merge), expansion=expansion, cliques=fitted)

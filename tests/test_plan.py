@@ -1,0 +1,73 @@
+"""The measurement plan of method="marginals": public facts in, measurements that carry signal out."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sk_safesynth import DPSyntheticSampler
+from sk_safesynth.llm.testing import FAKE_MODEL
+from sk_safesynth.synth import Marginals
+from sk_safesynth.synth.plan import MIN_GROUPS, SIGNAL, plan_measurements
+
+pytestmark = pytest.mark.usefixtures("fresh_fake_llm")
+
+SHARES = dict(one_way_share=0.2, selection_share=0.1)
+
+
+def _plan(n, mu, n_anchor=2, n_features=10, n_numeric=5):
+    return plan_measurements(n, n_anchor, n_features, n_numeric, mu, max_bins=16, fine_cells=131072, **SHARES)
+
+
+def test_a_large_table_measures_cliques_fine_grids_and_the_most_bins():
+    plan = _plan(32561, mu=0.5)
+    assert set(plan.shares) == {"one_way", "selection", "cliques"}
+    assert plan.shares["one_way"] == pytest.approx(0.2) and plan.shares["selection"] == pytest.approx(0.1)
+    assert plan.bins == 16 and plan.fine and plan.clique_groups >= MIN_GROUPS
+
+
+def test_a_small_table_spends_everything_on_the_one_way_tables_in_fewer_bins():
+    plan = _plan(300, mu=0.2)
+    assert plan.shares == {"one_way": 1.0} and plan.clique_groups == 0 and not plan.fine
+    # each bin of a class keeps SIGNAL noise standard deviations on average (at least 2 bins)
+    sigma1 = np.sqrt(2 * 10) / 0.2
+    assert plan.bins == max(2, int(150 / (SIGNAL * sigma1)))
+
+
+@pytest.mark.parametrize("n", [300, 3000, 30000, 1_000_000])
+def test_more_budget_or_records_never_measure_less(n):
+    plans = [_plan(n, mu) for mu in (0.05, 0.2, 0.5, 2.0, 10.0)]
+    assert [p.bins for p in plans] == sorted(p.bins for p in plans)
+    assert [p.clique_groups for p in plans] == sorted(p.clique_groups for p in plans)
+    assert [p.fine for p in plans] == sorted(p.fine for p in plans)
+    bigger = _plan(10 * n, 0.5)
+    assert (bigger.bins, bigger.clique_groups) >= (_plan(n, 0.5).bins, _plan(n, 0.5).clique_groups)
+
+
+def test_no_features_no_division():
+    plan = plan_measurements(100, 2, 0, 0, 1.0, max_bins=16, fine_cells=64, **SHARES)
+    assert plan.shares == {"one_way": 1.0} and plan.bins >= 2
+
+
+def _table(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(50, 10, n).round(1)
+    return pd.DataFrame({"x": x, "k": rng.integers(0, 5, n), "c": rng.choice(["u", "v", "w"], n)}), \
+        pd.Series(np.where(x + rng.normal(0, 5, n) > 50, "yes", "no"), name="label")
+
+
+def test_neighbouring_tables_get_the_same_plan_ledger_and_schema():
+    """Replace one record by an extreme one: nothing released may depend on which table it was."""
+    X, y = _table()
+    other_X, other_y = X.copy(), y.copy()
+    other_X.loc[0] = [0.0, 4, "w"]
+    other_y.loc[0] = "no" if y.loc[0] == "yes" else "yes"
+    declared = dict(bounds={"x": (0.0, 100.0), "k": (0, 4)}, categories={"c": ["u", "v", "w"], "label": ["no", "yes"]},
+                    missing=False)
+    fits = [DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, method=Marginals(), random_state=1, **declared).fit(a, b)
+            for a, b in ((X, y), (other_X, other_y))]
+    first, second = (f.method_ for f in fits)
+    assert first.plan_ == second.plan_
+    assert fits[0].ledger_.summary() == fits[1].ledger_.summary()
+    assert fits[0].privacy_spent_ == fits[1].privacy_spent_
+    assert first.sigmas_ == second.sigmas_
+    assert dict(fits[0].sample(50).dtypes) == dict(fits[1].sample(50).dtypes)
