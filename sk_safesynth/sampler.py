@@ -130,6 +130,15 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         are measured. The method spends what the ledger has left.
     max_text_length : int, default=1000
         Longest text (characters) the LLM may write in a text column.
+    neighbours : {"replace-one", "add/remove"}, default="replace-one"
+        The neighbouring relation of the guarantee. ``"replace-one"``: tables of the
+        same size that differ in one record (the record count is public).
+        ``"add/remove"``: one table is the other plus one record (the count is private
+        too; what MST and AIM assume, for like-for-like comparisons). Under add/remove
+        the marginals method releases a noisy record count first (1% of ``μ²``) and
+        each count table has half the sensitivity; it needs the marginals method and a
+        declared domain (the DP domain steps are replace-one), and ``fit_resample``
+        returns the noisy count of rows unless ``n_samples`` is set.
     n_jobs : int or None, default=None
         Parallel LLM calls (threads).
     cache_dir : str or None, default=None
@@ -194,6 +203,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         "n_samples": [None, Interval(Integral, 1, None, closed="left")],
         "domain_budget": [Interval(Real, 0, 1, closed="neither")],
         "max_text_length": [Interval(Integral, 1, None, closed="left")],
+        "neighbours": [StrOptions({"replace-one", "add/remove"})],
         "n_jobs": [None, Integral],
         "cache_dir": [None, str],
         "llm_kwargs": [None, dict],
@@ -202,8 +212,9 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     }
 
     def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", bounds=None, categories=None,
-                 kinds=None, missing=None, *, n_samples=None, domain_budget=0.2, max_text_length=1000, n_jobs=None,
-                 cache_dir=None, llm_kwargs=None, verbose=0, random_state=None):
+                 kinds=None, missing=None, *, n_samples=None, domain_budget=0.2, max_text_length=1000,
+                 neighbours="replace-one", n_jobs=None, cache_dir=None, llm_kwargs=None, verbose=0,
+                 random_state=None):
         self.llm = llm
         self.epsilon = epsilon
         self.delta = delta
@@ -215,6 +226,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         self.n_samples = n_samples
         self.domain_budget = domain_budget
         self.max_text_length = max_text_length
+        self.neighbours = neighbours
         self.n_jobs = n_jobs
         self.cache_dir = cache_dir
         self.llm_kwargs = llm_kwargs
@@ -265,6 +277,9 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     def _fit(self, table, decl: Declarations, ledger: PrivacyLedger, epsilon: float, delta: float, rng) -> None:
         # What is measured is decided from declarations and public dtypes only.
         needs_domain = needs_measurement(table, decl)
+        if needs_domain and self.neighbours == "add/remove":
+            raise ValueError("neighbours='add/remove' needs a declared domain (kinds, bounds, categories and "
+                             "missing of every column): the DP domain steps are replace-one only")
         share = self.domain_budget if needs_domain else 0.0
         if needs_domain and delta == 0:
             raise ValueError("DP domain discovery (kinds, bounds, categories, missing values) needs delta > 0: set "
@@ -277,10 +292,13 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
             raise ValueError(f"delta=0 needs a pure-DP method such as NoisyICL(mechanism='laplace'); {method!r} "
                              "uses the Gaussian mechanism, which needs delta > 0")
         method.check_schema(schema)
+        if self.neighbours == "add/remove" and method.name != "marginals":
+            raise ValueError(f"neighbours='add/remove' is supported by method='marginals' only, not {method.name!r}")
         frame = other_values(table.frame[schema.names], schema)
         context = FitContext(frame=frame, schema=schema, target=table.target, ledger=ledger,
                              epsilon=epsilon * (1 - share), delta=delta * (1 - share), rng=rng, client=self._client(),
-                             secure=self.random_state is None, public_seed=self._public_seed())
+                             secure=self.random_state is None, public_seed=self._public_seed(),
+                             neighbours=self.neighbours)
         self.method_ = method.fit(context)
         # sample() draws from its own stream: a fixed seed reproduces the sequence of
         # samples after a fit, and successive calls never repeat one another.
@@ -333,12 +351,14 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     def fit_resample(self, X, y):
         """Fit on ``(X, y)`` and return synthetic ``(X_syn, y_syn)`` (imbalanced-learn API).
 
-        Returns as many rows as ``X`` unless ``n_samples`` is set.
+        Returns as many rows as ``X`` unless ``n_samples`` is set (under add/remove
+        neighbours, where the count is private: the method's noisy count).
         """
         if y is None:
             raise ValueError("fit_resample needs y; use fit(X).sample(n) for data without a target")
         self.fit(X, y)
-        synthetic = self.sample(self.n_samples or len(X))
+        n_rows = len(X) if self.neighbours == "replace-one" else max(round(self.method_.n_records_), 1)
+        synthetic = self.sample(self.n_samples or n_rows)
         X_syn = synthetic.drop(columns=[self.target_name_])
         y_syn = synthetic[self.target_name_]
         if not isinstance(X, pd.DataFrame):

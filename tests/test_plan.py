@@ -62,7 +62,7 @@ def test_neighbouring_tables_get_the_same_plan_ledger_and_schema():
     other_X.loc[0] = [0.0, 4, "w"]
     other_y.loc[0] = "no" if y.loc[0] == "yes" else "yes"
     declared = dict(bounds={"x": (0.0, 100.0), "k": (0, 4)}, categories={"c": ["u", "v", "w"], "label": ["no", "yes"]},
-                    missing=False)
+                    kinds={"x": "numeric", "k": "integer"}, missing=False)
     fits = [DPSyntheticSampler(FAKE_MODEL, epsilon=2.0, method=Marginals(), random_state=1, **declared).fit(a, b)
             for a, b in ((X, y), (other_X, other_y))]
     first, second = (f.method_ for f in fits)
@@ -71,3 +71,38 @@ def test_neighbouring_tables_get_the_same_plan_ledger_and_schema():
     assert fits[0].privacy_spent_ == fits[1].privacy_spent_
     assert first.sigmas_ == second.sigmas_
     assert dict(fits[0].sample(50).dtypes) == dict(fits[1].sample(50).dtypes)
+
+
+def test_add_remove_neighbours_release_the_count_and_halve_the_sensitivity():
+    X, y = _table(n=3000)
+    declared = dict(bounds={"x": (0.0, 100.0), "k": (0, 4)}, categories={"c": ["u", "v", "w"], "label": ["no", "yes"]},
+                    kinds={"x": "numeric", "k": "integer"}, missing=False)
+    fits = {relation: DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, method=Marginals(), random_state=0,
+                                         neighbours=relation, **declared).fit(X, y)
+            for relation in ("replace-one", "add/remove")}
+    replace, add_remove = fits["replace-one"], fits["add/remove"]
+    labels = [entry["label"] for entry in add_remove.ledger_.summary()]
+    assert labels[0].startswith("Gaussian record count")
+    assert add_remove.privacy_spent_.epsilon == pytest.approx(1.0, abs=1e-6)
+    # the (target, column) tables: each of the M tables moves by one count, not two
+    m = X.shape[1] + len(replace.method_.fine_marginals_)  # one per feature, one per fine grid
+    assert replace.ledger_.entries[0].event.n_coordinates == 2 * m
+    assert add_remove.ledger_.entries[1].event.n_coordinates == m
+    # the noisy count is near the true one, and fit_resample returns that many rows
+    assert abs(add_remove.method_.n_records_ - 3000) < 200 and add_remove.method_.n_records_ != 3000
+    assert replace.method_.n_records_ == 3000
+    X_syn, _ = DPSyntheticSampler(FAKE_MODEL, epsilon=1.0, method=Marginals(), random_state=0,
+                                  neighbours="add/remove", **declared).fit_resample(X, y)
+    assert len(X_syn) == round(add_remove.method_.n_records_)
+
+
+def test_add_remove_needs_a_declared_domain_and_the_marginals_method():
+    X, y = _table()
+    with pytest.raises(ValueError, match="declared domain"):
+        DPSyntheticSampler(FAKE_MODEL, neighbours="add/remove").fit(X, y)
+    declared = dict(bounds={"x": (0.0, 100.0), "k": (0, 4)}, categories={"c": ["u", "v", "w"], "label": ["no", "yes"]},
+                    kinds={"x": "numeric", "k": "integer"}, missing=False)
+    with pytest.raises(ValueError, match="method='marginals' only"):
+        DPSyntheticSampler(FAKE_MODEL, neighbours="add/remove", method="noisy_icl", **declared).fit(X, y)
+    with pytest.raises(ValueError, match="neighbours"):
+        DPSyntheticSampler(FAKE_MODEL, neighbours="swap").fit(X, y)

@@ -49,6 +49,8 @@ class FitContext:
     public_seed : int
         Seed of privacy-free generation (candidate pools), shared across folds and
         epsilons so that the response cache answers repeated work.
+    neighbours : str
+        ``"replace-one"`` (the record count is public) or ``"add/remove"`` (it is not).
     """
 
     frame: pd.DataFrame
@@ -61,6 +63,7 @@ class FitContext:
     client: Any
     secure: bool
     public_seed: int
+    neighbours: str = "replace-one"
 
 
 class GenerationMethod(BaseEstimator):

@@ -71,6 +71,8 @@ from sk_safesynth.synth.tree_model import (
 )
 
 _IPF_ITERATIONS = 40
+# Share of mu^2 that releases the record count under add/remove neighbours (the plan's input).
+_COUNT_SHARE = 0.01
 # A level is merged for the clique tables when step 1 estimates it below this many
 # standard deviations of the clique noise.
 _MERGE_THRESHOLD = 3.0
@@ -201,15 +203,25 @@ class Marginals(GenerationMethod):
         t = names.index(context.target) if context.target in names else None
         self.anchor_ = t
         features = [j for j in range(len(names)) if j != t]
-        # the plan: public facts only (the record count is public under replace-one neighbours)
-        mu = 1.0 / context.ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
+        ledger, rng = context.ledger, context.rng
+        # the plan: public facts only (the record count is public under replace-one neighbours;
+        # under add/remove it is released first, with a small share of the budget)
+        mu = 1.0 / ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
+        moves = 2 if context.neighbours == "replace-one" else 1
+        self.n_records_ = float(len(codes))
+        if moves == 1:
+            count, _ = measure_tables(ledger, {"n": np.array([len(codes)])}, mu * math.sqrt(_COUNT_SHARE), rng,
+                                      "Gaussian record count", moves=1)
+            self.n_records_ = max(float(count["n"][0]), 1.0)
+            mu *= math.sqrt(1 - _COUNT_SHARE)
         numeric = [f for f in features if names[f] in self.discretizer_.edges]
         n_anchor = 1 if t is None else self.discretizer_.n_levels(names[t])
         if t is not None and names[t] in self.discretizer_.edges:  # a numeric target: at most n_bins bins
             n_anchor = min(n_anchor, self.n_bins)
-        self.plan_ = plan_measurements(len(codes), n_anchor, len(features), len(numeric), mu,
+        self.plan_ = plan_measurements(self.n_records_, n_anchor, len(features), len(numeric), mu,
                                        max_bins=self.n_bins, fine_cells=self.fine_bins,
-                                       one_way_share=self.one_way_share, selection_share=self.selection_share)
+                                       one_way_share=self.one_way_share, selection_share=self.selection_share,
+                                       moves=moves)
         # public grid of the tables: numeric columns in the plan's bins of their fine grid
         self.cell_of_ = {j: self._grid(names[j], self.plan_.bins) for j in range(len(names))}
         cells = {j: np.where(codes[:, j] >= 0, self.cell_of_[j][np.clip(codes[:, j], 0, None)], -1)
@@ -222,7 +234,6 @@ class Marginals(GenerationMethod):
         # the steps compose to one Gaussian of parameter mu (all the ledger has left); the last
         # table step then calibrates against the exact discrete accounting
         mus = {step: mu * math.sqrt(share) for step, share in shares.items()}
-        ledger, rng = context.ledger, context.rng
         last_is_cliques = "cliques" in shares
 
         # 1. (anchor, column) tables on the full domain, numeric columns also on their fine grid
@@ -231,13 +242,13 @@ class Marginals(GenerationMethod):
             exact.update({("fine", f): counts(np.column_stack([anchor, codes[:, f]]), (n_anchor, len(self.cell_of_[f])))
                           for f in fine})
             tables, sigma1 = measure_tables(ledger, exact, mus["one_way"] if last_is_cliques else None, rng,
-                                            "Gaussian (target, column) tables")
+                                            "Gaussian (target, column) tables", moves=moves)
             one_way = {f: tables[f] for f in features}
             fine_tables = {f: tables[("fine", f)] for f in fine}
             anchor_only = None
         else:
             tables, sigma1 = measure_tables(ledger, {t: counts(anchor[:, None], (n_anchor,))}, None, rng,
-                                            "Gaussian target counts")
+                                            "Gaussian target counts", moves=moves)
             one_way, fine_tables, anchor_only = {}, {}, tables[t]
         self.sigmas_ = {"one_way": sigma1}
         self.marginals_ = {self._key(f): self._released(table) for f, table in one_way.items()}
@@ -246,9 +257,9 @@ class Marginals(GenerationMethod):
             self.marginals_[(t,)] = anchor_only
 
         # merge levels the clique noise would drown (post-processing of step 1)
-        n_extra = self._n_extra(features, one_way, mus.get("cliques"))
+        n_extra = self._n_extra(features, one_way, mus.get("cliques"), moves)
         n_pairs = len(features) - 1 + n_extra
-        sigma3 = math.sqrt(2 * n_pairs) / mus["cliques"] if "cliques" in mus else None
+        sigma3 = math.sqrt(moves * n_pairs) / mus["cliques"] if "cliques" in mus else None
         merge = {f: self._merge(table, sigma3) for f, table in one_way.items()}
         merged = {f: np.where(cells[f] >= 0, merge[f][np.clip(cells[f], 0, None)], -1) for f in features}
         n_merged = {f: int(merge[f].max()) + 1 for f in features}
@@ -263,7 +274,7 @@ class Marginals(GenerationMethod):
                 tables[(i, j)] = counts(np.column_stack([anchor, merged[i], merged[j]]), shape)
                 predicted[(i, j)] = estimates[i][:, :, None] * estimates[j][:, None, :] / anchor_counts[:, None, None]
             undirected, scores, self.sigmas_["selection"] = select_tree(ledger, tables, predicted, mus["selection"],
-                                                                        rng)
+                                                                        rng, moves=moves)
             self.selection_scores_ = dict(zip(tables, scores))
         elif len(features) == 2 and "cliques" in mus:
             undirected = [tuple(features)]
@@ -282,7 +293,7 @@ class Marginals(GenerationMethod):
             cliques, sigma3 = measure_tables(
                 ledger, {(i, j): counts(np.column_stack([anchor, merged[i], merged[j]]),
                                         (n_anchor, n_merged[i], n_merged[j])) for i, j in pairs},
-                None, rng, "Gaussian (target, column, column) tables")
+                None, rng, "Gaussian (target, column, column) tables", moves=moves)
             self.sigmas_["cliques"] = sigma3
             self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
         # merged levels and masses on the fine grid (post-processing)
@@ -314,11 +325,11 @@ class Marginals(GenerationMethod):
         cells = _cells(self.discretizer_.n_values(name), bins)
         return np.append(cells, cells.max() + 1) if n_levels > len(cells) else cells
 
-    def _n_extra(self, features: list, one_way: dict, mu: float | None) -> int:
+    def _n_extra(self, features: list, one_way: dict, mu: float | None, moves: int) -> int:
         """Pairs measured beyond the tree: ``extra_pairs``, or by noise when ``"auto"`` (post-processing).
 
         ``"auto"``: the most pairs ``P`` (tree included) with clique noise
-        ``σ = sqrt(2 P) / μ`` at most ``n̂ / 1000``, ``n̂`` the median noisy total of the
+        ``σ = sqrt(moves P) / μ`` at most ``n̂ / 1000``, ``n̂`` the median noisy total of the
         step-1 tables, and at most three extra pairs per column.
         """
         n_candidates = len(features) * (len(features) - 1) // 2
@@ -328,7 +339,7 @@ class Marginals(GenerationMethod):
         if self.extra_pairs != "auto":
             return min(int(self.extra_pairs), n_candidates - n_tree)
         n_records = max(float(np.median([table.sum() for table in one_way.values()])), 0.0)
-        affordable = int((mu * n_records / _NOISE_PER_RECORD) ** 2 / 2)
+        affordable = int((mu * n_records / _NOISE_PER_RECORD) ** 2 / moves)
         return int(np.clip(affordable - n_tree, 0, min(n_candidates - n_tree, _EXTRA_PER_COLUMN * len(features))))
 
     def _key(self, *columns: int) -> tuple[int, ...]:

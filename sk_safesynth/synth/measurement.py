@@ -2,7 +2,9 @@
 
 Every function here reads private codes and returns only noised values, after
 recording the Gaussian mechanism in the ledger (the one call site,
-:func:`gaussian_release`). Neighbouring relation: replace one record.
+:func:`gaussian_release`). Neighbouring relation: replace one record (``moves=2``:
+a record leaves one cell and enters another), or add/remove one record (``moves=1``:
+one cell of each table changes by one, each pair score by at most ``1 + γ``).
 
 Privacy of each step
 --------------------
@@ -60,16 +62,18 @@ def counts(codes: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.bincount(flat, minlength=int(np.prod(shape))).reshape(shape)
 
 
-def measure_tables(ledger, exact: dict, mu: float | None, rng, label: str) -> tuple[dict, float]:
+def measure_tables(ledger, exact: dict, mu: float | None, rng, label: str, *, moves: int = 2) -> tuple[dict, float]:
     """Noisy copies of the count tables ``exact`` (each record in one cell of each), one mechanism.
 
-    Returns the tables and the noise std: ``σ = sqrt(2 M) / μ`` (the planned
+    Returns the tables and the noise std: ``σ = sqrt(moves M) / μ`` (the planned
     ``μ``-Gaussian share), or with ``mu=None`` the smallest σ whose exact discrete
     Gaussian accounting fits in what ``ledger`` has left (the fit's last step).
+    ``moves`` is the number of counts of one table a neighbour changes by one: 2 under
+    replace-one, 1 under add/remove.
     """
-    sensitivity = math.sqrt(2 * len(exact))
+    sensitivity = math.sqrt(moves * len(exact))
     if mu is None:
-        sigma = ledger.calibrate(lambda s: discrete_gaussian_event(s, 2 * len(exact)), start=sensitivity)
+        sigma = ledger.calibrate(lambda s: discrete_gaussian_event(s, moves * len(exact)), start=sensitivity)
     else:
         sigma = sensitivity / mu
     flat = np.concatenate([table.ravel() for table in exact.values()])
@@ -81,16 +85,18 @@ def measure_tables(ledger, exact: dict, mu: float | None, rng, label: str) -> tu
     return out, sigma
 
 
-def selection_sensitivity(n_pairs: int) -> float:
+def selection_sensitivity(n_pairs: int, moves: int = 2) -> float:
     """L2 sensitivity of the released pair scores, lattice rounding included.
 
     The lattice step is at most ``2**-LATTICE_BITS`` whatever the noise scale, and
-    rounding moves a score by at most half a step, so one score moves by ``2 + γ``.
+    rounding moves a score by at most half a step, so one score moves by ``moves + γ``
+    (a neighbour changes ``moves`` counts of a table by one).
     """
-    return (2.0 + 2.0 ** -LATTICE_BITS) * math.sqrt(n_pairs)
+    return (moves + 2.0 ** -LATTICE_BITS) * math.sqrt(n_pairs)
 
 
-def select_tree(ledger, tables: dict, estimates: dict, mu: float, rng) -> tuple[list, np.ndarray, float]:
+def select_tree(ledger, tables: dict, estimates: dict, mu: float, rng, *, moves: int = 2
+                ) -> tuple[list, np.ndarray, float]:
     """Maximum spanning tree over noisy L1 distances between true tables and estimates.
 
     Parameters
@@ -101,6 +107,8 @@ def select_tree(ledger, tables: dict, estimates: dict, mu: float, rng) -> tuple[
         ``(i, j) -> the same table predicted without the edge`` (earlier DP outputs only).
     mu : float
         Gaussian-DP parameter of this release.
+    moves : int
+        Counts of one table a neighbour changes: 2 (replace-one) or 1 (add/remove).
 
     Returns
     -------
@@ -114,7 +122,7 @@ def select_tree(ledger, tables: dict, estimates: dict, mu: float, rng) -> tuple[
     """
     pairs = list(tables)
     exact = np.array([np.abs(tables[p] - estimates[p]).sum() for p in pairs])
-    sensitivity = selection_sensitivity(len(pairs))
+    sensitivity = selection_sensitivity(len(pairs), moves)
     sigma = sensitivity / mu
     scores = gaussian_release(ledger, exact, sigma, sensitivity, f"Gaussian pair selection ({len(pairs)} scores)",
                               rng, integer=False)

@@ -2,7 +2,8 @@
 
 A noisy count table is only worth its budget while its cells hold more records than
 noise. The plan reads nothing private: the number of records ``n`` (public under
-replace-one neighbours, where both tables have the same size), the number of target
+replace-one neighbours, where both tables have the same size; under add/remove a noisy
+count from a small share of the budget), the number of target
 classes, how many columns there are and of which kind, and the Gaussian budget ``μ``.
 From them it decides, before any count is taken:
 
@@ -67,14 +68,17 @@ class Plan:
     clique_groups: int
 
 
-def plan_measurements(n_records: int, n_anchor: int, n_features: int, n_numeric: int, mu: float, *,
-                      max_bins: int, fine_cells: int, one_way_share: float, selection_share: float) -> Plan:
+def plan_measurements(n_records: float, n_anchor: int, n_features: int, n_numeric: int, mu: float, *,
+                      max_bins: int, fine_cells: int, one_way_share: float, selection_share: float,
+                      moves: int = 2) -> Plan:
     """The plan for ``n_records`` records, ``n_anchor`` target classes (1 without a target),
     ``n_features`` other columns of which ``n_numeric`` numeric, and a Gaussian budget ``mu``.
 
     ``max_bins`` caps the bins of a numeric column, ``fine_cells`` is the size of the
     largest fine grid, and ``one_way_share`` / ``selection_share`` split ``μ²`` when
-    cliques are measured (the rest goes to the cliques).
+    cliques are measured (the rest goes to the cliques). ``moves`` is 2 under replace-one
+    neighbours (a record leaves one cell and enters another), 1 under add/remove; under
+    add/remove ``n_records`` is a noisy count.
     """
     n = max(float(n_records), 1.0)
     shares = {"one_way": one_way_share}
@@ -86,7 +90,7 @@ def plan_measurements(n_records: int, n_anchor: int, n_features: int, n_numeric:
     shares = {step: share / total for step, share in shares.items()}
     groups = 0
     if "cliques" in shares:
-        sigma3 = math.sqrt(2 * (n_features - 1)) / (mu * math.sqrt(shares["cliques"]))
+        sigma3 = math.sqrt(moves * (n_features - 1)) / (mu * math.sqrt(shares["cliques"]))
         groups = int(math.sqrt(n / (n_anchor * SIGNAL * sigma3)))
         if groups < MIN_GROUPS:  # too few groups per class above the noise: naive Bayes
             shares, groups = {"one_way": 1.0}, 0
@@ -94,8 +98,8 @@ def plan_measurements(n_records: int, n_anchor: int, n_features: int, n_numeric:
     per_class = n / n_anchor
     fine = False
     if n_numeric:
-        sigma_fine = math.sqrt(2 * (n_features + n_numeric)) / mu1
+        sigma_fine = math.sqrt(moves * (n_features + n_numeric)) / mu1
         fine = _POINT_MASS_SHARE * per_class > sigma_fine * math.sqrt(2 * math.log(max(n_anchor * fine_cells, 2)))
-    sigma1 = math.sqrt(2 * max(n_features + (n_numeric if fine else 0), 1)) / mu1  # no feature: one table's noise
+    sigma1 = math.sqrt(moves * max(n_features + (n_numeric if fine else 0), 1)) / mu1  # no feature: one table's noise
     bins = int(min(max(per_class / (SIGNAL * sigma1), 2), max_bins))
     return Plan(shares=shares, bins=bins, fine=fine, clique_groups=groups)
