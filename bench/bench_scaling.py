@@ -1,6 +1,6 @@
 """How fit + sample cost grows with data: wall time and peak memory of the marginals method.
 
-Run: python bench/bench_scaling.py [--rows 10000,100000,1000000] [--cols 15,50]
+Run: python bench/bench_scaling.py [--rows 10000,100000,1000000] [--cols 15,50] [--eps 1] [--out scaling]
 
 Each configuration runs in a fresh subprocess so peak RSS (ru_maxrss) is its own.
 The default method (``Marginals()``, no LLM candidate pool) fits and samples as many
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sk_safesynth import DPSyntheticSampler
 from sk_safesynth.datasets import ADULT_BOUNDS, ADULT_CATEGORIES, load_adult
-rows, cols = int(sys.argv[1]), int(sys.argv[2])
+rows, cols, epsilon = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 X, y = load_adult(return_X_y=True)
 index = np.random.default_rng(0).choice(len(X), rows, replace=rows > len(X))
 X = X.iloc[index].reset_index(drop=True); y = y.iloc[index].reset_index(drop=True)
@@ -43,12 +43,12 @@ cats = {k: v for k, v in cats.items() if k in X.columns or k == "income"}
 start = time.perf_counter()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    sampler = DPSyntheticSampler(epsilon=1.0, method="marginals", bounds=bounds,
+    sampler = DPSyntheticSampler(epsilon=epsilon, method="marginals", bounds=bounds,
                                  categories=cats, random_state=0).fit(X, y)
     fit_s = time.perf_counter() - start
     out = sampler.sample(rows)
 total = time.perf_counter() - start
-print(json.dumps({"rows": rows, "cols": X.shape[1], "fit_s": fit_s, "fit_sample_s": total,
+print(json.dumps({"rows": rows, "cols": X.shape[1], "epsilon": epsilon, "fit_s": fit_s, "fit_sample_s": total,
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
@@ -57,18 +57,21 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", default="10000,100000,1000000")
     parser.add_argument("--cols", default="15,50")
+    parser.add_argument("--eps", default="1")
+    parser.add_argument("--out", default="scaling", help="name of the JSON in bench/results")
     args = parser.parse_args()
     results = []
     for cols in map(int, args.cols.split(",")):
         for rows in map(int, args.rows.split(",")):
-            out = subprocess.run([sys.executable, "-c", SNIPPET, str(rows), str(cols - 1)], capture_output=True,
-                                 text=True, check=True, cwd=Path(__file__).parent)
-            record = json.loads(out.stdout.strip().splitlines()[-1])
-            record["cols"] += 1  # the target column
-            results.append(record)
-            print(json.dumps(record), flush=True)
+            for epsilon in args.eps.split(","):
+                out = subprocess.run([sys.executable, "-c", SNIPPET, str(rows), str(cols - 1), epsilon],
+                                     capture_output=True, text=True, check=True, cwd=Path(__file__).parent)
+                record = json.loads(out.stdout.strip().splitlines()[-1])
+                record["cols"] += 1  # the target column
+                results.append(record)
+                print(json.dumps(record), flush=True)
     print_table(results, "Scaling of DPSyntheticSampler(method='marginals'): fit + sample as many rows")
-    write_json("scaling", {"results": results})
+    write_json(args.out, {"results": results})
 
 
 if __name__ == "__main__":

@@ -159,9 +159,22 @@ def ablation() -> str:
     return markdown(pd.DataFrame(rows))
 
 
+def small_tables() -> str:
+    from bench_small_tables import summary
+
+    records = []
+    for name in ("small_tables", "small_tables_aim"):
+        path = RESULTS / f"{name}.json"
+        if path.exists():
+            records += json.loads(path.read_text())["records"]
+    return markdown(pd.DataFrame(summary(records))) if records else ""
+
+
 def tables() -> dict[str, str]:
     return {
         "adult": adult(),
+        "small_tables": small_tables(),
+        "scaling_5000x20": simple("scaling_5000x20", "results"),
         "ablation": ablation(),
         "noise": simple("noise", "results"),
         "scaling": simple("scaling", "results"),

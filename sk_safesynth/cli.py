@@ -345,10 +345,11 @@ def cmd_generate(args) -> int:
         llm=args.llm, epsilon=args.epsilon, delta=args.delta, method=_method(args.method, args.template),
         bounds=bounds, categories=categories, kinds=kinds, missing=missing, n_jobs=args.n_jobs,
         cache_dir=cache_dir, verbose=1, llm_kwargs=dict(args.llm_option) or None, random_state=args.seed,
+        neighbours=args.neighbours,
     )
     X = frame.drop(columns=[target]) if target else frame
     y = frame[target] if target else None
-    n_rows = args.rows or len(frame)
+    count_is_public = args.neighbours == "replace-one"
 
     progress(f"fitting method={args.method} at epsilon={args.epsilon:g}, delta={args.delta:g} "
              f"on {len(frame)} rows of {args.data}")
@@ -359,6 +360,8 @@ def cmd_generate(args) -> int:
     if classes is not None and len(classes) < 2:
         warnings.warn(f"the target {target!r} has a single class in the release: a model trained on the "
                       "synthetic rows can only predict that class", UserWarning, stacklevel=2)
+    # under add/remove the record count is private: the default is the method's noisy count
+    n_rows = args.rows or (len(frame) if count_is_public else max(round(sampler.method_.n_records_), 1))
     progress(f"sampling {n_rows} rows with {args.llm} (post-processing: no privacy cost)"
              + (f"; LLM cache in {cache_dir}" if cache_dir else ""))
     start = time.perf_counter()
@@ -373,7 +376,8 @@ def cmd_generate(args) -> int:
     spent = sampler.privacy_spent_
     write_json({
         "tool": f"{PROG} {__version__}", "input": str(args.data), "output": str(out),
-        "n_rows_input": len(frame), "n_rows_output": len(synthetic), "target": target,
+        "n_rows_input": len(frame) if count_is_public else None, "n_rows_output": len(synthetic),
+        "neighbours": args.neighbours, "target": target,
         "model": args.llm, "method": sampler.method_.name, "method_class": type(sampler.method_).__name__,
         "method_params": sampler.method_.get_params(),
         "budget": {"epsilon": args.epsilon, "delta": args.delta},
@@ -555,6 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "them from the data's min and max: NOT differentially private")
     gen.add_argument("--categories", metavar="JSON",
                      help='public categories {"col": ["a", "b"]} (else DP selection spends budget)')
+    gen.add_argument("--neighbours", choices=("replace-one", "add/remove"), default="replace-one",
+                     help="neighbouring relation of the guarantee (add/remove: the row count is private too; "
+                          "needs a declared domain and the marginals method)")
     gen.add_argument("--seed", type=_seed, default=None,
                      help="reproducible noise, NOT secure (default: cryptographically secure)")
     gen.add_argument("--cache-dir", metavar="DIR",

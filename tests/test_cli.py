@@ -76,6 +76,19 @@ def test_generate_custom_record_path_and_default_rows(files, tmp_path):
     assert data["target"] is None and data["secure_noise"] is True
 
 
+def test_generate_add_remove_keeps_the_row_count_private(files, tmp_path):
+    out = tmp_path / "ar.csv"
+    schema = tmp_path / "schema.json"  # add/remove needs the whole domain declared (the reviewed schema)
+    assert main(["schema", str(files / "train.csv"), "--target", "income", "--out", str(schema)]) == 0
+    assert main(["generate", str(files / "train.csv"), "--out", str(out), "--target", "income", "--llm", FAKE_MODEL,
+                 "--schema", str(schema), "--neighbours", "add/remove", "--seed", "0"]) == 0
+    record = json.loads((tmp_path / "ar.csv.privacy.json").read_text())
+    assert record["neighbours"] == "add/remove" and record["n_rows_input"] is None
+    assert record["ledger"][0]["label"].startswith("Gaussian record count")
+    n_rows = len(pd.read_csv(out))  # the noisy count, not the 200 input rows
+    assert n_rows == record["n_rows_output"] and n_rows != 200 and abs(n_rows - 200) < 200
+
+
 @pytest.mark.slow  # epsilon=8 (DP kinds and bounds of 200 rows): seconds of noise calibration
 def test_generate_with_undeclared_bounds_is_dp_and_bounds_data_is_an_opt_in(files, tmp_path, capsys):
     # 200 rows: epsilon 8 lets DP tell the number columns (read as strings) and their bounds
