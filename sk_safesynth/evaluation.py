@@ -155,7 +155,8 @@ def privacy_utility_report(
     -------
     DataFrame
         One row per epsilon (``setting="synthetic"``), plus the baseline: ``epsilon``,
-        ``epsilon_spent``, ``delta_spent``, ``mu_spent``, ``utility``, ``n_synthetic``,
+        ``epsilon_spent``, ``delta_spent``, ``mu_spent``, ``utility``, ``scoring`` (the
+        metric of ``utility``), ``n_synthetic``,
         ``fit_seconds``, ``mia_seconds`` and the columns of :meth:`MIAResult.to_dict`
         (``mia_auc``, ``mia_auc_low``, ``mia_auc_high``, ``mia_advantage``,
         ``tpr_at_fpr_0.01``, ``bound_tpr_at_fpr_0.01``, ``bound_auc``, ...).
@@ -178,7 +179,9 @@ def privacy_utility_report(
         rows.append({**row, "epsilon": float(epsilon), "fit_seconds": fit_seconds})
         if on_release is not None:
             on_release(Release(float(epsilon), fitted, X_syn, y_syn, rows[-1], result))
-    return pd.DataFrame(rows)
+    # the metric travels with the numbers: plots and reports name it
+    return pd.DataFrame(rows).assign(scoring=scoring if isinstance(scoring, str) else getattr(
+        scoring, "__name__", type(scoring).__name__))
 
 
 def default_scoring(y) -> str:
@@ -303,16 +306,17 @@ def plot_privacy_utility(df: pd.DataFrame, ax: Any = None) -> Any:
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 4))
     syn = df[df["setting"] == "synthetic"].sort_values("epsilon")
-    ax.plot(syn["epsilon"], syn["utility"], "o-", color="C0", label="utility (TSTR)")
+    metric = str(df["scoring"].iloc[0]) if "scoring" in df and len(df) else "utility"
+    ax.plot(syn["epsilon"], syn["utility"], "o-", color="C0", label=f"{metric}, trained on synthetic")
     real = df[df["setting"] == "real"]
     if len(real):
-        ax.axhline(real["utility"].iloc[0], color="C0", ls=":", label="utility (real)")
+        ax.axhline(real["utility"].iloc[0], color="C0", ls=":", label=f"{metric}, trained on real")
     ax.set_xscale("log")
     # label the epsilons that were run, not log-scale minor ticks that overlap
     ax.set_xticks(syn["epsilon"].to_numpy(), [f"{e:g}" for e in syn["epsilon"]])
     ax.minorticks_off()
     ax.set_xlabel("epsilon")
-    ax.set_ylabel("utility", color="C0")
+    ax.set_ylabel(f"{metric} on real test rows", color="C0")
 
     risk = ax.twinx()
     risk.plot(syn["epsilon"], syn["mia_auc"], "s-", color="C3", label="attack AUC")

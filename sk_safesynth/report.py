@@ -1,8 +1,9 @@
 """Reports of the command line: Markdown/HTML documents, JSON results and PNG plots.
 
 The plots are the library's own (:func:`sk_safesynth.evaluation.plot_privacy_utility`
-and :meth:`sk_safesynth.MIAResult.plot_roc`); this module only lays them out, saves
-them with the non-interactive Agg backend and writes the documents around them.
+and :meth:`sk_safesynth.MIAResult.plot_roc`); this module only lays them out on
+``matplotlib.figure.Figure`` objects (no pyplot state, no global backend switch: a
+notebook keeps its inline plots), saves them and writes the documents around them.
 """
 
 from __future__ import annotations
@@ -20,21 +21,22 @@ import numpy as np
 import pandas as pd
 
 
-def _pyplot():
-    import matplotlib
+def _figure(**kwargs):
+    """A figure outside pyplot: drawn and saved by its own Agg canvas, never shown, never global."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")  # files only: never open a window, works without a display
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(**kwargs)
 
 
 def save_figure(fig: Any, path: str | Path) -> Path:
-    """Save a matplotlib figure as PNG and close it (frees memory in long runs)."""
+    """Save a matplotlib figure as PNG; one made by pyplot is closed (frees memory in long runs)."""
     path = Path(path)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    _pyplot().close(fig)
+    if getattr(fig.canvas, "manager", None) is not None:  # registered with pyplot
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
     return path
 
 
@@ -50,8 +52,9 @@ def save_privacy_utility_plot(df: pd.DataFrame, path: str | Path) -> Path:
     """
     from sk_safesynth.evaluation import plot_privacy_utility
 
-    _pyplot()
-    return save_figure(plot_privacy_utility(df), path)
+    fig = _figure(figsize=(6, 4))
+    plot_privacy_utility(df, ax=fig.add_subplot())
+    return save_figure(fig, path)
 
 
 def save_roc_plot(results: dict[str, Any], path: str | Path, *, log: bool = False) -> Path:
@@ -66,8 +69,8 @@ def save_roc_plot(results: dict[str, Any], path: str | Path, *, log: bool = Fals
     log : bool, default=False
         Log-log axes (the low false-positive regime).
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 5), squeeze=False)
+    fig = _figure(figsize=(5 * len(results), 5))
+    axes = fig.subplots(1, len(results), squeeze=False)
     for ax, (title, result) in zip(axes[0], results.items()):
         result.plot_roc(ax=ax, log=log)
         ax.set_title(f"{title}\n{ax.get_title()}", fontsize="medium")

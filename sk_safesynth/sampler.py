@@ -211,8 +211,8 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
 
-    def __init__(self, llm=DEFAULT_MODEL, epsilon=1.0, delta=1e-5, method="auto", bounds=None, categories=None,
-                 kinds=None, missing=None, *, n_samples=None, domain_budget=0.2, max_text_length=1000,
+    def __init__(self, llm=DEFAULT_MODEL, *, epsilon=1.0, delta=1e-5, method="auto", bounds=None, categories=None,
+                 kinds=None, missing=None, n_samples=None, domain_budget=0.2, max_text_length=1000,
                  neighbours="replace-one", n_jobs=None, cache_dir=None, llm_kwargs=None, verbose=0,
                  random_state=None):
         self.llm = llm

@@ -82,3 +82,23 @@ def test_report_has_one_row_per_epsilon_and_baseline(data):
     assert math.isnan(df["mia_auc"].iloc[0])
     fig = plot_privacy_utility(df)
     assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "log"
+    assert set(df["scoring"]) == {"roc_auc"} and "roc_auc" in fig.axes[0].get_ylabel()
+
+
+def test_report_plots_leave_the_backend_and_pyplot_alone(data, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from sk_safesynth.report import save_privacy_utility_plot, save_roc_plot
+
+    df = privacy_utility_report(GaussianCopySampler(), LogisticRegression(), *data, [1.0, 10.0],
+                                mia=MIAScorer("dcr", fpr_levels=(0.01,)), random_state=0)
+    backend, open_figures = matplotlib.get_backend(), plt.get_fignums()
+    matplotlib.use("svg")  # a notebook's inline backend stands for any user's choice
+    try:
+        save_privacy_utility_plot(df, tmp_path / "pu.png")
+        result = MIAScorer("dcr", random_state=0).evaluate(*[d.assign(y=0) for d in (data[0], data[0], data[2])])
+        save_roc_plot({"epsilon = 1": result}, tmp_path / "roc.png")
+        assert matplotlib.get_backend() == "svg" and plt.get_fignums() == open_figures
+    finally:
+        matplotlib.use(backend)
+    assert (tmp_path / "pu.png").stat().st_size > 1000 and (tmp_path / "roc.png").stat().st_size > 1000
