@@ -9,7 +9,7 @@ from sk_safesynth.schema import infer_schema
 from sk_safesynth.synth import Marginals, NoisyICL, PrivateEvolution, TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.train_on_synthetic import TrainOnSynthetic, search_privacy
 
-__version__ = "0.7.0"
+__version__ = "0.8.0"
 
 __all__ = [
     "DPSyntheticSampler",

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from sk_safesynth._tags import TableEstimatorMixin
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
-from sk_safesynth.llm.client import redact
+from sk_safesynth.llm.secrets import redact, resolve_secrets, secrets_error, without_secrets
 from sk_safesynth.privacy import PrivacyLedger, PrivacySpent, release_generator, secure_generator
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
 from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
@@ -33,19 +33,28 @@ _USAGE_FIELDS = ("n_calls", "n_cached", "prompt_tokens", "completion_tokens", "c
 
 
 class _MeteredClient:
-    """An LLMClient that adds every run's accounting to a usage dict."""
+    """An LLMClient that adds every run's accounting to a usage dict.
 
-    def __init__(self, client: LLMClient, usage: dict):
+    ``problems`` (unusable secrets, :func:`~sk_safesynth.llm.secrets.resolve_secrets`)
+    make every call fail at once with the reason, before anything reaches the provider.
+    """
+
+    _CALLS = ("generate", "iter_generate", "write", "embed")
+
+    def __init__(self, client: LLMClient, usage: dict, problems: list[str]):
         self._client = client
         self._usage = usage
+        self.problems = problems
 
     def generate(self, *args, **kwargs):
+        self._check()
         result = self._client.generate(*args, **kwargs)
         self._add(result)
         self._usage["rows"] += len(result.rows)
         return result
 
     def write(self, *args, **kwargs):
+        self._check()
         result = self._client.write(*args, **kwargs)
         self._add(result)
         self._usage["texts"] += sum(map(len, result.texts))
@@ -55,7 +64,13 @@ class _MeteredClient:
         for name in _USAGE_FIELDS:
             self._usage[name] += getattr(result, name)
 
+    def _check(self) -> None:
+        if self.problems:
+            raise secrets_error(self.problems)
+
     def __getattr__(self, name):
+        if name in self._CALLS:
+            self._check()
         return getattr(self._client, name)
 
 
@@ -149,7 +164,10 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         any provider option litellm accepts per call (``api_base``, ``api_key``,
         ``api_version``, ``extra_headers``, ...). Secret values (keys, tokens,
         passwords, authorization headers) are shown as ``"***"`` in the repr and are
-        not pickled: set them again after loading, or use environment variables.
+        never pickled: a pickled copy (process workers of ``GridSearchCV``, joblib's
+        loky backend, dask) fails at its first LLM call saying so. Give them as
+        references to environment variables, ``{"api_key": "env:OPENAI_API_KEY"}``,
+        which are pickled as is and resolved in the process that calls the provider.
     verbose : int, default=0
         Progress bars when > 0.
     random_state : None, int, Generator or RandomState, default=None
@@ -292,11 +310,14 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
             raise ValueError(f"delta=0 needs a pure-DP method such as NoisyICL(mechanism='laplace'); {method!r} "
                              "uses the Gaussian mechanism, which needs delta > 0")
         method.check_schema(schema)
+        client = self._client()
+        if client.problems and method.needs_llm(schema):  # before the method spends anything
+            raise secrets_error(client.problems)
         if self.neighbours == "add/remove" and method.name != "marginals":
             raise ValueError(f"neighbours='add/remove' is supported by method='marginals' only, not {method.name!r}")
         frame = other_values(table.frame[schema.names], schema)
         context = FitContext(frame=frame, schema=schema, target=table.target, ledger=ledger,
-                             epsilon=epsilon * (1 - share), delta=delta * (1 - share), rng=rng, client=self._client(),
+                             epsilon=epsilon * (1 - share), delta=delta * (1 - share), rng=rng, client=client,
                              secure=self.random_state is None, public_seed=self._public_seed(),
                              neighbours=self.neighbours)
         self.method_ = method.fit(context)
@@ -377,9 +398,9 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         return secure_generator() if stream is None else stream
 
     def _client(self) -> _MeteredClient:
-        client = LLMClient(self.llm, n_jobs=self.n_jobs, cache_dir=self.cache_dir, verbose=self.verbose,
-                           **(self.llm_kwargs or {}))
-        return _MeteredClient(client, self.llm_usage_)
+        options, problems = resolve_secrets(self.llm_kwargs)
+        client = LLMClient(self.llm, n_jobs=self.n_jobs, cache_dir=self.cache_dir, verbose=self.verbose, **options)
+        return _MeteredClient(client, self.llm_usage_, problems)
 
     def __repr__(self, N_CHAR_MAX=700):
         # Provider secrets never reach a repr (notebooks, logs, GridSearchCV output); a shallow
@@ -390,14 +411,5 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: the live object keeps its secrets
-        state["llm_kwargs"] = _without_secrets(state.get("llm_kwargs"))
+        state["llm_kwargs"] = without_secrets(state.get("llm_kwargs"))
         return state
-
-
-
-def _without_secrets(options):
-    """``options`` less every secret value (for pickles)."""
-    if not isinstance(options, dict):
-        return options
-    redacted = redact(options)
-    return {k: (_without_secrets(v) if isinstance(v, dict) else v) for k, v in options.items() if redacted[k] != "***"}

@@ -109,6 +109,57 @@ def test_secrets_stay_out_of_reprs_and_pickles(server):
     assert sampler.llm_kwargs["api_key"] == API_KEY  # the live object keeps working
 
 
+def _icl_sampler(server, **options):
+    return DPSyntheticSampler("openai/local-model", method=NoisyICL(rows_per_call=5), bounds={"age": (18, 80)},
+                              categories={"city": ["Paris", "Lyon"], "label": ["yes", "no"]}, missing=False,
+                              llm_kwargs={**_options(server), **options}, random_state=0)
+
+
+def test_a_pickled_sampler_resolves_secret_references_in_its_process(server, monkeypatch):
+    monkeypatch.setenv("SKS_TEST_PROVIDER_KEY", API_KEY)
+    blob = pickle.dumps(_icl_sampler(server, api_key="env:SKS_TEST_PROVIDER_KEY"))
+    assert API_KEY.encode() not in blob and b"env:SKS_TEST_PROVIDER_KEY" in blob
+    out = pickle.loads(blob).fit(*_table()).sample(10)
+    assert len(out) == 10 and server.requests
+    assert all(r["headers"]["authorization"] == f"Bearer {API_KEY}" for r in server.requests)
+
+
+def test_a_pickled_sampler_without_its_secret_fails_at_once_saying_why(server, monkeypatch):
+    restored = pickle.loads(pickle.dumps(_icl_sampler(server)))
+    with pytest.raises(RuntimeError, match=r"llm_kwargs\['api_key'\] was left out when this sampler was pickled"
+                                           r".*env:OPENAI_API_KEY"):
+        restored.fit(*_table())
+    monkeypatch.delenv("SKS_UNSET_VARIABLE", raising=False)
+    with pytest.raises(RuntimeError, match="SKS_UNSET_VARIABLE, which is not set"):
+        _icl_sampler(server, api_key="env:SKS_UNSET_VARIABLE").fit(*_table())
+    assert not server.requests  # nothing reached the provider
+    # a method that never calls the LLM does not need the credentials
+    marginals = DPSyntheticSampler("openai/local-model", method=Marginals(), bounds={"age": (18, 80)},
+                                   categories={"city": ["Paris", "Lyon"], "label": ["yes", "no"]}, missing=False,
+                                   llm_kwargs={"api_key": API_KEY}, random_state=0)
+    assert len(pickle.loads(pickle.dumps(marginals)).fit(*_table()).sample(5)) == 5
+
+
+@pytest.mark.slow  # two worker processes import the library
+def test_process_parallel_grid_search_against_a_real_endpoint(server, monkeypatch):
+    from joblib import parallel_backend
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from sk_safesynth import TrainOnSynthetic
+
+    monkeypatch.setenv("SKS_TEST_PROVIDER_KEY", API_KEY)  # inherited by the freshly spawned workers
+    model = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression())
+    search = GridSearchCV(TrainOnSynthetic(_icl_sampler(server, api_key="env:SKS_TEST_PROVIDER_KEY"), model),
+                          {"sampler__epsilon": [1.0, 4.0]}, cv=2, n_jobs=2, error_score="raise")
+    with parallel_backend("loky"):
+        search.fit(*_table())
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    assert server.requests and all(r["headers"]["authorization"] == f"Bearer {API_KEY}" for r in server.requests)
+
+
 def test_repr_never_touches_the_live_secrets():
     """repr redacts a copy: a fit running in another thread never sees the mask as its key."""
     options = {"api_key": "sk-LIVE-SECRET", "temperature": 0.5}

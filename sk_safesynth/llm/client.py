@@ -20,6 +20,7 @@ from sk_safesynth.exceptions import LLMBudgetExceeded, LLMGenerationError
 from sk_safesynth.llm.backend import DEFAULT_MODEL, LOCAL_PROVIDER, get_litellm
 from sk_safesynth.llm.cache import ResponseCache
 from sk_safesynth.llm.capture import record_prompt
+from sk_safesynth.llm.secrets import redact
 from sk_safesynth.llm.prompts import (
     DOCUMENT_INSTRUCTION,
     build_document,
@@ -690,24 +691,6 @@ def retry_after(error) -> float | None:
     except (TypeError, ValueError):
         return None
     return None
-
-
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization", "credential")
-
-
-def redact(options):
-    """``options`` (a dict of provider options) with secret values replaced by ``"***"``."""
-    if not isinstance(options, dict):
-        return options
-    out = {}
-    for name, value in options.items():
-        if isinstance(value, dict):
-            out[name] = redact(value)
-        elif any(word in str(name).lower() for word in _SECRET_WORDS) and value is not None:
-            out[name] = "***"
-        else:
-            out[name] = value
-    return out
 
 
 def _cost(litellm, response, client: LLMClient) -> float:

@@ -82,6 +82,10 @@ class GenerationMethod(BaseEstimator):
         """Whether the method's mechanisms need ``delta > 0`` (Gaussian ones do)."""
         return True
 
+    def needs_llm(self, schema: TableSchema) -> bool:
+        """Whether fitting or sampling ``schema`` calls the LLM (its credentials must then work)."""
+        return True
+
     def check_schema(self, schema: TableSchema) -> None:
         """Raise ``ValueError`` when the method cannot synthesise ``schema``."""
 

@@ -184,6 +184,9 @@ class Marginals(GenerationMethod):
         if all(c.kind == "text" for c in schema):
             raise ValueError("method='marginals' needs at least one non-text column")
 
+    def needs_llm(self, schema: TableSchema) -> bool:
+        return self.pool_size > 0 or any(c.kind == "text" for c in schema)
+
     def _engine(self) -> str:
         if self.inference == "auto":
             return "pgm" if pgm.available() else "closed_form"
