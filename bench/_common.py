@@ -39,3 +39,11 @@ def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def append_record(path: Path, records: list, record: dict) -> None:
+    """Print ``record``, add it to ``records`` and rewrite ``path`` with them (a resumable bench's JSON)."""
+    print(json.dumps(record), flush=True)
+    records.append(record)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps({"records": records}, indent=2))

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _common import append_record
 from small_tables import JUDGES, TUNED, available, load, public_domain, score, split
 
 RESULTS = Path(__file__).resolve().parent / "results" / "small_tables_aim.json"
@@ -103,10 +104,7 @@ def main() -> None:
                     record = {"table": name, "rows": len(X_train), "method": method, "epsilon": epsilon,
                               "seed": seed, "gb_auc": auc, "seconds": seconds, "bins": args.bins,
                               "neighbours": "add/remove"}
-                    print(json.dumps(record), flush=True)
-                    records.append(record)
-                    RESULTS.parent.mkdir(exist_ok=True)
-                    RESULTS.write_text(json.dumps({"records": records}, indent=2))
+                    append_record(RESULTS, records, record)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from _common import append_record
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "sk_safesynth" / "datasets"))  # the data module only: no package imports
 from adult import ADULT_BOUNDS, ADULT_CATEGORIES, ADULT_TARGET  # noqa: E402
@@ -151,10 +153,7 @@ def main():
                           **options}
                 record.update(tstr(sample.drop(columns=[ADULT_TARGET]), sample[ADULT_TARGET], X_test, y_test))
                 record.update(fidelity(sample, train))
-                print(json.dumps(record), flush=True)
-                records.append(record)
-                RESULTS.parent.mkdir(exist_ok=True)
-                RESULTS.write_text(json.dumps({"records": records}, indent=2))
+                append_record(RESULTS, records, record)
 
 
 if __name__ == "__main__":

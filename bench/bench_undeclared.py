@@ -25,14 +25,12 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_wine
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from _common import print_table, write_json
+from small_tables import score
 from sk_safesynth import DPSyntheticSampler, infer_schema
 from sk_safesynth.datasets import load_adult
 from sk_safesynth.synth.domain import DomainError
@@ -52,44 +50,6 @@ def tables() -> dict[str, tuple[pd.DataFrame, pd.Series]]:
         frame = load_adult("train", n_rows=rows)
         out[f"adult-{rows}"] = (frame.drop(columns=["income"]), frame["income"])
     return out
-
-
-def encode(X: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Numbers as floats, everything else as pandas categories of the reference's values (for GB)."""
-    out = {}
-    for column in reference.columns:
-        if pd.api.types.is_numeric_dtype(reference[column]) and not pd.api.types.is_bool_dtype(reference[column]):
-            values = pd.to_numeric(X[column], errors="coerce").astype(float)
-            # a column DP released nothing of comes out all missing: uninformative (GB cannot bin all-NaN)
-            out[column] = values.fillna(0.0) if values.isna().all() else values
-        elif pd.api.types.is_datetime64_any_dtype(reference[column]):
-            stamps = pd.to_datetime(X[column], errors="coerce")
-            out[column] = (stamps - pd.Timestamp(0)).dt.total_seconds().fillna(0.0)
-        else:
-            levels = sorted(reference[column].dropna().astype(str).unique())
-            out[column] = pd.Categorical(X[column].astype(str).where(X[column].notna()), categories=levels)
-    return pd.DataFrame(out)
-
-
-def score(X_train, y_train, X_test, y_test, seed: int) -> float:
-    model = HistGradientBoostingClassifier(categorical_features="from_dtype", random_state=seed)
-    classes = sorted(pd.Series(y_test).astype(str).unique())
-    y_train = pd.Series(y_train).astype(str)
-    if y_train.nunique() < 2:
-        return 0.5
-    model.fit(encode(X_train, X_test), y_train)
-    proba = model.predict_proba(encode(X_test, X_test))
-    known = list(model.classes_)
-    if len(classes) == 2:
-        positive = classes[1]
-        p = proba[:, known.index(positive)] if positive in known else np.zeros(len(X_test))
-        return float(roc_auc_score(pd.Series(y_test).astype(str) == positive, p))
-    full = np.zeros((len(X_test), len(classes)))
-    for i, c in enumerate(classes):
-        if c in known:
-            full[:, i] = proba[:, known.index(c)]
-    full = full / np.clip(full.sum(axis=1, keepdims=True), 1e-12, None)
-    return float(roc_auc_score(pd.Series(y_test).astype(str), full, multi_class="ovr", labels=classes))
 
 
 def run(name, X, y, epsilon, seed, mode) -> dict:

@@ -95,13 +95,17 @@ def public_domain(X_train: pd.DataFrame, y_train: pd.Series) -> tuple[dict, dict
     return bounds, categories
 
 
-def _encode(X: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
-    """Numbers as floats, everything else as pandas categories of the reference's values."""
+def encode(X: pd.DataFrame, reference: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as floats, dates as seconds, everything else as pandas categories of the reference's values."""
     out = {}
     for column in reference.columns:
         if pd.api.types.is_numeric_dtype(reference[column]) and not pd.api.types.is_bool_dtype(reference[column]):
             values = pd.to_numeric(X[column], errors="coerce").astype(float)
+            # a column DP released nothing of comes out all missing: uninformative (GB cannot bin all-NaN)
             out[column] = values.fillna(0.0) if values.isna().all() else values
+        elif pd.api.types.is_datetime64_any_dtype(reference[column]):
+            stamps = pd.to_datetime(X[column], errors="coerce")
+            out[column] = (stamps - pd.Timestamp(0)).dt.total_seconds().fillna(0.0)
         else:
             levels = sorted(reference[column].dropna().astype(str).unique())
             out[column] = pd.Categorical(X[column].astype(str).where(X[column].notna()), categories=levels)
@@ -115,8 +119,8 @@ def score(X_train: pd.DataFrame, y_train, X_test: pd.DataFrame, y_test, seed: in
     y_train = pd.Series(np.asarray(y_train)).astype(str)
     if y_train.nunique() < 2:
         return 0.5
-    model.fit(_encode(X_train, X_test), y_train)
-    proba = model.predict_proba(_encode(X_test, X_test))
+    model.fit(encode(X_train, X_test), y_train)
+    proba = model.predict_proba(encode(X_test, X_test))
     known = list(model.classes_)
     full = np.zeros((len(X_test), len(classes)))
     for i, c in enumerate(classes):
