@@ -13,7 +13,7 @@ import pytest
 
 from sk_safesynth import DPSyntheticSampler, LLMGenerationError
 from sk_safesynth.llm import GenerationTask, LLMClient
-from sk_safesynth.llm import client as client_module
+from sk_safesynth.llm import transport
 from sk_safesynth.llm.prompts import parse_rows
 from sk_safesynth.llm.testing import FAKE_MODEL, FAULTS, UNKNOWN_CATEGORY, install_fake_provider
 from sk_safesynth.schema import ColumnSpec, TableSchema
@@ -160,7 +160,7 @@ def test_time_limit_stops_backoff_early(monkeypatch):
     install_fake_provider(fault_rate=1.0, faults=("rate_limit",))
     schema = TableSchema((ColumnSpec("n", "integer", 0, 9),))
     slept = []
-    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    monkeypatch.setattr(transport.time, "sleep", slept.append)
     with pytest.raises(LLMGenerationError, match="time limit"):
         LLMClient(FAKE_MODEL, max_retries=10, backoff=1.0, time_limit=0.5).generate(
             schema, [GenerationTask(None, 1)], seed=0)

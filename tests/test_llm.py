@@ -151,15 +151,60 @@ def test_embed_local_is_normalised_and_data_independent():
     np.testing.assert_allclose(LLMClient().embed(["zeta"])[0], vectors[2])
 
 
-def test_import_does_not_load_litellm_and_registers_on_import():
+def test_import_loads_no_litellm_and_changes_nothing_process_wide():
+    """No import hook and no environment change at import; registration is an explicit call,
+    and the offline price-map setting lasts only while litellm is imported."""
     code = (
-        "import sys, sk_safesynth.llm as L; assert 'litellm' not in sys.modules; "
-        "import litellm; assert any(p['provider'] == L.DEFAULT_MODEL.split('/')[0] "
-        "for p in litellm.custom_provider_map); import os; "
-        "assert os.environ['LITELLM_LOCAL_MODEL_COST_MAP'] == 'True'"
+        "import os, sys; import sk_safesynth, sk_safesynth.llm as L; "
+        "assert 'litellm' not in sys.modules; "
+        "assert not any(type(f).__module__.startswith('sk_safesynth') for f in sys.meta_path), sys.meta_path; "
+        "assert 'LITELLM_LOCAL_MODEL_COST_MAP' not in os.environ; "
+        "litellm = L.register_local_provider(); "
+        "assert any(p['provider'] == L.DEFAULT_MODEL.split('/')[0] for p in litellm.custom_provider_map); "
+        "assert 'LITELLM_LOCAL_MODEL_COST_MAP' not in os.environ; "
+        "from litellm.litellm_core_utils.get_model_cost_map import get_model_cost_map_source_info as info; "
+        "assert info()['source'] == 'local', info()"
     )
     env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=120)
+
+
+def test_no_import_cycle_in_the_package():
+    """The modules of sk_safesynth import each other in no cycle, counting imports inside functions."""
+    import ast
+    import pathlib
+
+    import sk_safesynth
+
+    root = pathlib.Path(sk_safesynth.__file__).parent
+    modules = {".".join(("sk_safesynth", *p.relative_to(root).with_suffix("").parts)).removesuffix(".__init__"): p
+               for p in root.rglob("*.py")}
+    graph = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):  # lazy imports too: a dependency all the same
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sk_safesynth"):
+                targets |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in modules else node.module
+                            for a in node.names}
+            elif isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names if a.name.startswith("sk_safesynth")}
+        # a package's __init__ runs before its modules, so importing a submodule imports its parents
+        graph[name] = {t for t in targets if t in modules and t != name}
+    state: dict[str, int] = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in graph[node]:
+            if state.get(nxt) == 1 and not nxt.startswith(node + ".") and not node.startswith(nxt + "."):
+                cycle = stack[stack.index(nxt):] + [nxt]
+                raise AssertionError(f"import cycle: {' -> '.join(cycle)}")
+            if nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for name in graph:
+        if name not in state:
+            visit(name, [name])
 
 
 def test_no_litellm_init_pth_in_site_packages():
@@ -191,3 +236,41 @@ def test_cache_key_is_the_call_alone(fake, tmp_path):
     again = client(cache_dir=tmp_path).generate(SCHEMA, [GenerationTask(EXAMPLES, 4)], seed=7)
     assert fake.n_calls == calls + 1 and again.n_cached == 0
     assert json.loads(files[0].read_text())["texts"]
+
+
+def test_response_cache_is_bounded_and_can_be_inspected_and_cleared(tmp_path):
+    from sk_safesynth.llm.cache import ResponseCache
+
+    cache = ResponseCache(tmp_path, max_bytes=4000)
+    record = {"texts": ["x" * 300], "prompt_tokens": 1, "completion_tokens": 1, "cost": 0.0}
+    keys = [ResponseCache.key({"model": "m"}, {"prompt": str(i)}, {}) for i in range(30)]
+    for i, key in enumerate(keys):
+        cache.put(key, record)
+        os.utime(cache._path(key), (i, i))  # a known order of use
+    assert cache.get(keys[0]) is not None  # read last: now the most recently used
+    assert cache.prune() > 0
+    info = cache.info()
+    assert info["bytes"] <= 0.9 * 4000 and 0 < info["records"] < 30
+    assert cache.get(keys[0]) is not None and cache.get(keys[1]) is None  # the least recently used went first
+    assert cache.clear() == info["records"] and cache.info()["records"] == 0
+    with pytest.raises(ValueError, match="max_bytes"):
+        ResponseCache(tmp_path, max_bytes=0)
+
+
+def test_public_memos_are_bounded_and_keyed_by_provider_identity():
+    from sk_safesynth.llm.cache import MEMOS, PublicMemo, clear_memos, memo_info
+
+    memo = PublicMemo("test memo", max_entries=2)
+    try:
+        for key in "abc":
+            memo.put(key, key.upper())
+        assert memo.get("a") is None and memo.get("c") == "C" and len(memo) == 2
+        assert memo_info()["test memo"] == {"entries": 2, "max_entries": 2}
+        clear_memos()
+        assert len(memo) == 0
+    finally:
+        MEMOS.remove(memo)
+    here = LLMClient("openai/m", api_base="http://a/v1", api_key="sk-1")
+    there = LLMClient("openai/m", api_base="http://b/v1", api_key="sk-1")
+    assert here.provider_identity() != there.provider_identity()
+    assert "sk-1" not in repr(here.provider_identity())

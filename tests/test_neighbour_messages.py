@@ -269,7 +269,7 @@ def _text_frame(n=20):
 @pytest.fixture
 def fake_embedding(monkeypatch):
     """litellm.embedding replaced by a local function that records what it was sent."""
-    from sk_safesynth.llm.client import get_litellm
+    from sk_safesynth.llm.backend import get_litellm
 
     litellm = get_litellm()
     sent: list[str] = []

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from sk_safesynth import DPSyntheticSampler, Marginals, NoisyICL
-from sk_safesynth.llm import LLMClient, client as client_module
+from sk_safesynth.llm import LLMClient, transport
 from sk_safesynth.llm.testing import random_value
 
 API_KEY = "sk-test-SECRET-4242"
@@ -26,6 +26,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[dict] = []
         self.throttle = 0  # answer this many requests with 429 + Retry-After first
+        self.failing = 0  # answer this many requests with 500 first
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -39,6 +40,9 @@ class _Handler(BaseHTTPRequestHandler):
                                 "body": body})
         if self.headers.get("Authorization") != f"Bearer {API_KEY}":
             return self._send(401, {"error": {"message": "bad key", "type": "invalid_request_error"}})
+        if server.failing > 0:
+            server.failing -= 1
+            return self._send(500, {"error": {"message": "down", "type": "server_error"}})
         if server.throttle > 0:
             server.throttle -= 1
             return self._send(429, {"error": {"message": "slow down", "type": "rate_limit"}}, {"Retry-After": "2"})
@@ -198,7 +202,7 @@ def test_retries_honour_retry_after(server, monkeypatch):
     from sk_safesynth.schema import ColumnSpec, TableSchema
 
     slept = []
-    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    monkeypatch.setattr(transport.time, "sleep", slept.append)
     server.throttle = 1
     schema = TableSchema((ColumnSpec("age", "integer", 18, 80),))
     result = LLMClient("openai/local-model", **{**_options(server), "num_retries": 0}).generate(
@@ -226,3 +230,40 @@ def test_cli_passes_llm_options(server, tmp_path, capsys):
     out = capsys.readouterr()
     assert API_KEY not in record + out.out + out.err
     assert server.requests
+
+
+def test_one_retry_layer_gives_exactly_max_retries_retries(server, monkeypatch):
+    """Neither litellm nor the OpenAI SDK retries under the client: a failing server sees
+    max_retries + 1 attempts of a call, no more."""
+    from sk_safesynth import LLMGenerationError
+    from sk_safesynth.llm import GenerationTask
+    from sk_safesynth.schema import ColumnSpec, TableSchema
+
+    monkeypatch.setattr(transport.time, "sleep", lambda s: None)
+    server.failing = 100
+    schema = TableSchema((ColumnSpec("age", "integer", 18, 80),))
+    with pytest.raises(LLMGenerationError, match="after 3 attempts"):
+        LLMClient("openai/local-model", **_options(server)).generate(schema, [GenerationTask(None, 1)])
+    assert len(server.requests) == 3
+    server.failing, server.requests[:] = 2, []  # two failures, then an answer: three attempts, one result
+    result = LLMClient("openai/local-model", **_options(server)).generate(schema, [GenerationTask(None, 1)])
+    assert len(result.rows) == 1 and len(server.requests) == 3
+
+
+def test_two_servers_behind_one_model_name_share_no_cached_answer(server, tmp_path):
+    from sk_safesynth.llm import GenerationTask
+    from sk_safesynth.schema import ColumnSpec, TableSchema
+
+    other = _Server()
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        schema = TableSchema((ColumnSpec("age", "integer", 18, 80),))
+        for srv in (server, server, other):
+            result = LLMClient("openai/local-model", cache_dir=tmp_path, **_options(srv)).generate(
+                schema, [GenerationTask(None, 2)], seed=0)
+            assert len(result.rows) == 2
+        assert len(server.requests) == 1  # its second run came from the cache
+        assert len(other.requests) == 1  # the same call to another api_base is not answered from it
+    finally:
+        other.shutdown()
+        other.server_close()

@@ -1,74 +1,78 @@
-"""Lazy access to litellm and registration of sk-safesynth's litellm providers.
+"""Access to litellm, with sk-safesynth's providers registered explicitly.
 
-litellm takes about 2 s to import, so nothing here imports it eagerly. Instead,
-:func:`install_import_hook` (run by ``import sk_safesynth.llm``) arranges for the
-embedded model's provider to be registered the moment anyone imports litellm, so
-``import sk_safesynth.llm; import litellm; litellm.completion(model=DEFAULT_MODEL)``
-works while ``import sk_safesynth.llm`` itself stays cheap.
+litellm takes about 2 s to import, so nothing imports it at ``import sk_safesynth``.
+:func:`get_litellm` imports it on first use and registers the embedded model's
+provider (``litellm.custom_provider_map``); a user who calls litellm directly with
+:data:`~sk_safesynth.llm.DEFAULT_MODEL` calls :func:`register_local_provider` first.
+No import hook, no process-wide setting: when this module imports litellm itself, it
+asks litellm for its bundled price map (no network fetch at import) for the duration
+of that import only, and leaves the environment as it found it.
 """
 
 from __future__ import annotations
 
-import importlib.abc
 import os
 import sys
 import threading
 from types import ModuleType
 from typing import Any
 
-DEFAULT_MODEL = "sksafesynth/gemma3-270m"
-LOCAL_PROVIDER = DEFAULT_MODEL.split("/", 1)[0]
+from sk_safesynth.llm.local_model import LOCAL_PROVIDER
 
 _register_lock = threading.RLock()
+_OFFLINE_PRICE_MAP = "LITELLM_LOCAL_MODEL_COST_MAP"
 
 
-def _prepare_environment() -> None:
-    # Never fetch the cost map from the network (offline use, no surprise egress).
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-
-def get_litellm() -> ModuleType:
-    """Import litellm (once) and make sure our providers are registered."""
-    _prepare_environment()
-    import litellm
-
-    register_provider(LOCAL_PROVIDER, _local_handler)
+def _import_litellm() -> Any:
+    if "litellm" in sys.modules:
+        return sys.modules["litellm"]
+    before = os.environ.get(_OFFLINE_PRICE_MAP)
+    os.environ.setdefault(_OFFLINE_PRICE_MAP, "True")  # litellm reads it only while it is imported
+    try:
+        import litellm
+    finally:
+        if before is None:
+            os.environ.pop(_OFFLINE_PRICE_MAP, None)
     return litellm
 
 
-def _local_handler():
-    module = sys.modules.get("sk_safesynth.llm.local_provider")
-    if module is not None and not hasattr(module, "LocalModelProvider"):
-        # litellm is being imported by local_provider itself, which registers at its end.
-        return None
-    from sk_safesynth.llm.local_provider import LocalModelProvider
-
-    return LocalModelProvider()
+def get_litellm() -> ModuleType:
+    """litellm, imported once, with the embedded model's provider registered."""
+    return register_local_provider()
 
 
-def register_provider(name: str, handler_factory) -> None:
-    """Put a ``litellm.CustomLLM`` in ``litellm.custom_provider_map`` under ``name``.
+def register_local_provider() -> ModuleType:
+    """Register the embedded model under ``"sksafesynth/..."`` in litellm; return litellm.
+
+    Idempotent and cheap after the first call. Needed only to call litellm directly
+    with :data:`~sk_safesynth.llm.DEFAULT_MODEL`: every client of this package calls it.
+    """
+
+    def handler():
+        from sk_safesynth.llm.local_provider import LocalModelProvider
+
+        return LocalModelProvider()
+
+    return register_provider(LOCAL_PROVIDER, handler)
+
+
+def register_provider(name: str, handler_factory) -> ModuleType:
+    """Put a ``litellm.CustomLLM`` in ``litellm.custom_provider_map`` under ``name``; return litellm.
 
     ``handler_factory`` is called only when ``name`` is not registered yet, so
-    registering is idempotent and cheap; it may return None to skip registering. Use :func:`replace_provider` to swap a
-    handler (e.g. a reconfigured fake provider).
+    registering is idempotent. Use :func:`replace_provider` to swap a handler (e.g. a
+    reconfigured fake provider).
     """
-    _prepare_environment()
-    import litellm
-
+    litellm = _import_litellm()
     with _register_lock:
-        if any(item["provider"] == name for item in litellm.custom_provider_map):
-            return
-        handler = handler_factory()
-        if handler is not None:
-            _install(litellm, name, handler)
+        if not any(item["provider"] == name for item in litellm.custom_provider_map):
+            _install(litellm, name, handler_factory())
+    return litellm
 
 
 def replace_provider(name: str, handler) -> None:
     """Register ``handler`` under ``name``, replacing any earlier handler."""
-    _prepare_environment()
-    import litellm
-
+    litellm = _import_litellm()
     with _register_lock:
         litellm.custom_provider_map = [
             item for item in litellm.custom_provider_map if item["provider"] != name
@@ -85,36 +89,3 @@ def _install(litellm: Any, name: str, handler) -> None:
     from litellm.utils import custom_llm_setup
 
     custom_llm_setup()
-
-
-class _RegisterOnImport(importlib.abc.MetaPathFinder):
-    """Meta-path finder that registers our provider right after litellm is imported."""
-
-    def find_spec(self, fullname, path, target=None):
-        if fullname != "litellm":
-            return None
-        sys.meta_path.remove(self)  # one shot; also avoids recursing into ourselves
-        from importlib.util import find_spec
-
-        spec = find_spec(fullname)
-        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
-            return spec
-        loader = spec.loader
-        exec_module = loader.exec_module
-
-        def exec_then_register(module):
-            exec_module(module)
-            register_provider(LOCAL_PROVIDER, _local_handler)
-
-        loader.exec_module = exec_then_register
-        return spec
-
-
-def install_import_hook() -> None:
-    """Register our provider now if litellm is loaded, else as soon as it is imported."""
-    _prepare_environment()
-    if "litellm" in sys.modules:
-        register_provider(LOCAL_PROVIDER, _local_handler)
-        return
-    if not any(isinstance(finder, _RegisterOnImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _RegisterOnImport())

@@ -1,26 +1,25 @@
-"""The LLM client: schema-valid rows from any litellm model, in parallel, with retries,
-budgets and a response cache."""
+"""The LLM client: schema-valid rows and document continuations from any litellm model,
+in parallel, with budgets, a response cache and one loop that re-asks for what is missing."""
 
 from __future__ import annotations
 
-import sys
-import threading
-import time
 import warnings
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence, Sized
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from itertools import islice
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 
-from sk_safesynth.exceptions import LLMBudgetExceeded, LLMGenerationError
-from sk_safesynth.llm.backend import DEFAULT_MODEL, LOCAL_PROVIDER, get_litellm
-from sk_safesynth.llm.cache import ResponseCache
+from sk_safesynth.exceptions import LLMGenerationError
+from sk_safesynth.llm import transport
+from sk_safesynth.llm.backend import get_litellm
+from sk_safesynth.llm.budget import COUNTERS, RunBudget
+from sk_safesynth.llm.cache import DEFAULT_MAX_BYTES
 from sk_safesynth.llm.capture import record_prompt
-from sk_safesynth.llm.secrets import redact
+from sk_safesynth.llm.local_model import DEFAULT_MODEL, LOCAL_PROVIDER
+from sk_safesynth.llm.progress import Progress
 from sk_safesynth.llm.prompts import (
     DOCUMENT_INSTRUCTION,
     build_document,
@@ -31,152 +30,20 @@ from sk_safesynth.llm.prompts import (
     row_response_format,
     summarize_errors,
 )
+from sk_safesynth.llm.results import GenerationResult, GenerationTask, TextResult
+from sk_safesynth.llm.secrets import redact
 from sk_safesynth.schema import TableSchema
 
-# Providers of this package: they always get a response_format.
-_OWN_PROVIDERS = (LOCAL_PROVIDER, "sksafesynth-fake")
-_MAX_BACKOFF = 30.0
 _EMBEDDING_FEATURES = 2**12
 # Calls per chunk of a run: enough to keep 32+ parallel calls busy, few enough that a
 # chunk's prompts and rows are small.
 _CHUNK_CALLS = 512
 PROMPT_STYLES = ("auto", "chat", "document")
+# Provider options that say which server answers (so they key the response cache); secrets never do.
+_ENDPOINT_OPTIONS = ("api_base", "base_url", "api_version", "organization", "custom_llm_provider", "deployment_id",
+                     "region_name", "aws_region_name", "vertex_project", "vertex_location")
 
-
-@dataclass(frozen=True)
-class GenerationTask:
-    """One request for rows.
-
-    Parameters
-    ----------
-    examples : DataFrame or None
-        Rows shown to the model as demonstrations. The caller guarantees they are
-        DP-protected or public: they are sent to the provider as they are.
-    n_rows : int
-        Number of valid rows wanted.
-    hint : str, default=""
-        Extra public instruction text (e.g. "write variations of these rows").
-    """
-
-    examples: pd.DataFrame | None
-    n_rows: int
-    hint: str = ""
-
-    def __post_init__(self):
-        if int(self.n_rows) < 0:
-            raise ValueError(f"n_rows must be >= 0, got {self.n_rows}")
-
-
-@dataclass(kw_only=True)
-class Usage:
-    """Accounting of one LLM run.
-
-    Attributes
-    ----------
-    n_calls : int
-        Completion calls made (cache hits included).
-    n_cached : int
-        Calls answered by the response cache.
-    prompt_tokens, completion_tokens : int
-        Tokens reported by the provider (cache hits excluded).
-    cost : float
-        USD spent according to ``litellm.completion_cost`` (0 when unknown).
-    n_invalid : int
-        Answers that failed validation (rows) or were too short (texts) and were
-        asked for again.
-    """
-
-    n_calls: int = 0
-    n_cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    n_invalid: int = 0
-
-
-@dataclass
-class GenerationResult(Usage):
-    """Rows generated for a list of tasks, with the run's :class:`Usage`.
-
-    Attributes
-    ----------
-    rows : DataFrame
-        Exactly ``sum(task.n_rows)`` valid rows, in schema column order and dtypes,
-        tasks in order.
-    task_index : ndarray of int
-        For each row, the index of the task it came from.
-    """
-
-    rows: pd.DataFrame
-    task_index: np.ndarray
-
-
-@dataclass
-class TextResult(Usage):
-    """Texts written for a list of document prompts, with the run's :class:`Usage`.
-
-    Attributes
-    ----------
-    texts : list of list of str
-        For each prompt, exactly the number of continuations asked for.
-    """
-
-    texts: list[list[str]]
-
-
-@dataclass
-class _Spend:
-    """Accounting of one ``generate`` run, enforcing its budgets.
-
-    Only the calling process updates it (workers return their usage), so it works
-    with every joblib backend; the lock is for joblib's dispatch threads, which read it.
-    """
-
-    token_budget: int | None
-    cost_cap: float | None
-    deadline: float | None = None
-    n_calls: int = 0
-    n_cached: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def problem(self) -> str | None:
-        """Why no further call may be made, or None."""
-        with self.lock:
-            tokens = self.prompt_tokens + self.completion_tokens
-            if self.token_budget is not None and tokens >= self.token_budget:
-                return f"token budget of {self.token_budget} reached ({tokens} tokens used)"
-            if self.cost_cap is not None and self.cost >= self.cost_cap:
-                return f"cost cap of ${self.cost_cap:g} reached (${self.cost:.4f} spent)"
-        return None
-
-    def check(self, client: LLMClient) -> None:
-        problem = self.problem()
-        if problem is not None:
-            raise LLMBudgetExceeded(problem)
-        if _past(self.deadline):
-            raise LLMGenerationError(
-                f"{client.model}: time_limit of {client.time_limit:g} s reached after {self.n_calls} calls"
-            )
-
-    def add(self, usage: dict, cached: bool) -> None:
-        with self.lock:
-            self.n_calls += 1
-            if cached:
-                self.n_cached += 1
-                return
-            self.prompt_tokens += usage["prompt_tokens"]
-            self.completion_tokens += usage["completion_tokens"]
-            self.cost += usage["cost"]
-
-    def snapshot(self) -> dict:
-        with self.lock:
-            return {name: getattr(self, name) for name in _COUNTERS}
-
-
-_COUNTERS = ("n_calls", "n_cached", "prompt_tokens", "completion_tokens", "cost")
+__all__ = ["GenerationResult", "GenerationTask", "LLMClient", "PROMPT_STYLES", "TextResult"]
 
 
 class LLMClient:
@@ -197,11 +64,17 @@ class LLMClient:
         call at a time whatever this is.
     cache_dir : str or path, optional
         Directory of the response cache (:class:`~sk_safesynth.llm.cache.ResponseCache`:
-        one JSON file per call, keyed by model, request and parameters; it survives
+        one JSON file per call, keyed by the provider's identity — model and endpoint
+        options such as ``api_base`` —, the request and its parameters; it survives
         upgrades of this package); None disables caching.
+    cache_max_bytes : int, default=2**30 (1 GiB)
+        Size bound of the response cache: past it, the least recently used records
+        are removed. ``sk-safesynth cache info|clear`` inspects and clears it.
     max_retries : int, default=4
         Retries of a call on timeouts, rate limits and server errors (with exponential
-        backoff), and rounds of re-asking for rows that were missing or invalid.
+        backoff; the only retry layer: litellm's and the OpenAI SDK's are switched
+        off unless set in ``provider_options``), and rounds of re-asking for rows that
+        were missing or invalid.
     token_budget : int, optional
         Maximum prompt + completion tokens of one ``generate`` run.
     cost_cap : float, optional
@@ -262,12 +135,13 @@ class LLMClient:
                  cost_cap: float | None = None, timeout: float = 120, verbose: int = 0,
                  embedding_model: str | None = None, max_rows_per_call: int = 20, structured="auto",
                  backoff: float = 0.5, time_limit: float | None = None, prompt_style: str = "auto",
-                 allow_remote_embedding: bool = False, **provider_options):
+                 allow_remote_embedding: bool = False, cache_max_bytes: int = DEFAULT_MAX_BYTES, **provider_options):
         self.model = model
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.n_jobs = n_jobs
         self.cache_dir = cache_dir
+        self.cache_max_bytes = cache_max_bytes
         self.max_retries = max_retries
         self.token_budget = token_budget
         self.cost_cap = cost_cap
@@ -287,6 +161,12 @@ class LLMClient:
     def __repr__(self) -> str:
         options = f", provider_options={redact(self.provider_options)!r}" if self.provider_options else ""
         return f"LLMClient(model={self.model!r}{options})"
+
+    def provider_identity(self) -> dict:
+        """Which model on which server answers: the model string and the endpoint options
+        (``api_base``, ``api_version``, ...), never secrets. It keys the response cache."""
+        return {"model": self.model, **{name: self.provider_options[name] for name in _ENDPOINT_OPTIONS
+                                        if self.provider_options.get(name) is not None}}
 
     # -- rows -------------------------------------------------------------------------
 
@@ -324,7 +204,7 @@ class LLMClient:
         return GenerationResult(
             rows=pd.concat([part.rows for part in parts], ignore_index=True),
             task_index=np.concatenate([part.task_index for part in parts]),
-            **{name: sum(getattr(part, name) for part in parts) for name in (*_COUNTERS, "n_invalid")},
+            **{name: sum(getattr(part, name) for part in parts) for name in (*COUNTERS, "n_invalid")},
         )
 
     def iter_generate(self, schema: TableSchema, tasks: Iterable[GenerationTask], seed: int | None = None, *,
@@ -339,73 +219,44 @@ class LLMClient:
         """
         if chunk_calls < 1:
             raise ValueError(f"chunk_calls must be >= 1, got {chunk_calls}")
-        litellm = get_litellm()
-        deadline = None if self.time_limit is None else time.time() + self.time_limit
-        spend = _Spend(self.token_budget, self.cost_cap, deadline)
-        use_schema = self._use_response_format(litellm)
+        budget = self._budget()
+        use_schema = self._use_response_format()
         total = sum(int(task.n_rows) for task in tasks) if isinstance(tasks, Sized) else None
         jobs = _jobs(tasks, self.max_rows_per_call)
-        progress = {"asked": 0, "valid": 0}
-        with _progress(total, self.verbose) as bar, \
-                Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator_unordered") as parallel:
+        asked = valid = 0
+        with Progress(total, self.verbose) as bar, self._parallel() as parallel:
             while chunk := list(islice(jobs, chunk_calls)):
-                yield self._run_chunk(parallel, schema, chunk, seed, use_schema, spend, bar, progress)
+                tasks_of = {job: task for job, _, task in chunk}
+                needed = {job: n for job, n, _ in chunk}
+                asked += sum(needed.values())
+                before = budget.snapshot()
 
-    def _run_chunk(self, parallel, schema, chunk, seed, use_schema, spend: _Spend, bar, progress) -> GenerationResult:
-        """All rows of one chunk of calls, with rounds of retries for the shortfall."""
-        tasks = {job: task for job, _, task in chunk}
-        needed = {job: n for job, n, _ in chunk}
-        progress["asked"] += sum(needed.values())
-        rows: dict[tuple[int, int], list[dict]] = defaultdict(list)
-        errors: list[str] = []
-        before = spend.snapshot()
-        for round_ in range(self.max_retries + 1):
-            pending = [(job, n) for job, n in needed.items() if n > 0]
-            if not pending:
-                break
-            spend.check(self)
-            results = parallel(self._calls(schema, tasks, pending, seed, round_, use_schema, spend))
-            try:
-                for job, valid, invalid, usage, cached in results:
-                    spend.add(usage, cached)
-                    valid = valid[: needed[job]]
-                    rows[job].extend(valid)
-                    needed[job] -= len(valid)
-                    progress["valid"] += len(valid)
-                    errors.extend(invalid)
-                    bar.update(len(valid))
-                    spend.check(self)
-            finally:
-                with warnings.catch_warnings():
-                    # On an error, joblib warns that calls in flight were dropped: that is the point.
-                    warnings.filterwarnings("ignore", category=UserWarning,
-                                            message=r"\d+ tasks (have been successfully executed|which were still)")
-                    results.close()
-        if any(needed.values()):
-            raise LLMGenerationError(
-                f"{self.model} gave {progress['valid']} of {progress['asked']} valid rows after "
-                f"{self.max_retries + 1} rounds ({spend.n_calls} calls, {len(errors)} invalid rows in the last "
-                f"chunk); most common problems: {summarize_errors(errors)}"
-            )
-        ordered = sorted(rows)
-        after = spend.snapshot()
-        return GenerationResult(
-            rows=schema.to_frame([row for job in ordered for row in rows[job]]),
-            task_index=np.array([job[0] for job in ordered for _ in rows[job]], dtype=int),
-            n_invalid=len(errors),
-            **{name: after[name] - before[name] for name in _COUNTERS},
-        )
+                def calls(pending, round_, tasks_of=tasks_of):
+                    return self._row_calls(schema, tasks_of, pending, seed, round_, use_schema, budget)
 
-    def _calls(self, schema, tasks, pending, seed, round_, use_schema, spend: _Spend):
-        """joblib calls for ``pending``; stops issuing them once a budget or the time limit is reached."""
+                rows, errors = self._ask(parallel, needed, calls, budget, bar)
+                valid += sum(map(len, rows.values()))
+                if any(needed.values()):
+                    raise LLMGenerationError(
+                        f"{self.model} gave {valid} of {asked} valid rows after {self.max_retries + 1} rounds "
+                        f"({budget.n_calls} calls, {len(errors)} invalid rows in the last chunk); most common "
+                        f"problems: {summarize_errors(errors)}")
+                ordered = sorted(rows)
+                after = budget.snapshot()
+                yield GenerationResult(
+                    rows=schema.to_frame([row for job in ordered for row in rows[job]]),
+                    task_index=np.array([job[0] for job in ordered for _ in rows[job]], dtype=int),
+                    n_invalid=len(errors),
+                    **{name: after[name] - before[name] for name in COUNTERS},
+                )
+
+    def _row_calls(self, schema, tasks, pending, seed, round_, use_schema, budget: RunBudget):
+        """joblib calls for ``pending`` ``(job, rows)``; stops issuing them once a budget is spent."""
         for job, n_rows in pending:
-            if spend.problem() is not None or _past(spend.deadline):
+            if budget.problem() is not None:
                 return
             task = tasks[job]
-            params: dict[str, object] = {"temperature": self.temperature}
-            call_seed = _call_seed(seed, job, round_)
-            if call_seed is not None:
-                params["seed"] = call_seed
+            params: dict[str, object] = {"temperature": self.temperature, **_seed_param(seed, job, round_)}
             if self.style() == "document":
                 # One row per choice: the model writes the next line of the document.
                 prompt = build_document(schema, task.examples, task.hint)
@@ -421,15 +272,16 @@ class LLMClient:
                 request, text = {"messages": messages}, prompt_text(messages)
             # Recorded here, in the calling process, so audits see prompts sent by remote workers too.
             record_prompt(text)
-            yield delayed(_call_rows)(self, schema, request, params, job, spend.deadline)
+            yield delayed(_call_rows)(self, schema, request, params, job, budget.deadline)
 
     def style(self) -> str:
         """The prompt style in use: ``"document"`` or ``"chat"`` (see ``prompt_style``)."""
         if self.prompt_style != "auto":
             return self.prompt_style
-        if self.model.split("/", 1)[0] == LOCAL_PROVIDER:
+        provider = self.model.split("/", 1)[0]
+        if provider == LOCAL_PROVIDER:
             return "document"  # a base model: it continues documents
-        if self.model.split("/", 1)[0] in _OWN_PROVIDERS:
+        if provider in transport.OWN_PROVIDERS:
             return "chat"
         try:
             mode = get_litellm().get_model_info(self.model).get("mode")
@@ -437,13 +289,13 @@ class LLMClient:
             mode = None
         return "document" if mode == "completion" else "chat"
 
-    def _use_response_format(self, litellm) -> bool:
+    def _use_response_format(self) -> bool:
         if self.structured != "auto":
             return bool(self.structured)
-        if self.model.split("/", 1)[0] in _OWN_PROVIDERS:
+        if self.model.split("/", 1)[0] in transport.OWN_PROVIDERS:
             return True
         try:
-            return bool(litellm.supports_response_schema(model=self.model))
+            return bool(get_litellm().supports_response_schema(model=self.model))
         except Exception:  # unknown model: litellm raises instead of answering
             return False
 
@@ -483,55 +335,77 @@ class LLMClient:
         LLMGenerationError, LLMBudgetExceeded
             As :meth:`generate`.
         """
-        litellm = get_litellm()
-        deadline = None if self.time_limit is None else time.time() + self.time_limit
-        spend = _Spend(self.token_budget, self.cost_cap, deadline)
-        texts: list[list[str]] = [[] for _ in prompts]
-        needed = {i: int(n) for i in range(len(prompts)) if n > 0}
-        n_short = 0
-        with _progress(len(prompts) * n, self.verbose, unit="text") as bar, \
-                Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator_unordered") as parallel:
-            for round_ in range(self.max_retries + 1):
-                pending = [(i, k) for i, k in needed.items() if k > 0]
-                if not pending:
-                    break
-                spend.check(self)
-                calls = self._text_calls(litellm, prompts, pending, max_tokens, seed, stop, round_, min_chars, spend,
-                                         self.temperature if temperature is None else temperature)
-                for i, good, short, usage, cached in parallel(calls):
-                    spend.add(usage, cached)
-                    good = good[: needed[i]]
-                    texts[i].extend(good)
-                    needed[i] -= len(good)
-                    n_short += len(short)
-                    bar.update(len(good))
-                    spend.check(self)
+        budget = self._budget()
+        needed = {(i, 0): int(n) for i in range(len(prompts)) if n > 0}
+        params = {"temperature": self.temperature if temperature is None else temperature,
+                  "max_tokens": int(max_tokens), **({"stop": list(stop)} if stop else {})}
+
+        def calls(pending, round_):
+            for job, k in pending:
+                if budget.problem() is not None:
+                    return
+                prompt = prompts[job[0]]
+                if self.style() == "document":
+                    request, text = {"prompt": prompt}, prompt
+                else:
+                    messages = [{"role": "system", "content": DOCUMENT_INSTRUCTION},
+                                {"role": "user", "content": prompt}]
+                    request, text = {"messages": messages}, prompt_text(messages)
+                record_prompt(text)
+                yield delayed(_call_text)(self, request, {**params, "n": k, **_seed_param(seed, job, round_)}, job,
+                                          budget.deadline, min_chars)
+
+        with Progress(len(prompts) * n, self.verbose, unit="text") as bar, self._parallel() as parallel:
+            texts, short = self._ask(parallel, needed, calls, budget, bar)
         if any(needed.values()):
             raise LLMGenerationError(
-                f"{self.model} wrote {sum(map(len, texts))} of {len(prompts) * n} texts of at least {min_chars} "
-                f"characters after {self.max_retries + 1} rounds ({n_short} too short)"
-            )
-        return TextResult(texts=texts, n_invalid=n_short, **spend.snapshot())
+                f"{self.model} wrote {sum(map(len, texts.values()))} of {len(prompts) * n} texts of at least "
+                f"{min_chars} characters after {self.max_retries + 1} rounds ({len(short)} too short)")
+        return TextResult(texts=[texts.get((i, 0), []) for i in range(len(prompts))], n_invalid=len(short),
+                          **budget.snapshot())
 
-    def _text_calls(self, litellm, prompts, pending, max_tokens, seed, stop, round_, min_chars, spend: _Spend,
-                    temperature: float):
-        for i, n in pending:
-            if spend.problem() is not None or _past(spend.deadline):
-                return
-            params = {"temperature": temperature, "max_tokens": int(max_tokens), "n": n}
-            call_seed = _call_seed(seed, (i, 0), round_)
-            if call_seed is not None:
-                params["seed"] = call_seed
-            if stop:
-                params["stop"] = list(stop)
-            if self.style() == "document":
-                request, text = {"prompt": prompts[i]}, prompts[i]
-            else:
-                messages = [{"role": "system", "content": DOCUMENT_INSTRUCTION},
-                            {"role": "user", "content": prompts[i]}]
-                request, text = {"messages": messages}, prompt_text(messages)
-            record_prompt(text)
-            yield delayed(_call_text)(self, request, params, i, spend.deadline, min_chars)
+    # -- the one loop -----------------------------------------------------------------
+
+    def _budget(self) -> RunBudget:
+        get_litellm()  # import litellm and register the providers before any call is dispatched
+        return RunBudget(self.model, self.token_budget, self.cost_cap, self.time_limit)
+
+    def _parallel(self) -> Parallel:
+        return Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator_unordered")
+
+    def _ask(self, parallel: Parallel, needed: dict, calls: Callable, budget: RunBudget,
+             bar: Progress) -> tuple[dict, list]:
+        """Ask until every job has what it ``needed``, in at most ``max_retries + 1`` rounds.
+
+        ``calls(pending, round_)`` yields one joblib call per ``(job, count)`` still
+        pending; each returns ``(job, good, bad, usage, cached)``. ``needed`` is
+        updated in place (what is still missing). Returns the good answers per job and
+        every bad one.
+        """
+        good: dict = defaultdict(list)
+        bad: list = []
+        for round_ in range(self.max_retries + 1):
+            pending = [(job, k) for job, k in needed.items() if k > 0]
+            if not pending:
+                break
+            budget.check()
+            results = parallel(calls(pending, round_))
+            try:
+                for job, answers, rejected, usage, cached in results:
+                    budget.add(usage, cached)
+                    answers = answers[: needed[job]]
+                    good[job].extend(answers)
+                    needed[job] -= len(answers)
+                    bad.extend(rejected)
+                    bar.update(len(answers))
+                    budget.check()
+            finally:
+                with warnings.catch_warnings():
+                    # On an error, joblib warns that calls in flight were dropped: that is the point.
+                    warnings.filterwarnings("ignore", category=UserWarning,
+                                            message=r"\d+ tasks (have been successfully executed|which were still)")
+                    results.close()
+        return good, bad
 
     # -- embeddings -------------------------------------------------------------------
 
@@ -549,15 +423,9 @@ class LLMClient:
             vectorizer = HashingVectorizer(n_features=_EMBEDDING_FEATURES, analyzer="char_wb",
                                            ngram_range=(2, 4), alternate_sign=False, norm="l2")
             return vectorizer.transform(texts).toarray().astype(np.float32)
-        litellm = get_litellm()
         for text in texts:
             record_prompt(text)
-        deadline = None if self.time_limit is None else time.time() + self.time_limit
-        response = _with_backoff(
-            litellm, self, lambda: litellm.embedding(model=self.embedding_model, input=texts, timeout=self.timeout,
-                                      **self.provider_options),
-            deadline,
-        )
+        response = transport.embedding(self, texts)
         vectors = np.array([item["embedding"] for item in response.data], dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         return vectors / np.where(norms == 0, 1, norms)
@@ -565,147 +433,25 @@ class LLMClient:
 
 def _call_rows(client: LLMClient, schema: TableSchema, request: dict, params: dict, job, deadline):
     """One completion, parsed and validated (runs in a joblib worker, possibly remote)."""
-    record, cached = _cached_completion(client, request, params, deadline)
+    record, cached = transport.completion(client, request, params, deadline)
     valid, invalid = [], []
     for text in record["texts"]:
         rows, errors = parse_rows(text, schema)
         valid.extend(rows)
         invalid.extend(errors)
-    usage = {key: record[key] for key in ("prompt_tokens", "completion_tokens", "cost")}
-    return job, valid, invalid, usage, cached
+    return job, valid, invalid, _usage(record), cached
 
 
 def _call_text(client: LLMClient, request: dict, params: dict, job, deadline, min_chars: int):
     """One document completion: the continuations of at least ``min_chars`` characters."""
-    record, cached = _cached_completion(client, request, params, deadline)
+    record, cached = transport.completion(client, request, params, deadline)
     texts = [text.strip() for text in record["texts"]]
-    usage = {key: record[key] for key in ("prompt_tokens", "completion_tokens", "cost")}
-    return job, [t for t in texts if len(t) >= min_chars], [t for t in texts if len(t) < min_chars], usage, cached
+    good, short = [t for t in texts if len(t) >= min_chars], [t for t in texts if len(t) < min_chars]
+    return job, good, short, _usage(record), cached
 
 
-def _cached_completion(client: LLMClient, request: dict, params: dict, deadline) -> tuple[dict, bool]:
-    """A completion record, from the response cache when it holds one."""
-    litellm = get_litellm()  # registers the embedded provider in a fresh worker process
-    cache = None if client.cache_dir is None else ResponseCache(client.cache_dir)
-    if cache is not None:
-        key = cache.key(client.model, request, params)
-        record = cache.get(key)
-        if record is not None:
-            return record, True
-    record = _completion_record(client.model, request, params, client=client, litellm=litellm, deadline=deadline)
-    if cache is not None:
-        cache.put(key, record)
-    return record, False
-
-
-def _completion_record(model: str, request: dict, params: dict, *, client: LLMClient, litellm,
-                       deadline: float | None = None) -> dict:
-    """One completion as a plain, cacheable dict (texts of the choices, tokens, cost).
-
-    ``request`` holds chat ``messages`` or a document ``prompt``. A document goes to
-    text completion; the embedded and fake providers take it as one user message,
-    which they continue verbatim.
-    """
-    options = {"timeout": client.timeout, **client.provider_options, **params}
-    if "messages" in request:
-        call = lambda: litellm.completion(model=model, messages=request["messages"], **options)
-    elif model.split("/", 1)[0] in _OWN_PROVIDERS:
-        messages = [{"role": "user", "content": request["prompt"]}]
-        call = lambda: litellm.completion(model=model, messages=messages, **options)
-    else:
-        call = lambda: litellm.text_completion(model=model, prompt=request["prompt"], **options)
-    response = _with_backoff(litellm, client, call, deadline)
-    usage = getattr(response, "usage", None)
-    return {
-        "texts": [_choice_text(choice) for choice in response.choices],
-        "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-        "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
-        "cost": 0.0 if model.startswith(LOCAL_PROVIDER + "/") else _cost(litellm, response, client),
-    }
-
-
-def _with_backoff(litellm, client: LLMClient, call, deadline: float | None = None):
-    """Run ``call``, retrying transient provider errors with exponential backoff (never past ``deadline``)."""
-    transient = (litellm.Timeout, litellm.RateLimitError, litellm.APIConnectionError,
-                 litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError)
-    attempt = 0
-    while True:
-        try:
-            return call()
-        except transient as exc:
-            if attempt == client.max_retries:
-                raise LLMGenerationError(
-                    f"{client.model}: {type(exc).__name__} after {attempt + 1} attempts: {exc}"
-                ) from exc
-            error = exc
-        except (litellm.APIError, *_provider_errors()) as exc:
-            # authentication, bad request, not found ... : retrying cannot help
-            if (getattr(exc, "status_code", None) or 0) < 500 or attempt == client.max_retries:
-                raise LLMGenerationError(f"{client.model}: {type(exc).__name__}: {exc}") from exc
-            error = exc
-        delay = min(_MAX_BACKOFF, client.backoff * 2**attempt)
-        delay = max(delay, retry_after(error) or 0.0)  # the provider's word, when it gives one
-        if _past(deadline, delay):
-            raise LLMGenerationError(
-                f"{client.model}: time limit reached while retrying {type(error).__name__}: {error}"
-            ) from error
-        time.sleep(delay)
-        attempt += 1
-
-
-def _choice_text(choice) -> str:
-    message = getattr(choice, "message", None)
-    if message is not None:
-        return message.content or ""
-    return getattr(choice, "text", None) or ""
-
-
-def _provider_errors() -> tuple[type, ...]:
-    """The OpenAI SDK's error base class, which litellm's provider errors derive from."""
-    try:
-        import openai
-    except ImportError:  # litellm without the OpenAI SDK
-        return ()
-    return (openai.APIError,)
-
-
-def retry_after(error) -> float | None:
-    """Seconds a provider asked to wait (``Retry-After`` / ``retry-after-ms`` headers), capped at 120."""
-    headers = getattr(error, "litellm_response_headers", None)
-    response = getattr(error, "response", None)
-    if headers is None and response is not None:
-        headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    headers = {str(k).lower(): v for k, v in dict(headers).items()}
-    try:
-        if "retry-after-ms" in headers:
-            return min(120.0, max(0.0, float(headers["retry-after-ms"]) / 1000))
-        if "retry-after" in headers:
-            value = str(headers["retry-after"]).strip()
-            if value.replace(".", "", 1).isdigit():
-                return min(120.0, float(value))
-            from email.utils import parsedate_to_datetime
-
-            return min(120.0, max(0.0, parsedate_to_datetime(value).timestamp() - time.time()))
-    except (TypeError, ValueError):
-        return None
-    return None
-
-
-def _cost(litellm, response, client: LLMClient) -> float:
-    try:
-        return float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:  # model missing from litellm's price map
-        if client.cost_cap is not None:
-            warnings.warn(f"litellm knows no price for {client.model}; cost_cap cannot be enforced",
-                          RuntimeWarning, stacklevel=2)
-        return 0.0
-
-
-def _past(deadline: float | None, margin: float = 0.0) -> bool:
-    # Wall-clock (not monotonic) time: the deadline travels to worker processes.
-    return deadline is not None and time.time() + margin >= deadline
+def _usage(record: dict) -> dict:
+    return {key: record[key] for key in ("prompt_tokens", "completion_tokens", "cost")}
 
 
 def _jobs(tasks: Iterable[GenerationTask],
@@ -716,11 +462,12 @@ def _jobs(tasks: Iterable[GenerationTask],
             yield (i, k), min(max_rows_per_call, int(task.n_rows) - start), task
 
 
-def _call_seed(seed: int | None, job: tuple[int, int], round_: int) -> int | None:
+def _seed_param(seed: int | None, job: tuple[int, int], round_: int) -> dict:
+    """``{"seed": s}`` for call ``job`` in round ``round_`` of a seeded run, else ``{}``."""
     if seed is None:
-        return None
+        return {}
     state = np.random.SeedSequence([int(seed), job[0], job[1], round_]).generate_state(1)[0]
-    return int(state >> 1)  # 31 bits: every provider accepts it
+    return {"seed": int(state >> 1)}  # 31 bits: every provider accepts it
 
 
 def _max_tokens(schema: TableSchema, n_rows: int) -> int:
@@ -729,33 +476,3 @@ def _max_tokens(schema: TableSchema, n_rows: int) -> int:
         (min(column.max_length or 300, 1000) // 2 if column.kind == "text" else 10) for column in schema
     )
     return 32 + n_rows * per_row
-
-
-class _progress:
-    """Progress over rows or texts when ``verbose``: a tqdm bar on a terminal, otherwise
-    (logs, CI, pipes) a plain line on stderr at every tenth of the work."""
-
-    def __init__(self, total: int | None, verbose: int, unit: str = "row"):
-        self.total, self.verbose, self.unit = total, verbose, unit
-        self.bar = None
-        self.done = self.next_line = 0
-
-    def __enter__(self):
-        if self.verbose and sys.stderr.isatty():
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=self.total, unit=self.unit, desc=f"LLM {self.unit}s")
-        return self
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-            return
-        self.done += n
-        if self.verbose and self.total and (self.done >= self.next_line or self.done >= self.total):
-            print(f"LLM {self.unit}s: {min(self.done, self.total)}/{self.total}", file=sys.stderr, flush=True)
-            self.next_line = self.done + max(1, self.total // 10)
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()

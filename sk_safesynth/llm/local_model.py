@@ -12,6 +12,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+#: litellm model string of the embedded model (the provider is :mod:`sk_safesynth.llm.local_provider`).
+DEFAULT_MODEL = "sksafesynth/gemma3-270m"
+LOCAL_PROVIDER = DEFAULT_MODEL.split("/", 1)[0]
 MODEL_PATH_ENV = "SK_SAFESYNTH_GGUF"
 # A base model cannot use a chat template; long enough for ~40 rows of a wide table.
 N_CTX = 8192

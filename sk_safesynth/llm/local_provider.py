@@ -1,4 +1,4 @@
-"""litellm provider for the embedded model (imports litellm; loaded on registration).
+"""litellm provider for the embedded model (imports litellm; registered by ``register_local_provider``).
 
 Maps OpenAI chat parameters onto llama.cpp's completion API:
 
@@ -22,7 +22,6 @@ from litellm import CustomLLM
 from litellm.llms.custom_llm import CustomLLMError
 from litellm.types.utils import ChoiceLogprobs, Choices, Message, ModelResponse, Usage
 
-from sk_safesynth.llm.backend import LOCAL_PROVIDER, register_provider
 from sk_safesynth.llm.local_model import DEFAULT_MAX_TOKENS, N_PARALLEL, get_local_model
 
 
@@ -160,5 +159,3 @@ def _choice(index: int, choice: dict, logprobs: bool, top_logprobs: int) -> Choi
         out.logprobs = ChoiceLogprobs(content=tokens)  # type: ignore[arg-type]  # litellm validates the dicts
     return out
 
-
-register_provider(LOCAL_PROVIDER, LocalModelProvider)

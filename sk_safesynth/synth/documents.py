@@ -17,20 +17,19 @@ from __future__ import annotations
 import math
 import re
 import string
-import threading
 
 import numpy as np
 import pandas as pd
 from scipy.sparse import diags
 from scipy.stats import norm
 
+from sk_safesynth.llm.cache import PublicMemo
 from sk_safesynth.privacy import PrivacyLedger, discrete_gaussian, gaussian_event
 from sk_safesynth.schema import TableSchema
 
 # Continuations shorter than this are asked for again.
 MIN_TEXT_CHARS = 40
-_POOL_CACHE: dict[str, list[list[str]]] = {}
-_POOL_LOCK = threading.Lock()
+_DOCUMENTS = PublicMemo("public documents")
 _WORD = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 # Chance that any word with no private count becomes a keyword (family-wise, see dp_keywords).
 _KEYWORD_FALSE_POSITIVES = 0.05
@@ -106,29 +105,25 @@ def public_documents(client, template: str, groups: list[dict], per_group: int, 
                      max_length: int | None, temperature: float | None = None) -> list[list[str]]:
     """``per_group`` documents written under each group's public header (no privacy cost).
 
-    Memoised in-process by model, temperature, template, groups and seed: folds and
+    Memoised in-process (a bounded memo) by provider identity, temperature, template, groups and seed: folds and
     epsilons share it.
     """
     used = client.temperature if temperature is None else temperature
-    key = repr((client.model, used, client.style(), template, groups, per_group, max_tokens, seed))
-    with _POOL_LOCK:
-        if key in _POOL_CACHE:
-            return [list(texts) for texts in _POOL_CACHE[key]]
+    key = repr((client.provider_identity(), used, client.style(), template, groups, per_group, max_tokens, seed))
+    known = _DOCUMENTS.get(key)
+    if known is not None:
+        return [list(texts) for texts in known]
     # Round-robin order: the first k per group of a larger pool are the same calls (same
     # seeds) as a pool of k per group, so the response cache answers them.
     prompts = [header(template, values) for _ in range(per_group) for values in groups]
     texts = write_documents(client, prompts, max_tokens=max_tokens, seed=seed, stop=stop_sequences(template),
                             max_length=max_length, temperature=temperature)
     per_group_texts = [texts[g :: len(groups)] for g in range(len(groups))]
-    with _POOL_LOCK:
-        _POOL_CACHE[key] = per_group_texts
+    _DOCUMENTS.put(key, per_group_texts)
     return [list(group) for group in per_group_texts]
 
 
-def clear_document_cache() -> None:
-    """Forget memoised public documents (they are public; this only frees memory)."""
-    with _POOL_LOCK:
-        _POOL_CACHE.clear()
+clear_document_cache = _DOCUMENTS.clear
 
 
 def embed_documents(texts) -> np.ndarray:

@@ -10,20 +10,20 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 
 import pandas as pd
 
 from sk_safesynth.llm import GenerationTask, LLMClient
+from sk_safesynth.llm.cache import PublicMemo
 from sk_safesynth.schema import TableSchema
 
-_CACHE: dict[str, pd.DataFrame] = {}
-_LOCK = threading.Lock()
+_POOLS = PublicMemo("candidate pools")
 
 
-def pool_key(client: LLMClient, schema: TableSchema, size: int, rows_per_call: int, target: str | None, seed: int) -> str:
-    return json.dumps([client.model, client.temperature, schema.to_dict(), size, rows_per_call, target, seed],
-                      sort_keys=True, default=str)
+def _pool_key(client: LLMClient, schema: TableSchema, size: int, rows_per_call: int, target: str | None,
+              seed: int) -> str:
+    return json.dumps([client.provider_identity(), client.temperature, schema.to_dict(), size, rows_per_call, target,
+                       seed], sort_keys=True, default=str)
 
 
 def schema_tasks(schema: TableSchema, size: int, rows_per_call: int, target: str | None) -> list[GenerationTask]:
@@ -43,19 +43,14 @@ def schema_tasks(schema: TableSchema, size: int, rows_per_call: int, target: str
 
 def llm_pool(client: LLMClient, schema: TableSchema, size: int, *, rows_per_call: int, target: str | None,
              seed: int) -> pd.DataFrame:
-    """``size`` schema-valid candidate rows from the LLM, memoised in-process."""
-    key = pool_key(client, schema, size, rows_per_call, target, seed)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key].copy()
-    result = client.generate(schema, schema_tasks(schema, size, rows_per_call, target), seed=seed)
-    rows = result.rows.reset_index(drop=True)
-    with _LOCK:
-        _CACHE[key] = rows
+    """``size`` schema-valid candidate rows from the LLM, memoised in-process (a bounded memo)."""
+    key = _pool_key(client, schema, size, rows_per_call, target, seed)
+    rows = _POOLS.get(key)
+    if rows is None:
+        rows = client.generate(schema, schema_tasks(schema, size, rows_per_call, target), seed=seed).rows
+        rows = rows.reset_index(drop=True)
+        _POOLS.put(key, rows)
     return rows.copy()
 
 
-def clear_pool_cache() -> None:
-    """Forget memoised candidate pools (they are public; this only frees memory)."""
-    with _LOCK:
-        _CACHE.clear()
+clear_pool_cache = _POOLS.clear
