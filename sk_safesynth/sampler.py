@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from sk_safesynth._tags import TableEstimatorMixin
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.llm.secrets import redact, resolve_secrets, secrets_error, without_secrets
-from sk_safesynth.privacy import PrivacyLedger, PrivacySpent, release_generator, secure_generator
+from sk_safesynth.privacy import PrivacyLedger, PrivacySpent, secure_generator
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
 from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
 from sk_safesynth.synth import METHODS, FitContext, GenerationMethod, resolve_method
@@ -27,6 +27,8 @@ from sk_safesynth.synth.domain import (
     other_values,
     unmodelled_columns,
 )
+from sk_safesynth.partitions import write_parquet
+from sk_safesynth.synth.counting import DaskRows, PandasRows, is_dask_collection
 from sk_safesynth.synth.parsing import prepare_table
 
 _USAGE_FIELDS = ("n_calls", "n_cached", "prompt_tokens", "completion_tokens", "cost", "n_invalid")
@@ -74,6 +76,9 @@ class _MeteredClient:
         return getattr(self._client, name)
 
 
+
+#: Methods that fit a dask DataFrame: they read the rows through partition-wise counts only.
+PARTITIONED_METHODS = ("marginals",)
 
 # Attributes of a fit, removed when a new fit starts (a failed fit leaves none of an earlier one).
 _FITTED = ("schema_", "ledger_", "privacy_spent_", "method_", "target_name_", "domain_", "columns_out_",
@@ -257,26 +262,42 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : DataFrame or array of shape (n_samples, n_features)
+        X : DataFrame, array of shape (n_samples, n_features) or dask DataFrame
             Private training rows: numeric, integer, boolean, categorical, datetime
-            and free-text columns. Missing values (NaN, None, NaT) are data.
+            and free-text columns. Missing values (NaN, None, NaT) are data. A
+            ``dask.dataframe.DataFrame`` is counted partition by partition where its
+            partitions are (a cluster's workers, with a ``distributed.Client``): for
+            ``method="marginals"`` only (docs/large-tables.md).
         y : array-like of shape (n_samples,), default=None
-            Optional target, synthesized as one more column.
+            Optional target, synthesized as one more column; with a dask ``X``, a dask
+            Series partitioned like it (a column of the same frame).
         """
         self._validate_params()
         epsilon = check_epsilon(self.epsilon)
         delta = check_delta(self.delta, allow_zero=True)
-        validate_data(self, X, reset=True, dtype=None, ensure_all_finite=False, ensure_min_features=1)
+        partitioned = is_dask_collection(X)
+        if partitioned:
+            self._check_partitioned(self.method if isinstance(self.method, str) else self.method.name)
+            columns = list(getattr(X, "columns", ()))
+            self.n_features_in_ = len(columns)
+            if all(isinstance(c, str) for c in columns):
+                self.feature_names_in_ = np.asarray(columns, dtype=object)
+            else:
+                self.__dict__.pop("feature_names_in_", None)
+        else:
+            validate_data(self, X, reset=True, dtype=None, ensure_all_finite=False, ensure_min_features=1)
         if isinstance(self.method, GenerationMethod):
             clone(self.method)._validate_params()  # bad method parameters fail before any spend
         for name in _FITTED:  # a failed fit leaves no stale result of an earlier one
             self.__dict__.pop(name, None)
         table = prepare_table(X, y)
-        decl = Declarations.from_params(table.frame.columns, kinds=self.kinds, bounds=self.bounds,
+        if partitioned and not len(table.rows):
+            raise ValueError("X is empty: 0 rows; at least 1 is required")
+        decl = Declarations.from_params(table.rows.columns, kinds=self.kinds, bounds=self.bounds,
                                         categories=self.categories, missing=self.missing)
         # A fixed seed keys the fit's stream by the seed and a digest of the rows: the same
         # fit reproduces, folds of a search (clones, same seed) draw unrelated noise.
-        rng = release_generator(self.random_state, table.frame)
+        rng = table.rows.generator(self.random_state)
         ledger = self.last_fit_ledger_ = PrivacyLedger(epsilon, delta)
         self.llm_usage_ = dict.fromkeys((*_USAGE_FIELDS, "rows", "texts"), 0)
         try:
@@ -305,6 +326,8 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         domain = discover_domain(table, decl, ledger, epsilon, delta, share, rng)
         schema = build_schema(domain, max_text_length=self.max_text_length)
         method = resolve_method(self.method, schema)
+        if isinstance(table.rows, DaskRows):
+            self._check_partitioned(method.name)  # "auto" on a text table: a text method
         method._validate_params()
         if delta == 0 and method.needs_delta():
             raise ValueError(f"delta=0 needs a pure-DP method such as NoisyICL(mechanism='laplace'); {method!r} "
@@ -315,7 +338,10 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
             raise secrets_error(client.problems)
         if self.neighbours == "add/remove" and method.name != "marginals":
             raise ValueError(f"neighbours='add/remove' is supported by method='marginals' only, not {method.name!r}")
-        frame = other_values(table.frame[schema.names], schema)
+        names = schema.names
+        rows = table.rows.map(lambda part: other_values(part[names], schema))
+        # methods read a DataFrame; partitioned rows reach the marginals method as they are
+        frame = rows.frame if isinstance(rows, PandasRows) else rows
         context = FitContext(frame=frame, schema=schema, target=table.target, ledger=ledger,
                              epsilon=epsilon * (1 - share), delta=delta * (1 - share), rng=rng, client=client,
                              secure=self.random_state is None, public_seed=self._public_seed(),
@@ -326,7 +352,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         self._sample_stream = (None if self.random_state is None
                                else np.random.default_rng(int.from_bytes(rng.bytes(32), "little")))
         self.domain_ = domain
-        self.columns_out_ = list(table.frame.columns)
+        self.columns_out_ = table.rows.columns
         self.schema_ = schema
         self.ledger_ = ledger
         spent = ledger.spent
@@ -369,6 +395,27 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
             rows[name] = values.array
         return rows[self.columns_out_]
 
+    def sample_to_parquet(self, n_samples: int, path, *, rows_per_file: int = 1_000_000) -> list:
+        """Write ``n_samples`` synthetic rows to parquet files in the directory ``path`` (post-processing).
+
+        Rows are drawn and written ``rows_per_file`` at a time, so memory holds one
+        file's rows whatever ``n_samples`` is; every file has the columns and dtypes of
+        :meth:`sample` (the schema's). ``path`` must not exist or be empty. Needs
+        ``pyarrow`` (the ``dask`` extra). Read the files back with
+        ``dask.dataframe.read_parquet(path)`` or
+        :func:`~sk_safesynth.partitions.open_partitioned`.
+
+        Returns
+        -------
+        list of Path
+            The files written, ``part-00000.parquet``, ``part-00001.parquet``, ...
+        """
+        check_is_fitted(self, "schema_")
+        for name, value in (("n_samples", n_samples), ("rows_per_file", rows_per_file)):
+            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        return write_parquet(self.sample, int(n_samples), path, rows_per_file=int(rows_per_file))
+
     def fit_resample(self, X, y):
         """Fit on ``(X, y)`` and return synthetic ``(X_syn, y_syn)`` (imbalanced-learn API).
 
@@ -388,6 +435,13 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         return X_syn, y_syn
 
     # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _check_partitioned(method: str) -> None:
+        if method not in ("auto", *PARTITIONED_METHODS):
+            raise ValueError(f"method={method!r} cannot fit a dask DataFrame: it reads individual records (LLM "
+                             f"prompts, votes). Methods that count partition by partition: "
+                             f"{', '.join(map(repr, PARTITIONED_METHODS))}; or fit in memory on X.compute()")
+
     def _public_seed(self) -> int:
         # Privacy-free generation (candidate pools) sees no private data, so a fixed
         # seed is safe and lets folds and epsilons share one cached pool.

@@ -43,8 +43,6 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
@@ -83,11 +81,21 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 def value_classes(series: pd.Series) -> np.ndarray:
     """Class (index into :data:`CLASSES`) of every value; each value is in exactly one class."""
+    if pd.api.types.is_string_dtype(series.dtype) and series.dtype != object:
+        # a string dtype holds strings and missing values only: classify each distinct value once
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        classes = np.array([_value_class(v) for v in uniques] + [MISSING], dtype=np.int8)
+        return classes[codes]
     values = series.astype(object).to_numpy()
     out = np.full(len(values), OTHER, dtype=np.int8)
     for i, value in enumerate(values):
         out[i] = _value_class(value)
     return out
+
+
+def class_histograms(frame: pd.DataFrame, columns: list[str]) -> dict[str, np.ndarray]:
+    """Exact class histogram of each of ``columns`` (the counts :func:`kind_counts` noises)."""
+    return {name: np.bincount(value_classes(frame[name]), minlength=len(CLASSES)) for name in columns}
 
 
 def _value_class(value) -> int:
@@ -205,19 +213,18 @@ def decide_kind(noisy: np.ndarray, n: int, sigma: float, *, allow_text: bool) ->
     return "categorical"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Query:
     """One column's query in :func:`measure`.
 
     ``kind`` is ``"values"`` (histogram of the values, released above ``τ``; missing
     values in a cell of their own), ``"magnitudes"`` (histogram on the half-octave
-    grid, every cell released), or the name of a count (``"missing"``, ``"fraction"``)
-    of the true entries of a boolean array.
+    grid, every cell released), or the name of a count (``"missing"``, ``"fraction"``:
+    missing values, values with a fractional part).
     """
 
     column: str
     kind: str
-    data: Any
 
     @property
     def coordinates(self) -> int:
@@ -233,20 +240,42 @@ class Measurement:
     answers: dict
 
 
-def kind_counts(columns: dict[str, pd.Series], ledger: PrivacyLedger, sigma: float, rng) -> dict[str, np.ndarray]:
-    """Noisy class histogram of each column (step 1 of the module docstring)."""
-    ledger.spend(discrete_gaussian_event(sigma, 2 * len(columns)),
-                 f"DP domain: kinds (class histograms) of {list(columns)}")
-    out = {}
-    for name, series in columns.items():
-        exact = np.bincount(value_classes(series), minlength=len(CLASSES))
-        out[name] = exact + discrete_gaussian(sigma, len(CLASSES), rng).astype(float)
+def kind_counts(exact: dict[str, np.ndarray], ledger: PrivacyLedger, sigma: float, rng) -> dict[str, np.ndarray]:
+    """Noisy copies of the class histograms ``exact`` (:func:`class_histograms`; step 1 of the module docstring)."""
+    ledger.spend(discrete_gaussian_event(sigma, 2 * len(exact)),
+                 f"DP domain: kinds (class histograms) of {list(exact)}")
+    return {name: counts + discrete_gaussian(sigma, len(CLASSES), rng).astype(float) for name, counts in exact.items()}
+
+
+def exact_answers(frame: pd.DataFrame, queries: list[Query], numbers) -> dict:
+    """The exact answers of ``queries`` on ``frame``: sums over its rows, so partitions add up.
+
+    Keys are ``(column, kind)``: a value histogram (a Series of counts, missing values
+    left out) and its missing count under ``(column, "missing")``, a magnitude
+    histogram, or a count. ``numbers(column, series)`` reads a column measured on the magnitude
+    grid as floats.
+    """
+    out: dict = {}
+    for query in queries:
+        series = frame[query.column]
+        if query.kind == "values":
+            out[query.column, "values"] = series.value_counts(dropna=True, sort=False)
+            out[query.column, "missing"] = int(series.isna().sum())
+        elif query.kind == "magnitudes":
+            out[query.column, "magnitudes"] = np.bincount(magnitude_cells(numbers(query.column, series)),
+                                                          minlength=N_MAGNITUDE_CELLS)
+        elif query.kind == "missing":
+            out[query.column, "missing"] = int(series.isna().sum())
+        else:  # fraction: values with a fractional part
+            values = series.to_numpy(dtype=float, na_value=np.nan)
+            out[query.column, "fraction"] = int((np.nan_to_num(values % 1, nan=0.0) != 0).sum())
     return out
 
 
-def measure(queries: list[Query], ledger: PrivacyLedger, sigma: float, tau: float, rng) -> Measurement:
+def measure(queries: list[Query], exact: dict, ledger: PrivacyLedger, sigma: float, tau: float, rng) -> Measurement:
     """Answer every query with discrete Gaussian noise ``sigma`` (step 2 of the module docstring).
 
+    ``exact`` holds the true answers (:func:`exact_answers`, summed over partitions).
     The caller reserved ``δ_τ`` for the value histograms (:func:`selection_threshold`).
     Value histograms return ``(kept values, their noisy counts, noisy missing count)``;
     magnitude histograms every noisy cell; counts one noisy number.
@@ -258,18 +287,20 @@ def measure(queries: list[Query], ledger: PrivacyLedger, sigma: float, tau: floa
     answers: dict = {}
     for query in queries:
         if query.kind == "values":
-            series = query.data
-            counts = series.dropna().value_counts(sort=False)
-            noisy = counts.to_numpy() + discrete_gaussian(sigma, len(counts), rng).astype(float)
+            # one order of the values whatever the partitions (the noise of a value must not depend on it)
+            counts = exact[query.column, "values"]
+            order = sorted(range(len(counts)), key=lambda i: (str(counts.index[i]), type(counts.index[i]).__name__))
+            values, exact_counts = counts.index[order], counts.to_numpy()[order]
+            noisy = exact_counts + discrete_gaussian(sigma, len(counts), rng).astype(float)
             keep = noisy > tau
-            kept = sorted(zip(counts.index[keep], noisy[keep]), key=lambda item: str(item[0]))
-            noisy_missing = float(series.isna().sum() + discrete_gaussian(sigma, 1, rng)[0])
+            kept = sorted(zip(values[keep], noisy[keep]), key=lambda item: str(item[0]))
+            noisy_missing = float(exact[query.column, "missing"] + discrete_gaussian(sigma, 1, rng)[0])
             answers[query.column, "values"] = (kept, noisy_missing)
         elif query.kind == "magnitudes":
-            exact = np.bincount(magnitude_cells(query.data), minlength=N_MAGNITUDE_CELLS)
-            answers[query.column, "magnitudes"] = exact + discrete_gaussian(sigma, N_MAGNITUDE_CELLS, rng)
+            answers[query.column, "magnitudes"] = exact[query.column, "magnitudes"] + discrete_gaussian(
+                sigma, N_MAGNITUDE_CELLS, rng)
         else:
-            answers[query.column, query.kind] = float(np.sum(query.data) + discrete_gaussian(sigma, 1, rng)[0])
+            answers[query.column, query.kind] = float(exact[query.column, query.kind] + discrete_gaussian(sigma, 1, rng)[0])
     return Measurement(sigma, tau, answers)
 
 

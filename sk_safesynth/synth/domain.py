@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -129,7 +130,7 @@ class Domain:
 def needs_measurement(table: PrivateTable, decl: Declarations) -> bool:
     """Whether :func:`discover_domain` spends budget (from declarations and dtypes only)."""
     kinds, undetermined = _public_kinds(table, decl)
-    return bool(undetermined) or bool(_queries(table, decl, kinds, data=False))
+    return bool(undetermined) or bool(_queries(decl, kinds))
 
 
 def discover_domain(table: PrivateTable, decl: Declarations, ledger: PrivacyLedger, epsilon: float, delta: float,
@@ -138,34 +139,34 @@ def discover_domain(table: PrivateTable, decl: Declarations, ledger: PrivacyLedg
 
     Spends ``share`` of the zero-concentrated budget of ``(epsilon, delta)`` (and
     ``share`` of delta for the category selection threshold) when anything is left to
-    measure; parses ``table.frame`` in place as the kinds say.
+    measure; replaces ``table.rows`` by the rows parsed as the kinds say. Every count is
+    a sum over rows (:mod:`sk_safesynth.synth.counting`), so a partitioned table is
+    measured partition by partition.
     """
-    frame, n = table.frame, len(table.frame)
+    meta, n = table.rows.meta, len(table.rows)
     kinds, undetermined = _public_kinds(table, decl)
     if table.target is not None and kinds.get(table.target) == ID_KIND:
         raise ValueError(f"the target {table.target!r} cannot be an identifier column")
     domain = Domain(kinds=kinds)
-    domain.categorical_dtype = {n_ for n_ in frame.columns if isinstance(frame[n_].dtype, pd.CategoricalDtype)
+    domain.categorical_dtype = {n_ for n_ in meta.columns if isinstance(meta[n_].dtype, pd.CategoricalDtype)
                                 and n_ not in decl.kinds}
-    domain.numeric_ids = {n_ for n_, k in kinds.items() if k == ID_KIND and dtype_kind(frame[n_]) == "number"}
+    domain.numeric_ids = {n_ for n_, k in kinds.items() if k == ID_KIND and dtype_kind(meta[n_]) == "number"}
     _warn_public(domain, decl)
     if not needs_measurement(table, decl):
         _finish(table, decl, domain, None)
         return domain
-    if not undetermined and all(q.kind in ("missing", "fraction") for q in _queries(table, decl, kinds, data=False)):
+    if not undetermined and all(q.kind in ("missing", "fraction") for q in _queries(decl, kinds)):
         share *= _COUNTS_ONLY  # coarse decisions (shares of n) need little budget
     threshold_delta = delta * share
     mu = 1.0 / PrivacyLedger(epsilon, delta - threshold_delta).calibrate(lambda s: gaussian_event(s, 1.0))
     kind_share = _KIND_SHARE if undetermined else 0.0
     if undetermined:
         sigma = math.sqrt(2 * len(undetermined)) / (mu * math.sqrt(share * kind_share))
-        noisy = dp.kind_counts({c: frame[c] for c in undetermined}, ledger, sigma, rng)
+        noisy = dp.kind_counts(table.rows.total(partial(dp.class_histograms, columns=undetermined)), ledger, sigma, rng)
         for name in undetermined:
             kinds[name] = dp.decide_kind(noisy[name], n, sigma, allow_text=name != table.target)
-    for name, kind in kinds.items():
-        if kind != ID_KIND:
-            frame[name] = parse_column(frame[name], "numeric" if kind == "number" else kind)
-    queries = _queries(table, decl, kinds)
+    table.rows = table.rows.map(partial(_parsed, kinds=dict(kinds)))
+    queries = _queries(decl, kinds)
     measurement = None
     if queries:
         n_coordinates = sum(q.coordinates for q in queries)
@@ -174,7 +175,8 @@ def discover_domain(table: PrivateTable, decl: Declarations, ledger: PrivacyLedg
         tau = dp.selection_threshold(sigma, threshold_delta, 2 * len(selected)) if selected else math.inf
         if selected and tau > n:  # nothing can be released: fail before spending
             _too_small(n, tau, selected)
-        measurement = dp.measure(queries, ledger, sigma, tau, rng)
+        exact = table.rows.total(partial(dp.exact_answers, queries=queries, numbers=partial(_measured_numbers, kinds)))
+        measurement = dp.measure(queries, exact, ledger, sigma, tau, rng)
         if selected:
             ledger.spend_delta(2 * len(selected) * dp.discrete_gaussian_tail(sigma, int(tau)),
                                "category selection threshold")
@@ -186,9 +188,9 @@ def _public_kinds(table: PrivateTable, decl: Declarations) -> tuple[dict[str, st
     """Kinds fixed by declarations, names and dtypes; the columns whose kind needs DP."""
     kinds: dict[str, str] = {}
     undetermined = []
-    for name in table.frame.columns:
-        series = table.frame[name]
-        public = dtype_kind(series)
+    meta = table.rows.meta
+    for name in meta.columns:
+        public = dtype_kind(meta[name])
         if name in decl.kinds:
             kind = decl.kinds[name]
         elif name in decl.categories:
@@ -207,48 +209,66 @@ def _public_kinds(table: PrivateTable, decl: Declarations) -> tuple[dict[str, st
     return kinds, undetermined
 
 
-def _queries(table: PrivateTable, decl: Declarations, kinds: dict[str, str], *, data: bool = True) -> list[dp.Query]:
+def _queries(decl: Declarations, kinds: dict[str, str]) -> list[dp.Query]:
     """The domain measurement's queries for columns of known kind (see :mod:`sk_safesynth.privacy.domain`).
 
-    Which queries run depends on declarations and kinds only; ``data=False`` leaves out
-    their data (to plan before the columns are parsed).
+    Which queries run depends on declarations and kinds only.
     """
     queries = []
     for name, kind in kinds.items():
-        series = table.frame[name]
         if kind == ID_KIND:
             continue
         if kind == "categorical" and name not in decl.categories:
-            queries.append(dp.Query(name, "values", series if data else None))
+            queries.append(dp.Query(name, "values"))
             continue
         numeric = kind in ("number", "numeric", "integer", "datetime")
         if numeric and name not in decl.bounds and not decl.bounds_from_data:
-            queries.append(dp.Query(name, "magnitudes", _measured_numbers(series, kind) if data else None))
+            queries.append(dp.Query(name, "magnitudes"))
         elif decl.missing.get(name, True):
-            queries.append(dp.Query(name, "missing", series.isna().to_numpy() if data else None))
+            queries.append(dp.Query(name, "missing"))
         if kind == "number":
-            queries.append(dp.Query(name, "fraction", _fractional(series) if data else None))
+            queries.append(dp.Query(name, "fraction"))
     return queries
 
 
-def _fractional(series: pd.Series) -> np.ndarray:
-    values = series.to_numpy(dtype=float, na_value=np.nan)
-    return np.nan_to_num(values % 1, nan=0.0) != 0
+def _parsed(frame: pd.DataFrame, kinds: dict[str, str]) -> pd.DataFrame:
+    """``frame`` with every column read as its kind (:func:`~sk_safesynth.synth.parsing.parse_column`)."""
+    out = frame.copy(deep=False)
+    for name, kind in kinds.items():
+        if kind != ID_KIND:
+            out[name] = parse_column(frame[name], "numeric" if kind == "number" else kind)
+    return out
 
 
-def _measured_numbers(series: pd.Series, kind: str) -> np.ndarray:
-    if kind == "datetime":
+def _measured_numbers(kinds: dict[str, str], name: str, series: pd.Series) -> np.ndarray:
+    if kinds[name] == "datetime":
         return (as_seconds(series) - dp.DATE_ORIGIN.timestamp()) / 86400.0
     return series.to_numpy(dtype=float, na_value=np.nan)
 
 
+def _extremes(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, np.ndarray]:
+    """``(min, -max)`` of each column of ``kinds`` (``inf`` when all missing): combined by ``np.minimum``."""
+    out = {}
+    for name, kind in kinds.items():
+        series = frame[name]
+        values = as_seconds(series) if kind == "datetime" else series.to_numpy(dtype=float, na_value=np.nan)
+        values = values[~np.isnan(values)]
+        out[name] = np.array([values.min(), -values.max()]) if len(values) else np.array([np.inf, np.inf])
+    return out
+
+
 def _finish(table: PrivateTable, decl: Declarations, domain: Domain, measurement: dp.Measurement | None) -> None:
     """Decisions from the declarations and the noisy answers (post-processing)."""
-    frame, n = table.frame, len(table.frame)
+    n = len(table.rows)
     zero = dp.ZERO_SIGMAS * measurement.sigma if measurement is not None else math.inf
     answers = measurement.answers if measurement is not None else {}
     with_other: dict[str, str] = {}
     nothing: list[str] = []
+    extremes: dict = {}
+    if decl.bounds_from_data:  # the opt-in that reads min and max (not DP)
+        numbers = {c: k for c, k in domain.kinds.items() if k in ("number", "numeric", "integer", "datetime")
+                   and c not in decl.bounds}
+        extremes = table.rows.total(partial(_extremes, kinds=numbers), np.minimum) if numbers else {}
     for name, kind in list(domain.kinds.items()):
         if kind == ID_KIND:
             continue
@@ -270,7 +290,7 @@ def _finish(table: PrivateTable, decl: Declarations, domain: Domain, measurement
             fraction = answers[name, "fraction"]
             kind = domain.kinds[name] = "integer" if fraction < _FRACTION_SHARE * present else "numeric"
         if kind in ("numeric", "integer", "datetime"):
-            bounds = _bounds(name, kind, decl, frame, answers, measurement)
+            bounds = _bounds(name, kind, decl, extremes, answers, measurement)
             if bounds is None:
                 domain.unreleased.append(name)
                 continue
@@ -296,22 +316,28 @@ def _finish(table: PrivateTable, decl: Declarations, domain: Domain, measurement
                         nothing.append(name)
                 domain.categories[name] = tuple(values)
     _target_as_categorical(table, domain)
-    for name in domain.modelled:
-        if not decl.missing.get(name, True):
-            low = domain.bounds.get(name, (None, None))[0]
-            frame[name] = fill_declared_complete(frame[name], domain.kinds[name], low, domain.categories.get(name))
+    complete = [name for name in domain.modelled if not decl.missing.get(name, True)]
+    if complete:
+        table.rows = table.rows.map(partial(_filled, domain=domain, columns=complete))
     _warn_released(domain, decl, table, measurement, with_other, nothing)
 
 
-def _bounds(name, kind, decl, frame, answers, measurement) -> tuple[float, float] | None:
+def _filled(frame: pd.DataFrame, domain: Domain, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with the missing values of ``columns`` (declared complete) replaced by a public value."""
+    out = frame.copy(deep=False)
+    for name in columns:
+        low = domain.bounds.get(name, (None, None))[0]
+        out[name] = fill_declared_complete(frame[name], domain.kinds[name], low, domain.categories.get(name))
+    return out
+
+
+def _bounds(name, kind, decl, extremes, answers, measurement) -> tuple[float, float] | None:
     if name in decl.bounds:
         return check_bounds(name, decl.bounds[name], datetime=kind == "datetime")
     if decl.bounds_from_data:
-        values = as_seconds(frame[name]) if kind == "datetime" else frame[name].to_numpy(dtype=float, na_value=np.nan)
-        values = values[~np.isnan(values)]
-        if not len(values):
+        low, high = float(extremes[name][0]), -float(extremes[name][1])
+        if math.isinf(low):  # all missing
             return None
-        low, high = float(values.min()), float(values.max())
         return (low, high) if high > low else (low - 1.0, high + 1.0)
     bounds = dp.bounds_from_magnitudes(answers[name, "magnitudes"], measurement.sigma, integer=kind == "integer")
     if bounds is None or kind != "datetime":
@@ -331,9 +357,15 @@ def _target_as_categorical(table: PrivateTable, domain: Domain) -> None:
     domain.kinds[target] = "categorical"
     domain.bounds.pop(target)
     domain.categories[target] = tuple(range(int(math.ceil(low)), int(math.floor(high)) + 1))
-    values = table.frame[target]
-    table.frame[target] = values.clip(math.ceil(low), math.floor(high)).round().astype("Int64").astype(object).where(
-        values.notna(), None)
+    table.rows = table.rows.map(partial(_as_classes, target=target, low=math.ceil(low), high=math.floor(high)))
+
+
+def _as_classes(frame: pd.DataFrame, target: str, low: int, high: int) -> pd.DataFrame:
+    """``frame`` with the integer ``target`` clipped to ``[low, high]``, as Python ints (None when missing)."""
+    out = frame.copy(deep=False)
+    values = frame[target]
+    out[target] = values.clip(low, high).round().astype("Int64").astype(object).where(values.notna(), None)
+    return out
 
 
 def _warn_public(domain: Domain, decl: Declarations) -> None:
@@ -355,7 +387,7 @@ def _warn_public(domain: Domain, decl: Declarations) -> None:
 
 def _warn_released(domain, decl, table, measurement, with_other, nothing) -> None:
     """One warning per kind of DP outcome, naming columns and DP estimates only."""
-    n = len(table.frame)
+    n = len(table.rows)
     if measurement is not None and dp.ZERO_SIGMAS * measurement.sigma >= n:
         undeclared = [c for c in domain.modelled if c not in decl.missing]
         if undeclared:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from functools import partial
 from itertools import combinations
 from numbers import Integral, Real
 
@@ -59,7 +60,8 @@ from sk_safesynth.synth import pgm
 from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import write_text
 from sk_safesynth.synth.encoding import Discretizer
-from sk_safesynth.synth.measurement import counts, measure_tables, select_tree
+from sk_safesynth.synth.counting import Axis, as_rows, count_tables
+from sk_safesynth.synth.measurement import measure_tables, select_tree
 from sk_safesynth.synth.pool import llm_pool
 from sk_safesynth.synth.plan import plan_measurements
 from sk_safesynth.synth.tree_model import (
@@ -202,7 +204,8 @@ class Marginals(GenerationMethod):
         self.discretizer_ = Discretizer(context.schema, self.fine_bins, max_exact=self.fine_bins)
         self.public_seed_ = context.public_seed
         names = self.discretizer_.names
-        codes = self.discretizer_.encode(context.frame)
+        # rows of codes, counted in one piece or partition by partition (synth/counting.py)
+        coded = as_rows(context.frame).map(partial(_codes, encode=self.discretizer_.encode))
         t = names.index(context.target) if context.target in names else None
         self.anchor_ = t
         features = [j for j in range(len(names)) if j != t]
@@ -211,9 +214,9 @@ class Marginals(GenerationMethod):
         # under add/remove it is released first, with a small share of the budget)
         mu = 1.0 / ledger.calibrate(lambda sigma: gaussian_event(sigma, 1.0))
         moves = 2 if context.neighbours == "replace-one" else 1
-        self.n_records_ = float(len(codes))
+        self.n_records_ = float(len(coded))
         if moves == 1:
-            count, _ = measure_tables(ledger, {"n": np.array([len(codes)])}, mu * math.sqrt(_COUNT_SHARE), rng,
+            count, _ = measure_tables(ledger, {"n": np.array([len(coded)])}, mu * math.sqrt(_COUNT_SHARE), rng,
                                       "Gaussian record count", moves=1)
             self.n_records_ = max(float(count["n"][0]), 1.0)
             mu *= math.sqrt(1 - _COUNT_SHARE)
@@ -227,11 +230,9 @@ class Marginals(GenerationMethod):
                                        moves=moves)
         # public grid of the tables: numeric columns in the plan's bins of their fine grid
         self.cell_of_ = {j: self._grid(names[j], self.plan_.bins) for j in range(len(names))}
-        cells = {j: np.where(codes[:, j] >= 0, self.cell_of_[j][np.clip(codes[:, j], 0, None)], -1)
-                 for j in range(len(names))}
         fine = [f for f in numeric if self.plan_.fine and len(self.cell_of_[f]) > int(self.cell_of_[f].max()) + 1]
         n_anchor = int(self.cell_of_[t].max()) + 1 if t is not None else 1
-        anchor = cells[t] if t is not None else np.zeros(len(codes), dtype=np.int64)
+        anchor = Axis(t, self.cell_of_[t]) if t is not None else Axis(None)
         levels = {f: int(self.cell_of_[f].max()) + 1 for f in features}
         shares = self.plan_.shares
         # the steps compose to one Gaussian of parameter mu (all the ledger has left); the last
@@ -241,16 +242,16 @@ class Marginals(GenerationMethod):
 
         # 1. (anchor, column) tables on the full domain, numeric columns also on their fine grid
         if features:
-            exact: dict = {f: counts(np.column_stack([anchor, cells[f]]), (n_anchor, levels[f])) for f in features}
-            exact.update({("fine", f): counts(np.column_stack([anchor, codes[:, f]]), (n_anchor, len(self.cell_of_[f])))
-                          for f in fine})
+            wanted: dict = {f: ((anchor, Axis(f, self.cell_of_[f])), (n_anchor, levels[f])) for f in features}
+            wanted.update({("fine", f): ((anchor, Axis(f)), (n_anchor, len(self.cell_of_[f]))) for f in fine})
+            exact = count_tables(coded, wanted)
             tables, sigma1 = measure_tables(ledger, exact, mus["one_way"] if last_is_cliques else None, rng,
                                             "Gaussian (target, column) tables", moves=moves)
             one_way = {f: tables[f] for f in features}
             fine_tables = {f: tables[("fine", f)] for f in fine}
             anchor_only = None
         else:
-            tables, sigma1 = measure_tables(ledger, {t: counts(anchor[:, None], (n_anchor,))}, None, rng,
+            tables, sigma1 = measure_tables(ledger, count_tables(coded, {t: ((anchor,), (n_anchor,))}), None, rng,
                                             "Gaussian target counts", moves=moves)
             one_way, fine_tables, anchor_only = {}, {}, tables[t]
         self.sigmas_ = {"one_way": sigma1}
@@ -264,18 +265,19 @@ class Marginals(GenerationMethod):
         n_pairs = len(features) - 1 + n_extra
         sigma3 = math.sqrt(moves * n_pairs) / mus["cliques"] if "cliques" in mus else None
         merge = {f: self._merge(table, sigma3) for f, table in one_way.items()}
-        merged = {f: np.where(cells[f] >= 0, merge[f][np.clip(cells[f], 0, None)], -1) for f in features}
+        # merged level of each code, and the (anchor, i, j) table of a pair on merged levels
+        self.merge_ = {f: merge[f][self.cell_of_[f]] for f in features}
         n_merged = {f: int(merge[f].max()) + 1 for f in features}
+        pair_table = lambda i, j: ((anchor, Axis(i, self.merge_[i]), Axis(j, self.merge_[j])),
+                                   (n_anchor, n_merged[i], n_merged[j]))
 
         # 2. the tree
         self.selection_scores_ = {}
         if "selection" in mus:
             anchor_counts, estimates = pooled_marginals(one_way, sigma1**2, merge, {}, 1.0)
-            tables, predicted = {}, {}
-            for i, j in combinations(features, 2):
-                shape = (n_anchor, n_merged[i], n_merged[j])
-                tables[(i, j)] = counts(np.column_stack([anchor, merged[i], merged[j]]), shape)
-                predicted[(i, j)] = estimates[i][:, :, None] * estimates[j][:, None, :] / anchor_counts[:, None, None]
+            tables = count_tables(coded, {(i, j): pair_table(i, j) for i, j in combinations(features, 2)})
+            predicted = {(i, j): estimates[i][:, :, None] * estimates[j][:, None, :] / anchor_counts[:, None, None]
+                         for i, j in tables}
             undirected, scores, self.sigmas_["selection"] = select_tree(ledger, tables, predicted, mus["selection"],
                                                                         rng, moves=moves)
             self.selection_scores_ = dict(zip(tables, scores))
@@ -293,14 +295,11 @@ class Marginals(GenerationMethod):
         # 3. (anchor, i, j) tables of the tree edges and the extra pairs, on merged levels
         cliques: dict = {}
         if pairs:
-            cliques, sigma3 = measure_tables(
-                ledger, {(i, j): counts(np.column_stack([anchor, merged[i], merged[j]]),
-                                        (n_anchor, n_merged[i], n_merged[j])) for i, j in pairs},
-                None, rng, "Gaussian (target, column, column) tables", moves=moves)
+            cliques, sigma3 = measure_tables(ledger, count_tables(coded, {(i, j): pair_table(i, j) for i, j in pairs}),
+                                             None, rng, "Gaussian (target, column, column) tables", moves=moves)
             self.sigmas_["cliques"] = sigma3
             self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
-        # merged levels and masses on the fine grid (post-processing)
-        self.merge_ = {f: merge[f][self.cell_of_[f]] for f in features}
+        # masses on the fine grid (post-processing)
         # inside a group, levels in proportion to the (target, column) table made non-negative by projection
         # (noise invents no mass in empty cells: clipping would, and spread the column)
         densities = {f: project_simplex(one_way[f], np.clip(one_way[f].sum(axis=1), 1.0, None)) for f in features}
@@ -420,6 +419,11 @@ class Marginals(GenerationMethod):
             codes = self._model_codes(n, rng)
         rows = self.discretizer_.decode(codes, rng)
         return write_text(client, self.schema_, rows, seed=int(rng.integers(0, 2**31 - 1)))
+
+
+def _codes(frame: pd.DataFrame, encode) -> pd.DataFrame:
+    """The codes of the rows of ``frame`` (``encode``: :meth:`Discretizer.encode`), one column per column."""
+    return pd.DataFrame(encode(frame))
 
 
 def _cells(n_levels: int, n_cells: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Private input as one table of parsed columns, without any value deciding anything.
 
-:func:`prepare_table` joins ``X`` and ``y``; :func:`parse_column` reads a column as its
-kind once the kind is known (declared, fixed by a public dtype, or released with DP).
+:func:`prepare_table` joins ``X`` and ``y`` (in memory, or the partitions of a dask
+DataFrame); :func:`parse_column` reads a column as its kind once the kind is known
+(declared, fixed by a public dtype, or released with DP).
 Parsing is per value and the same rule for every table: a value that is not of the
 column's kind (an unparsable string in a number column, ``±inf``, a blank) is a missing
 value; no warning or error depends on what the values are.
@@ -15,20 +16,31 @@ import numpy as np
 import pandas as pd
 
 from sk_safesynth.schema import parse_dates, parse_numbers
+from sk_safesynth.synth.counting import DaskRows, PandasRows, Rows, is_dask_collection
 from sk_safesynth.table import as_table
 
 
 @dataclass
 class PrivateTable:
-    """The private data of one fit; lives only inside ``fit`` and is never stored."""
+    """The private data of one fit; lives only inside ``fit`` and is never stored.
 
-    frame: pd.DataFrame
+    ``rows`` is read through counts only (:mod:`sk_safesynth.synth.counting`): one
+    pandas frame, or the partitions of a dask DataFrame.
+    """
+
+    rows: Rows
     target: str | None
     feature_names: list[str]
 
 
 def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
-    """``X`` (and ``y`` as one more column) as a DataFrame; values are left as they are."""
+    """``X`` (and ``y`` as one more column) as rows to count; values are left as they are.
+
+    A dask DataFrame ``X`` stays partitioned; its ``y`` must then be a dask Series
+    partitioned like ``X`` (a column of the same frame).
+    """
+    if is_dask_collection(X):
+        return _prepare_partitioned(X, y, target_name)
     frame = as_table(X)
     features = list(frame.columns)
     target = None
@@ -42,12 +54,35 @@ def prepare_table(X, y=None, *, target_name: str | None = None) -> PrivateTable:
             values = values[:, 0]  # an (n, 1) array
         if values.ndim != 1 or len(values) != len(frame):
             raise ValueError(f"y must be 1-dimensional with {len(frame)} entries, got shape {np.shape(y)}")
-        name = getattr(y, "name", None)
-        target = target_name or (str(name) if name is not None else "target")
-        if target in frame.columns:
-            raise ValueError(f"the target name {target!r} is also a column of X; rename one of them")
+        target = _target_name(y, frame.columns, target_name)
         frame[target] = values
-    return PrivateTable(frame, target, features)
+    return PrivateTable(PandasRows(frame), target, features)
+
+
+def _target_name(y, columns, target_name: str | None) -> str:
+    name = getattr(y, "name", None)
+    target = target_name or (str(name) if name is not None else "target")
+    if target in columns:
+        raise ValueError(f"the target name {target!r} is also a column of X; rename one of them")
+    return target
+
+
+def _prepare_partitioned(X, y, target_name: str | None) -> PrivateTable:
+    """A dask DataFrame as :class:`DaskRows` (the checks of :func:`~sk_safesynth.table.as_table`
+    that need no pass over the data)."""
+    if not hasattr(X, "columns"):
+        raise ValueError(f"X must be a dask DataFrame, got {type(X).__name__}")
+    as_table(X._meta_nonempty)  # a stand-in of two fake rows: the checks of the column names
+    frame = X.rename(columns=str)
+    features = list(frame.columns)
+    target = None
+    if y is not None:
+        if not (is_dask_collection(y) and getattr(y, "ndim", None) == 1):
+            raise ValueError("with a dask DataFrame X, y must be a dask Series partitioned like X (a column of the "
+                             f"same dask DataFrame), got {type(y).__name__}")
+        target = _target_name(y, features, target_name)
+        frame = frame.assign(**{target: y})
+    return PrivateTable(DaskRows(frame), target, features)
 
 
 def parse_column(series: pd.Series, kind: str) -> pd.Series:

@@ -1,0 +1,202 @@
+"""Tables in partitions: the marginals fit on a dask DataFrame, and releases written as parquet files.
+
+The same table as one pandas frame and as a dask DataFrame of several partitions must
+give the same exact counts (before noise), the same ledger and, with the same seed, the
+same release: the noise is drawn by the same code in the same order from the same
+stream. Fast tests run dask's synchronous scheduler; one test runs a real LocalCluster.
+"""
+
+import logging
+import subprocess
+import sys
+import warnings
+from functools import partial
+
+import numpy as np
+import pandas as pd
+import pytest
+
+dd = pytest.importorskip("dask.dataframe")
+import dask  # noqa: E402
+
+from sk_safesynth import DPSyntheticSampler  # noqa: E402
+from sk_safesynth.partitions import open_partitioned  # noqa: E402
+from sk_safesynth.privacy import domain as dp  # noqa: E402
+from sk_safesynth.privacy.random import data_digest  # noqa: E402
+from sk_safesynth.synth import measurement  # noqa: E402
+from sk_safesynth.synth.counting import Axis, DaskRows, PandasRows, count_tables  # noqa: E402
+from sk_safesynth.synth.marginals import Marginals  # noqa: E402
+
+
+def _table(n: int = 3000, seed: int = 0) -> pd.DataFrame:
+    """Mixed kinds with missing values; a label that depends on the columns."""
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 90, n)
+    city = rng.choice(np.array(["Paris", "Lyon", "Nice", "Brest", None], dtype=object), n, p=[.4, .3, .15, .1, .05])
+    income = np.round(rng.lognormal(10, 1, n), 2)
+    income[rng.random(n) < 0.1] = np.nan
+    joined = pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 1000, n), unit="D")
+    grade = rng.choice(["1", "2", "3", "4"], n).astype(object)  # numbers written as strings: a kind by DP
+    label = np.where((age > 45) ^ (rng.random(n) < 0.2), "yes", "no")
+    return pd.DataFrame({"age": age, "city": city, "income": income, "joined": joined, "grade": grade,
+                         "label": label})
+
+
+@pytest.fixture(scope="module")
+def tables():
+    """The same rows as a dask DataFrame of 4 partitions and as one pandas frame of the same dtypes."""
+    partitioned = dd.from_pandas(_table(), npartitions=4)
+    return partitioned, partitioned.compute()
+
+
+@pytest.fixture(autouse=True)
+def _synchronous():
+    with dask.config.set(scheduler="sync"):
+        yield
+
+
+def _fit(frame, **params):
+    sampler = DPSyntheticSampler(**{"epsilon": 1.0, "random_state": 0, "method": "marginals", **params})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sampler.fit(frame.drop(columns="label"), frame["label"])
+
+
+def _recorded(monkeypatch) -> list:
+    """Every exact count a fit hands to a mechanism, in order (the noise functions wrapped, not replaced)."""
+    seen: list = []
+    release, kinds, measure = measurement.gaussian_release, dp.kind_counts, dp.measure
+
+    def gaussian_release(ledger, values, *args, **kwargs):
+        seen.append(np.array(values, copy=True))
+        return release(ledger, values, *args, **kwargs)
+
+    def kind_counts(exact, *args, **kwargs):
+        seen.append({k: np.array(v) for k, v in exact.items()})
+        return kinds(exact, *args, **kwargs)
+
+    def measure_domain(queries, exact, *args, **kwargs):
+        seen.append({k: v.sort_index().to_dict() if isinstance(v, pd.Series) else np.asarray(v).tolist()
+                     for k, v in exact.items()})
+        return measure(queries, exact, *args, **kwargs)
+
+    monkeypatch.setattr(measurement, "gaussian_release", gaussian_release)
+    monkeypatch.setattr(dp, "kind_counts", kind_counts)
+    monkeypatch.setattr(dp, "measure", measure_domain)
+    return seen
+
+
+def _assert_same(a, b) -> None:
+    if isinstance(a, dict):
+        assert list(a) == list(b)
+        for key in a:
+            _assert_same(a[key], b[key])
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+def test_import_does_not_import_dask():
+    code = "import sys, sk_safesynth; sys.exit(any(m.split('.')[0] in ('dask', 'distributed') for m in sys.modules))"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_partition_counts_equal_in_memory_counts(tables):
+    partitioned, frame = tables
+    rows, parts = PandasRows(frame), DaskRows(partitioned)
+    assert len(parts) == len(rows) == len(frame)
+    assert parts.digest() == data_digest(frame)  # a fixed seed keys the same noise stream
+    _assert_same(parts.total(partial(dp.class_histograms, columns=["city", "grade", "label"])),
+                 rows.total(partial(dp.class_histograms, columns=["city", "grade", "label"])))
+    queries = [dp.Query("city", "values"), dp.Query("income", "magnitudes"), dp.Query("age", "missing"),
+               dp.Query("income", "fraction")]
+    numbers = lambda name, series: series.to_numpy(dtype=float, na_value=np.nan)
+    exact, summed = (r.total(partial(dp.exact_answers, queries=queries, numbers=numbers)) for r in (rows, parts))
+    assert exact["city", "values"].sort_index().to_dict() == summed["city", "values"].sort_index().to_dict()
+    _assert_same({k: v for k, v in exact.items() if k != ("city", "values")},
+                 {k: v for k, v in summed.items() if k != ("city", "values")})
+    codes = lambda part: pd.DataFrame({"a": part["age"] // 10, "g": part["grade"].astype(int) - 1})
+    wanted = {"a": ((Axis(0),), (9,)), "ag": ((Axis(0, np.arange(9) // 3), Axis(1)), (3, 4)),
+              "1": ((Axis(None), Axis(1)), (1, 4))}
+    _assert_same(count_tables(parts.map(codes), wanted), count_tables(rows.map(codes), wanted))
+
+
+@pytest.mark.parametrize("params", [
+    {},  # nothing declared: DP kinds, categories, bounds, missing shares; naive Bayes at this size
+    pytest.param({"epsilon": 4.0, "method": Marginals(extra_pairs=0, inference="closed_form"),
+                  "bounds": {"age": (18, 90), "income": (0, 5e5)}, "categories": {"city": ["Paris", "Lyon"]}},
+                 marks=pytest.mark.slow),
+    pytest.param({"bounds": "data"}, marks=pytest.mark.slow),
+], ids=["undeclared", "declared-cliques", "bounds-data"])
+def test_same_counts_ledger_and_release(tables, monkeypatch, params):
+    partitioned, frame = tables
+    seen = _recorded(monkeypatch)
+    in_memory = _fit(frame, **params)
+    counted_in_memory = list(seen)
+    seen.clear()
+    in_partitions = _fit(partitioned, **params)
+    assert len(seen) == len(counted_in_memory) > 0
+    for a, b in zip(counted_in_memory, seen):  # the same exact counts before noise
+        _assert_same(a, b)
+    assert in_partitions.ledger_.entries == in_memory.ledger_.entries
+    assert in_partitions.privacy_spent_ == in_memory.privacy_spent_
+    assert in_partitions.domain_ == in_memory.domain_
+    assert in_partitions.columns_out_ == in_memory.columns_out_
+    assert list(in_partitions.feature_names_in_) == list(in_memory.feature_names_in_)
+    a, b = in_memory.method_, in_partitions.method_
+    assert a.edges_ == b.edges_
+    _assert_same(a.marginals_, b.marginals_)
+    if "categories" in params:
+        assert a.edges_  # the plan measured cliques
+    pd.testing.assert_frame_equal(in_partitions.sample(500), in_memory.sample(500))
+
+
+def test_methods_that_read_records_refuse_partitions(tables):
+    partitioned, _ = tables
+    for method in ("noisy_icl", "private_evolution"):
+        with pytest.raises(ValueError, match=r"cannot fit a dask DataFrame.*'marginals'"):
+            DPSyntheticSampler(method=method).fit(partitioned.drop(columns="label"), partitioned["label"])
+    with pytest.raises(ValueError, match="y must be a dask Series"):
+        DPSyntheticSampler().fit(partitioned.drop(columns="label"), np.zeros(len(partitioned)))
+
+
+def test_sample_to_parquet_keeps_dtypes(tables, tmp_path):
+    _, frame = tables
+    sampler = _fit(frame)
+    written = sampler.sample_to_parquet(2500, tmp_path / "out", rows_per_file=1000)
+    assert [p.name for p in written] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    back = pd.read_parquet(tmp_path / "out")
+    assert len(back) == 2500
+    for name, dtype in sampler.sample(10).dtypes.items():  # object columns (strings) read back as strings
+        assert back[name].dtype == dtype or (dtype_is_text(dtype) and dtype_is_text(back[name].dtype))
+    assert open_partitioned(tmp_path / "out").npartitions == 3
+    with pytest.raises(FileExistsError):
+        sampler.sample_to_parquet(10, tmp_path / "out")
+
+
+def test_open_partitioned_reads_csv_as_text(tables, tmp_path):
+    _, frame = tables
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), 3)):
+        frame.iloc[part].to_csv(tmp_path / f"part-{i}.csv", index=False)
+    table = open_partitioned(tmp_path / "part-*.csv")
+    assert table.npartitions == 3 and len(table) == len(frame)
+    assert all(dtype_is_text(dtype) for dtype in table.dtypes)
+    with pytest.raises(ValueError, match="neither a parquet"):
+        open_partitioned(tmp_path / "table.json")
+
+
+def dtype_is_text(dtype) -> bool:
+    return pd.api.types.is_string_dtype(dtype)
+
+
+@pytest.mark.slow
+def test_fit_on_a_local_cluster(tables):
+    """A real LocalCluster (threads, loopback tcp: tasks are pickled as for remote workers)."""
+    distributed = pytest.importorskip("distributed")
+    partitioned, frame = tables
+    with dask.config.set(scheduler=None), distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, host="127.0.0.1", protocol="tcp",
+            dashboard_address=None, silence_logs=logging.ERROR) as cluster, distributed.Client(cluster):
+        on_cluster = _fit(partitioned, method=Marginals(inference="closed_form"))
+    in_memory = _fit(frame, method=Marginals(inference="closed_form"))
+    assert on_cluster.ledger_.entries == in_memory.ledger_.entries
+    pd.testing.assert_frame_equal(on_cluster.sample(200), in_memory.sample(200))
