@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from numbers import Integral
 
@@ -14,6 +15,8 @@ from sklearn.utils.validation import _num_samples, check_is_fitted
 
 from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import PrivacySpent
+from sk_safesynth.privacy.search import (FitRecord, PrivacyRecorder, budget_record, compose_fits, fit_record,
+                                         maximal_patterns, param_key)
 
 _AUDIT_ATTRIBUTES = ("audit_X_", "audit_y_")
 
@@ -55,6 +58,9 @@ class TrainOnSynthetic(MetaEstimatorMixin, BaseEstimator):
         The synthetic training rows (DP outputs).
     privacy_spent_ : PrivacySpent
         What the sampler spent on this fit.
+    fit_id_ : str
+        A random id of this fit: :class:`~sk_safesynth.privacy.search.PrivacyRecorder`
+        counts its test and train scores as one fit.
     classes_ : ndarray
         Classes of a fitted classifier.
     """
@@ -96,6 +102,7 @@ class TrainOnSynthetic(MetaEstimatorMixin, BaseEstimator):
             ) from exc
         self.synthetic_X_ = X_syn
         self.synthetic_y_ = y_syn
+        self.fit_id_ = secrets.token_hex(16)
         self.privacy_spent_ = getattr(sampler, "privacy_spent_", None)
         if hasattr(self.estimator_, "classes_"):
             self.classes_ = self.estimator_.classes_
@@ -147,19 +154,55 @@ class TrainOnSynthetic(MetaEstimatorMixin, BaseEstimator):
         return tags
 
 
+def _recorded_fits(search, candidates: list[dict], n_splits: int) -> list[list[FitRecord]]:
+    """Each candidate's fits: the ones a PrivacyRecorder saw, or its budget for every split."""
+    scoring = getattr(search, "scoring", None)
+    recorders = [s for s in scoring.values() if isinstance(s, PrivacyRecorder)] if isinstance(scoring, dict) else []
+    records = {r.fit_id: r for recorder in recorders for r in list(recorder.records)}  # train and test scores
+    out = []
+    for params in candidates:
+        sampler = _find_sampler(clone(search.estimator).set_params(**params)).get_params()
+        budget = budget_record(float(sampler["epsilon"]), float(sampler.get("delta", 0.0)))
+        wanted = {key: param_key(value) for key, value in params.items()}
+        matched = [r for r in records.values()
+                   if None not in wanted.values() and all(r.params.get(k) == v for k, v in wanted.items())]
+        # exactly one record per split, or the candidate counts at its budget (sound, no gain)
+        out.append(matched if len(matched) == n_splits else [budget] * n_splits)
+    return out
+
+
 def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool = True,
                    allow_non_private_steps: bool = False) -> PrivacySpent:
     """Total privacy that a search or a cross-validation spent on its worst-off record.
 
-    Each fit of a :class:`TrainOnSynthetic` spends its sampler's budget on the rows of
-    its training split; a record pays for every fit whose training split holds it. The
-    number of such fits is counted from the splitter's actual indices (``cv.split(X,
-    y, groups)``), so splitters that are not partitions (``ShuffleSplit``,
-    ``TimeSeriesSplit``, repeated or overlapping splits) are counted exactly; the
-    total is the largest, over records, of the basic composition of their fits (sum of
-    epsilons and of deltas; a sound bound). A refit on all rows adds one fit for every
-    record. A search is a utility/privacy study: choosing the best epsilon on real
-    folds is itself not private, and the warning says so.
+    Each fit of a :class:`TrainOnSynthetic` reads the private training rows of its
+    split and releases what its sampler produced; a record is exposed by every fit
+    whose training split holds it, and the release is everything all those fits
+    produced. The number of such fits is counted from the splitter's actual indices
+    (``cv.split(X, y, groups)``), so splitters that are not partitions
+    (``ShuffleSplit``, ``TimeSeriesSplit``, repeated or overlapping splits) are counted
+    exactly. A refit on all rows adds one fit for every record.
+
+    The total is the composition, with dp-accounting, of those fits' mechanisms: the
+    Gaussian, discrete Gaussian, Laplace and randomized-response events of their
+    ledgers, composed as one ledger would compose them (privacy loss distributions;
+    Gaussians merge exactly), at delta = the sum of the fits' deltas. Composing the
+    events, not the fits' ``(epsilon, delta)`` pairs, is what gains: seven Gaussian
+    fits at (1, 1e-5) are (2.61, 7e-5)-DP, not (7, 7e-5). It is sound because adaptive
+    composition covers any sequence of mechanisms on the same rows, whatever each
+    chose from earlier outputs. The events come from ``cross_validate(...,
+    return_estimator=True)``'s estimators, from a search's ``best_estimator_`` (the
+    refit) and, for the candidate/fold fits that a search does not keep, from a
+    :class:`~sk_safesynth.privacy.search.PrivacyRecorder` among its scorers. A fit whose events are unknown (no
+    recorder, a failed fit, a sampler without a ledger) counts as any mechanism with
+    its ``(epsilon, delta)``. Where a candidate's folds spent different events and the
+    recorder cannot tell which split each fit belongs to, all its folds are counted
+    for every record.
+
+    The basic composition (sum of epsilons and of deltas) is an upper bound that holds
+    for any mechanisms; the smaller of the two is returned (both hold at that delta).
+    A search is a utility/privacy study: choosing the best epsilon on real folds is
+    itself not private, and the warning says so.
 
     Parameters
     ----------
@@ -182,13 +225,15 @@ def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool =
         even a stateless transformer may mix rows before the sampler sees them, so by
         default any such step other than ``"passthrough"``/``None`` or a column selection
         (a ``ColumnTransformer`` of ``"passthrough"``/``"drop"`` only, its columns named or
-        chosen by ``make_column_selector``) is refused with a ``ValueError``. ``True`` returns the sampler's total anyway, with a
-        :class:`PrivacyLeakWarning`: it does not cover those steps.
+        chosen by ``make_column_selector``) is refused with a ``ValueError``. ``True``
+        returns the sampler's total anyway, with a :class:`PrivacyLeakWarning`: it does
+        not cover those steps.
 
     Returns
     -------
     PrivacySpent
-        ``(epsilon, delta)`` of the worst-off record.
+        ``(epsilon, delta)`` of the worst-off record (``mu`` when every composed event
+        is Gaussian).
 
     Raises
     ------
@@ -196,50 +241,64 @@ def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool =
         When steps before :class:`TrainOnSynthetic` learn from the real rows (see
         ``allow_non_private_steps``); move them into its ``estimator`` so that they are
         fitted on synthetic rows.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sk_safesynth import search_privacy
+    >>> from sk_safesynth.privacy.search import PrivacyRecorder
+    >>> scoring = {"roc_auc": "roc_auc", "privacy": PrivacyRecorder()}
+    >>> # search = GridSearchCV(model, {"sampler__epsilon": [0.5, 1, 2]}, scoring=scoring,
+    >>> #                       refit="roc_auc").fit(X, y)
+    >>> # search_privacy(search, X, y)  # composed over 3 candidates x 4 of 5 folds + refit
     """
     if isinstance(search, dict):
         if "estimator" not in search or cv is None or X is None:
             raise ValueError("for a cross_validate result, pass return_estimator=True to cross_validate and give "
                              "search_privacy the same cv and X (and y, groups)")
         _check_steps_before(search["estimator"][0], allow_non_private_steps)
-        spent = [_find_fitted(est).privacy_spent_ for est in search["estimator"]]
-        per_split = [(s.epsilon, s.delta) for s in spent]
+        fits = [fit_record(est) for est in search["estimator"]]
         splits = _split_counts(cv, X, y, groups, classifier=is_classifier(search["estimator"][0]),
-                               n_splits=len(per_split))
-        refit, what = None, f"{len(per_split)} splits"
+                               n_splits=len(fits))
+        # split i spends fits[i]; a record pays for the splits whose training rows hold it
+        eps = splits @ np.array([f.spent.epsilon for f in fits])
+        dlt = splits @ np.array([f.spent.delta for f in fits])
+        fit_sets = [[f for f, used in zip(fits, pattern) if used] for pattern in maximal_patterns(splits)]
+        refit, what = None, f"{len(fits)} splits"
     else:
         check_is_fitted(search, "cv_results_")
         _check_steps_before(search.estimator, allow_non_private_steps)
-        params = search.cv_results_["params"]
-        per_split = []
-        for candidate in params:
-            sampler_params = _find_sampler(clone(search.estimator).set_params(**candidate)).get_params()
-            per_split.append((float(sampler_params["epsilon"]), float(sampler_params.get("delta", 0.0))))
+        per_candidate = _recorded_fits(search, search.cv_results_["params"], search.n_splits_)
         splits = _split_counts(search.cv, X, y, groups, classifier=is_classifier(search.estimator),
                                n_splits=search.n_splits_)
-        best = getattr(search, "best_estimator_", None) if getattr(search, "refit", False) else None
-        refit = None if best is None else _find_fitted(best).privacy_spent_
-        what = f"{len(params)} candidates x {search.n_splits_} splits"
-    if isinstance(search, dict):
-        # split i spends per_split[i]; a record pays for the splits whose training rows hold it
-        eps = splits @ np.array([e for e, _ in per_split])
-        dlt = splits @ np.array([d for _, d in per_split])
-    else:
         # every candidate runs every split: a record in k training splits pays k times each candidate
         k = splits.sum(axis=1)
-        eps = k * sum(e for e, _ in per_split)
-        dlt = k * sum(d for _, d in per_split)
-    worst = int(np.argmax(eps))
-    total_eps, total_delta = float(eps[worst]), float(dlt[worst])
+        eps = k * sum(max(f.spent.epsilon for f in fits) for fits in per_candidate)
+        dlt = k * sum(max(f.spent.delta for f in fits) for fits in per_candidate)
+        k_max = int(k.max())
+        # folds that spent the same events cost k_max of them; otherwise all folds count
+        fit_sets = [[f for fits in per_candidate
+                     for f in (fits[:1] * k_max if all(f.entries == fits[0].entries for f in fits) else fits)]]
+        best = getattr(search, "best_estimator_", None) if getattr(search, "refit", False) else None
+        refit = None if best is None else fit_record(best)
+        what = f"{len(per_candidate)} candidates x {search.n_splits_} splits"
+    basic_epsilon, basic_delta = float(eps.max()), float(dlt.max())
     if refit is not None:
-        total_eps += refit.epsilon
-        total_delta += refit.delta
+        basic_epsilon += refit.spent.epsilon
+        basic_delta += refit.spent.delta
+        fit_sets = [[*fits, refit] for fits in fit_sets]
         what += " + refit"
-    total = PrivacySpent(total_eps, min(total_delta, 1.0), None)
+    basic_delta = min(basic_delta, 1.0)
+    composed = compose_fits(fit_sets, basic_delta)
+    if composed is not None and composed.epsilon <= basic_epsilon:
+        total = PrivacySpent(composed.epsilon, basic_delta, composed.mu)
+    else:
+        total = PrivacySpent(basic_epsilon, basic_delta, None)
     if warn:
         warnings.warn(
             f"this search spent up to epsilon={total.epsilon:.3g}, delta={total.delta:.3g} on its most exposed "
-            f"record ({what}); selecting the best candidate on real folds is itself not differentially private",
+            f"record ({what}; basic composition: epsilon={basic_epsilon:.3g}); selecting the best candidate on "
+            "real folds is itself not differentially private",
             UserWarning,
             stacklevel=2,
         )

@@ -14,6 +14,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sk_safesynth import DPSyntheticSampler, PrivacyLeakWarning, TrainOnSynthetic, search_privacy
 from sk_safesynth.llm import capture_prompts
 from sk_safesynth.llm.testing import FAKE_MODEL, install_fake_provider
+from sk_safesynth.privacy.ledger import compose_entries
+from sk_safesynth.privacy.search import PrivacyRecorder
 from sk_safesynth.synth.pool import clear_pool_cache
 from sk_safesynth.synth import Marginals
 
@@ -219,13 +221,26 @@ def test_train_on_synthetic_in_pipeline_grid_search():
     pre = ColumnTransformer([("num", StandardScaler(), ["age", "income"]),
                              ("cat", OneHotEncoder(handle_unknown="ignore"), ["city", "member"])])
     model = TrainOnSynthetic(_sampler("marginals", missing=False), Pipeline([("pre", pre), ("clf", LogisticRegression())]))
-    search = GridSearchCV(Pipeline([("tstr", model)]), {"tstr__sampler__epsilon": [0.5, 5.0]}, cv=3)
+    recorder = PrivacyRecorder()
+    search = GridSearchCV(Pipeline([("tstr", model)]), {"tstr__sampler__epsilon": [0.5, 5.0]}, cv=3,
+                          scoring={"accuracy": "accuracy", "privacy": recorder}, refit="accuracy")
     search.fit(X, y)
     assert set(search.best_estimator_.predict(X)) <= {"high", "low"}
     assert search.best_estimator_.named_steps["tstr"].classes_.tolist() == ["high", "low"]
     with pytest.warns(UserWarning):
         total = search_privacy(search)
-    assert total.epsilon == pytest.approx((0.5 + 5.0) * 2 + search.best_params_["tstr__sampler__epsilon"], rel=1e-6)
+    # each record is in 2 of the 3 training folds of each candidate, plus the refit of the best one
+    refit = search.best_params_["tstr__sampler__epsilon"]
+    assert total.delta == pytest.approx(5e-5)
+    assert total.epsilon < 0.6 * ((0.5 + 5.0) * 2 + refit)
+    # the folds' plans are public (equal fold sizes, declared domain): the same events in every fold
+    assert len(recorder.records) == 6
+    folds = {eps: [r.entries for r in recorder.records if r.params["tstr__sampler__epsilon"] == eps] for eps in (0.5, 5.0)}
+    assert all(len(entries) == 3 and entries.count(entries[0]) == 3 for entries in folds.values())
+    events = [e for entries in folds.values() for e in entries[0] * 2]
+    events += search.best_estimator_.named_steps["tstr"].sampler_.ledger_.entries
+    assert total.epsilon == pytest.approx(compose_entries(events, 5e-5).epsilon, rel=1e-9)
+    assert search.cv_results_["mean_test_privacy"] == pytest.approx([0.5, 5.0])
 
 
 def test_audit_sample_kept_in_memory_only():

@@ -162,6 +162,23 @@ class SampledRowsDpEvent(dp_accounting.DpEvent):
         return math.log1p(q * math.expm1(epsilon_0)), q * self.row_delta
 
 
+@attr.s(frozen=True, slots=True, auto_attribs=True)
+class PrivacyParametersDpEvent(dp_accounting.DpEvent):
+    """A mechanism known only by its ``(epsilon, delta)`` guarantee.
+
+    Its PLD is dp-accounting's ``from_privacy_parameters``, the worst case over every
+    ``(epsilon, delta)``-DP mechanism: it stands for a fit whose events are not known
+    (a failed fit, a sampler without a ledger) when fits are composed.
+    """
+
+    epsilon: float
+    delta: float = 0.0
+
+    def privacy(self) -> tuple[float, float]:
+        """The ``(epsilon, delta)`` guarantee."""
+        return self.epsilon, self.delta
+
+
 def _flatten(event: dp_accounting.DpEvent, count: int = 1):
     if isinstance(event, dp_accounting.ComposedDpEvent):
         for sub in event.events:
@@ -171,7 +188,8 @@ def _flatten(event: dp_accounting.DpEvent, count: int = 1):
     elif isinstance(event, dp_accounting.NoOpDpEvent):
         return
     elif isinstance(event, (dp_accounting.LaplaceDpEvent, dp_accounting.GaussianDpEvent,
-                            dp_accounting.RandomizedResponseDpEvent, SampledRowsDpEvent, DiscreteGaussianDpEvent)):
+                            dp_accounting.RandomizedResponseDpEvent, SampledRowsDpEvent, DiscreteGaussianDpEvent,
+                            PrivacyParametersDpEvent)):
         yield event, count
     else:
         raise TypeError(f"the ledger does not account {type(event).__name__}")
@@ -216,7 +234,7 @@ def _pure_epsilon(event, count: int) -> float | None:
         if event.num_buckets < 2:
             return 0.0
         return count * rr_epsilon(1.0 - event.noise_parameter, event.num_buckets)
-    if isinstance(event, SampledRowsDpEvent):
+    if isinstance(event, (SampledRowsDpEvent, PrivacyParametersDpEvent)):
         epsilon, delta = event.privacy()
         return count * epsilon if delta == 0 else None
     return None
@@ -258,12 +276,62 @@ def event_pld(event, count: int = 1) -> pld_lib.PrivacyLossDistribution:
             value_discretization_interval=_DISCRETIZATION,
             neighboring_relation=dp_accounting.NeighboringRelation.REPLACE_ONE,
         ).self_compose(count)
-    if isinstance(event, SampledRowsDpEvent):
+    if isinstance(event, (SampledRowsDpEvent, PrivacyParametersDpEvent)):
         epsilon, delta = event.privacy()
         return pld_lib.from_privacy_parameters(
             DifferentialPrivacyParameters(epsilon, delta), value_discretization_interval=_DISCRETIZATION
         ).self_compose(count)
     raise TypeError(f"the ledger does not account {type(event).__name__}")
+
+
+def compose_entries(entries, delta: float) -> PrivacySpent:
+    """Compose ledger entries (of one fit or of many) at ``delta``.
+
+    The same composition as :attr:`PrivacyLedger.spent`: pure-DP events alone add up
+    exactly, Gaussian events merge into one Gaussian, the rest compose through their
+    PLDs evaluated at ``delta`` less the entries' additive deltas.
+
+    Parameters
+    ----------
+    entries : iterable of LedgerEntry
+        The events, with their additive deltas.
+    delta : float
+        The total delta of the composition.
+
+    Returns
+    -------
+    PrivacySpent
+        ``(epsilon, delta)`` of the composition (``mu`` when every event is Gaussian).
+
+    Raises
+    ------
+    PrivacyBudgetExceeded
+        If approximate-DP events leave no delta after the additive ones.
+    """
+    entries = list(entries)
+    extra = sum(e.extra_delta for e in entries)
+    flat = _canonical(item for e in entries for item in _flatten(e.event))
+    if not flat:
+        return PrivacySpent(0.0, extra, 0.0 if not extra else None)
+    pure = [_pure_epsilon(e, c) for e, c in flat]
+    if all(p is not None for p in pure):
+        return PrivacySpent(float(sum(p for p in pure if p is not None)), extra, None)
+    pld_delta = delta - extra
+    if pld_delta <= 0:
+        raise PrivacyBudgetExceeded(
+            f"a Gaussian mechanism needs delta > 0, but only {pld_delta:.3g} of the delta budget "
+            f"{delta:.3g} is left"
+        )
+    # Gaussian mechanisms compose exactly into one Gaussian with mu^2 = sum(mu_i^2)
+    # (Dong, Roth & Su 2019). Alone, its epsilon(delta) is the analytic Gaussian
+    # curve (Balle & Wang 2018), exact; with other events, their PLDs are composed.
+    gaussian_mu = _round_up(math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat
+                                          if isinstance(e, dp_accounting.GaussianDpEvent))))
+    others = tuple((e, c) for e, c in flat if not isinstance(e, dp_accounting.GaussianDpEvent))
+    if not others:
+        mu = gaussian_mu if not extra else None
+        return PrivacySpent(gaussian_epsilon(gaussian_mu, pld_delta), delta, mu)
+    return PrivacySpent(_pld_epsilon(others, gaussian_mu, pld_delta), delta, None)
 
 
 @dataclass
@@ -395,29 +463,7 @@ class PrivacyLedger:
         return self._compose(self.entries)
 
     def _compose(self, entries) -> PrivacySpent:
-        extra = sum(e.extra_delta for e in entries)
-        flat = _canonical(item for e in entries for item in _flatten(e.event))
-        if not flat:
-            return PrivacySpent(0.0, extra, 0.0 if not extra else None)
-        pure = [_pure_epsilon(e, c) for e, c in flat]
-        if all(p is not None for p in pure):
-            return PrivacySpent(float(sum(p for p in pure if p is not None)), extra, None)
-        pld_delta = self.delta - extra
-        if pld_delta <= 0:
-            raise PrivacyBudgetExceeded(
-                f"a Gaussian mechanism needs delta > 0, but only {pld_delta:.3g} of the delta budget "
-                f"{self.delta:.3g} is left"
-            )
-        # Gaussian mechanisms compose exactly into one Gaussian with mu^2 = sum(mu_i^2)
-        # (Dong, Roth & Su 2019). Alone, its epsilon(delta) is the analytic Gaussian
-        # curve (Balle & Wang 2018), exact; with other events, their PLDs are composed.
-        gaussian_mu = _round_up(math.sqrt(sum(c / e.noise_multiplier**2 for e, c in flat
-                                              if isinstance(e, dp_accounting.GaussianDpEvent))))
-        others = tuple((e, c) for e, c in flat if not isinstance(e, dp_accounting.GaussianDpEvent))
-        if not others:
-            mu = gaussian_mu if not extra else None
-            return PrivacySpent(gaussian_epsilon(gaussian_mu, pld_delta), self.delta, mu)
-        return PrivacySpent(_pld_epsilon(others, gaussian_mu, pld_delta), self.delta, None)
+        return compose_entries(entries, self.delta)
 
     def summary(self) -> list[dict]:
         """One dict per recorded event: label and event parameters."""
