@@ -21,3 +21,7 @@ class LLMGenerationError(RuntimeError):
 
 class LLMBudgetExceeded(LLMGenerationError):
     """The token budget or cost cap of a generation run was reached."""
+
+
+class InputError(ValueError):
+    """A file a user gave cannot be read as what it should be (CSV table, declarations, record)."""

@@ -144,7 +144,26 @@ def test_demo_with_fake_model(tmp_path, capsys):
     assert main(["demo", "--rows", "40", "--epsilons", "1,3", "--llm", FAKE_MODEL, "--out", str(out)]) == 0
     check_demo_output(out, epsilons=[1, 3])
     err = capsys.readouterr().err
-    assert "[1/2] epsilon=1" in err and "[2/2] epsilon=3" in err
+    assert "epsilon = 1: utility" in err and "epsilon = 3: utility" in err
+    assert "epsilon = 3 + LLM candidates: utility" in err  # the LLM step, at the middle epsilon
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert [r["epsilon"] for r in results if r["setting"] == "synthetic + LLM candidates"] == [3]
+    assert "LLM step: `sksafesynth-fake/rows` wrote 20 candidate rows" in (out / "report.md").read_text()
+    assert main(["demo", "--rows", "40", "--epsilons", "1", "--llm-rows", "0", "--out", str(out / "no-llm")]) == 0
+    assert "The LLM step was left out" in (out / "no-llm" / "report.md").read_text()
+
+
+def test_cache_command_shows_and_clears_the_response_cache(tmp_path, capsys):
+    from sk_safesynth.llm.cache import ResponseCache
+
+    cache = ResponseCache(tmp_path)
+    for i in range(3):
+        cache.put(ResponseCache.key({"model": "m"}, {"prompt": str(i)}, {}), {"texts": ["x"]})
+    assert main(["cache", "info", "--cache-dir", str(tmp_path)]) == 0
+    assert "3 cached responses" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path)]) == 0
+    assert "removed 3 cached responses" in capsys.readouterr().out
+    assert cache.info()["records"] == 0
 
 
 def check_demo_output(out, epsilons):
@@ -246,10 +265,16 @@ def test_console_script_is_installed():
 
 @pytest.mark.slow
 def test_demo_end_to_end_on_embedded_model(tmp_path):
+    """The README's main job as a newcomer runs it: defaults, embedded model, each warning once."""
     pytest.importorskip("xllamacpp")
     out = tmp_path / "demo"
-    done = subprocess.run([sys.executable, "-m", "sk_safesynth.cli", "demo", "--rows", "40", "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "sk_safesynth.cli", "demo", "--out", str(out)],
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     check_demo_output(out, epsilons=[0.3, 1, 3])
-    assert "epsilon=3" in done.stderr and "report:" in done.stdout
+    assert "epsilon = 3: utility" in done.stderr and "report:" in done.stdout
+    warned = [line for line in done.stderr.splitlines() if "Warning:" in line]
+    assert len(warned) == len(set(warned)), warned
+    results = json.loads((out / "results.json").read_text())["results"]
+    assert all(r["utility"] >= 0.8 for r in results if r["setting"] == "synthetic"), results
+    assert "LLM step: `sksafesynth/gemma3-270m` wrote 20 candidate rows" in (out / "report.md").read_text()

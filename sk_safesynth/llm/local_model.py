@@ -102,3 +102,10 @@ def get_local_model() -> LocalModel:
             if _model is None:
                 _model = LocalModel()
     return _model
+
+
+def release_local_model() -> None:
+    """Free the embedded model's memory (about 330 MB); the next request loads it again (about 1-2 s)."""
+    global _model
+    with _model_lock:
+        _model = None

@@ -45,6 +45,17 @@ def resolve_method(method, schema: TableSchema) -> GenerationMethod:
     return for_text() if is_text_table(schema) else for_tables()
 
 
+def named_method(name: str, *, template: str | None = None):
+    """The sampler's ``method`` for a method ``name`` ("auto" or a key of :data:`METHODS`), with
+    ``template``, the public header of each synthetic text, for the text methods."""
+    if template is None:
+        return name
+    method = auto_text_method() if name == "auto" else METHODS[name][1]()
+    if "template" not in method.get_params():
+        raise ValueError(f"a template is for text tables; method {name!r} does not write text under a header")
+    return method.set_params(template=template)
+
+
 __all__ = [
     "METHODS",
     "FitContext",
@@ -57,5 +68,6 @@ __all__ = [
     "auto_method",
     "auto_text_method",
     "is_text_table",
+    "named_method",
     "resolve_method",
 ]
