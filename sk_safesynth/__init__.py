@@ -5,7 +5,7 @@ from sk_safesynth.mia import MIAResult, MIAScorer
 from sk_safesynth.noisers import GaussianNoiser, LaplaceNoiser
 from sk_safesynth.privacy import PrivacyLedger, PrivacySpent
 from sk_safesynth.sampler import DPSyntheticSampler
-from sk_safesynth.schema import infer_schema
+from sk_safesynth.schema_template import infer_schema
 from sk_safesynth.synth import Marginals, NoisyICL, PrivateEvolution, TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.train_on_synthetic import TrainOnSynthetic, search_privacy
 

@@ -41,7 +41,7 @@ from sk_safesynth.llm import DEFAULT_MODEL
 from sk_safesynth.llm.cache import ResponseCache, default_cache_dir
 from sk_safesynth.privacy.record import privacy_from_record, release_record
 from sk_safesynth.report import evaluation_report, results_table, save_roc_plot, write_json
-from sk_safesynth.schema import infer_schema
+from sk_safesynth.schema_template import infer_schema
 from sk_safesynth.synth import named_method
 from sk_safesynth.synth.hints import INTERFACE
 

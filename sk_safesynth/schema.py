@@ -7,8 +7,9 @@ without noise, and every row an LLM returns is validated against it.
 
 Kinds are inferred from dtypes only (:func:`infer_kind`); domains read from the data
 itself are a privacy leak and are the sampler's business (DP selection) or the
-user's (declaration). :func:`infer_schema` reads a *template* of kinds, bounds,
-categories and missingness from a table, for the user to review and declare public.
+user's (declaration). :func:`~sk_safesynth.schema_template.infer_schema` reads a
+*template* of kinds, bounds, categories and missingness from a table, for the user to
+review and declare public.
 """
 
 from __future__ import annotations
@@ -24,14 +25,6 @@ import pandas as pd
 
 KINDS = ("numeric", "integer", "boolean", "categorical", "datetime", "text")
 
-# A string column whose values are mostly this long or longer is free text, not a
-# category (decided with DP in the sampler, from the values in infer_schema).
-_TEXT_MIN_MEAN_LENGTH = 30
-# infer_schema: a column with more distinct values than this share of its rows is ID-like
-# (strings, integers) when it is unique per row or named like an identifier.
-_ID_DISTINCT_SHARE = 0.5
-# infer_schema: a target with at most this many distinct values is categorical.
-_MAX_TARGET_CLASSES = 10
 # Shortest text the LLM may write in a text column (JSON-schema minLength).
 _TEXT_MIN_LENGTH = 80
 
@@ -178,7 +171,7 @@ class ColumnSpec:
         if self.kind == "boolean":
             return {"type": "boolean"}
         if self.kind == "categorical" and self.categories is not None:
-            return {"enum": [_jsonable(c) for c in self.categories]}
+            return {"enum": [jsonable(c) for c in self.categories]}
         if self.kind == "datetime":
             return {"type": "string", "format": "date-time"}
         out = {"type": "string"}
@@ -391,102 +384,6 @@ def parse_dates(series: pd.Series) -> pd.Series:
     return parsed.dt.tz_convert(None).astype("datetime64[ns]")
 
 
-def infer_schema(X, y=None, *, target: str | None = None) -> dict:
-    """A *template* schema read from the data, for a person to review and declare public.
-
-    Everything here is read from the private values (bounds are the min and max,
-    categories every observed value), so it is **not** DP: review it, widen the
-    bounds to what is publicly known, remove rare or identifying categories, and only
-    then pass it on as a declaration (``DPSyntheticSampler(**schema)`` or
-    ``sk-safesynth generate --schema schema.json``). With the schema declared, a fit
-    spends its whole budget on the data and reads no domain from it.
-
-    Parameters
-    ----------
-    X : DataFrame
-        The table (the target may be one of its columns, named by ``target``).
-    y : array-like, optional
-        The target, when it is not a column of ``X``.
-    target : str, optional
-        Name of the target column (of ``X``, or of ``y``).
-
-    Returns
-    -------
-    dict
-        ``{"kinds": ..., "bounds": ..., "categories": ..., "missing": ...}``, the
-        keyword arguments of :class:`~sk_safesynth.DPSyntheticSampler` that declare
-        the domain. ID-like columns (unique per row, or named like an identifier with
-        mostly distinct values) get the kind ``"id"`` (dropped). ISO dates and numbers
-        written with thousands separators get the kinds ``"datetime"`` and
-        ``"numeric"``; a target with at most 10 distinct values is categorical.
-        Datetime bounds are ISO strings; every value is JSON-serialisable.
-    """
-    from sk_safesynth.table import as_table
-
-    frame = as_table(X)
-    if y is not None:
-        name = target or (str(y.name) if getattr(y, "name", None) is not None else "target")
-        frame[name] = np.asarray(y)
-        target = name
-    if target is not None and target not in frame.columns:
-        raise ValueError(f"target {target!r} is not a column; columns: {list(frame.columns)}")
-    kinds, bounds, categories, missing = {}, {}, {}, {}
-    for name in frame.columns:
-        series = frame[name]
-        kind = infer_kind(series) if not _mixed(series) else "categorical"
-        present = series.dropna()
-        if kind == "categorical" and not isinstance(series.dtype, pd.CategoricalDtype) and len(present):
-            text = present.astype(str)
-            if parse_dates(text).notna().all() and text.str.match(r"^\d{4}-\d{2}-\d{2}").all():
-                kind, series = "datetime", parse_dates(series)
-            elif parse_numbers(text).notna().all():
-                numbers = parse_numbers(series)
-                kind = "integer" if (numbers.dropna() % 1 == 0).all() else "numeric"
-                series = numbers
-            elif text.str.len().mean() >= _TEXT_MIN_MEAN_LENGTH and present.nunique() > 0.5 * len(present):
-                kind = "text"
-        if kind == "numeric" and len(series.dropna()) and (series.dropna() % 1 == 0).all():
-            kind = "integer"  # e.g. integers read as floats because of missing values
-        present = series.dropna()
-        distinct = present.nunique()
-        id_like = len(present) > 1 and kind in ("categorical", "integer", "text") and (
-            distinct == len(series) or (_looks_like_id(name) and distinct > _ID_DISTINCT_SHARE * len(present)))
-        if name == target:
-            id_like = False
-            if kind in ("integer", "numeric", "boolean") and distinct <= _MAX_TARGET_CLASSES:
-                kind = "categorical"
-        if id_like:
-            kinds[name] = "id"
-            continue
-        kinds[name] = kind
-        missing[name] = bool(series.isna().any())
-        if kind in ("numeric", "integer") and len(present):
-            low, high = float(present.min()), float(present.max())
-            bounds[name] = [_number(low), _number(high if high > low else low + 1)]
-        elif kind == "datetime" and len(present):
-            bounds[name] = [present.min().isoformat(), present.max().isoformat()]
-        elif kind == "categorical":
-            values = series.cat.categories if isinstance(series.dtype, pd.CategoricalDtype) else present.unique()
-            categories[name] = sorted((_jsonable(v) for v in values), key=str)
-    return {"kinds": kinds, "bounds": bounds, "categories": categories, "missing": missing}
-
-
-def _mixed(series: pd.Series) -> bool:
-    try:
-        infer_kind(series)
-    except TypeError:
-        return True
-    return False
-
-
-def _looks_like_id(name: str) -> bool:
-    return bool(ID_NAME.search(name))
-
-
-def _number(x: float):
-    return int(x) if float(x).is_integer() else x
-
-
 def check_bounds(name, pair, *, datetime: bool = False) -> tuple[float, float]:
     """Validate a declared ``(low, high)`` pair: two finite numbers with low < high.
 
@@ -514,7 +411,8 @@ def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
-def _jsonable(value):
+def jsonable(value):
+    """A numpy scalar as the Python value it holds (JSON can write it); anything else as is."""
     if isinstance(value, np.generic):
         return value.item()
     return value
