@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import re
 
 import dp_accounting
 import numpy as np
@@ -308,6 +309,8 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(capsys):
     # logs and CI see a line at every tenth of the work, not carriage-return bars
     LLMClient(FAKE_MODEL, verbose=1).write(["Daily News > sport\n\nHeadline:"] * 20, max_tokens=20, seed=1)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("LLM texts:")]
-    assert lines[-1] == "LLM texts: 20/20" and 2 <= len(lines) <= 11
+    assert lines[0] == "LLM texts: 20 to write, at most 400 completion tokens before re-asks"  # before any call
+    assert re.fullmatch(r"LLM texts: 20/20 \(in \d+ s\)", lines[-1]) and 3 <= len(lines) <= 12
+    assert all(re.search(r"elapsed, about \d+ s left\)$", line) for line in lines[1:-1])
     LLMClient(FAKE_MODEL, verbose=0).write(["Daily News > sport\n\nHeadline:"] * 20, max_tokens=20, seed=1)
     assert "LLM texts" not in capsys.readouterr().err
