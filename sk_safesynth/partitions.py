@@ -3,19 +3,25 @@
 :func:`open_partitioned` opens a parquet file or directory, or one or more CSV files (a
 glob), as a ``dask.dataframe.DataFrame`` that
 :meth:`~sk_safesynth.DPSyntheticSampler.fit` counts partition by partition;
-:func:`write_parquet` writes rows a file at a time. Both need the ``dask`` extra
+:func:`write_file` writes synthetic rows to a parquet file a row group at a time (the
+files of :meth:`~sk_safesynth.DPSyntheticSampler.sample_to_parquet`). Both need the ``dask`` extra
 (``pip install "sk-safesynth[dask]"``: dask, distributed, pyarrow), imported only here.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 
 _EXTRA = 'pip install "sk-safesynth[dask]"'
+#: Rows drawn and written at a time by :func:`write_file` (one parquet row group).
+ROW_GROUP = 100_000
 
 
 def open_partitioned(path, *, as_text: bool = True, **read_kwargs):
@@ -53,27 +59,56 @@ def open_partitioned(path, *, as_text: bool = True, **read_kwargs):
     return dd.read_csv(text, dtype=str if as_text else None, encoding="utf-8", **read_kwargs)
 
 
-def write_parquet(sample: Callable[[int], pd.DataFrame], n_rows: int, path, *, rows_per_file: int) -> list[Path]:
-    """Write ``n_rows`` rows drawn by ``sample(size)`` to ``path``, ``rows_per_file`` rows per file.
+def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.random.Generator | None,
+                  n_jobs: int | None) -> list[Path]:
+    """Write ``n_rows`` rows of the fitted ``sampler`` to files of ``rows_per_file`` rows in ``path``.
 
-    Every file gets the Arrow schema of the first one, so a directory reads back with
-    one dtype per column. ``path`` is created; it must not hold files already.
+    The first file is written here and fixes the Arrow schema; the others by
+    ``joblib.Parallel(n_jobs)`` (on a cluster's workers under joblib's dask backend).
+    With a seeded sample ``stream``, each file draws from its own stream seeded from
+    it; without one, each file's rows come from a fresh secure generator.
+    """
+    directory = Path(path)
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise FileExistsError(f"{directory} exists and is not an empty directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    sizes = [min(rows_per_file, n_rows - start) for start in range(0, n_rows, rows_per_file)]
+    files = [directory / f"part-{i:05d}.parquet" for i in range(len(sizes))]
+    schema = write_file(sampler.sample, sizes[0], files[0])
+    seeds = [None if stream is None else int(stream.integers(2**63)) for _ in sizes[1:]]
+    Parallel(n_jobs=n_jobs)(delayed(_write_part)(sampler, size, seed, file, schema)
+                            for size, seed, file in zip(sizes[1:], seeds, files[1:]))
+    return files
+
+
+def _write_part(sampler, n_rows: int, seed: int | None, path, schema) -> None:
+    if seed is not None:
+        sampler = copy.copy(sampler)  # threads share the sampler: the copy gets the file's stream
+        sampler._sample_stream = np.random.default_rng(seed)
+    write_file(sampler.sample, n_rows, path, schema)
+
+
+def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=None):
+    """Write ``n_rows`` rows drawn by ``sample(size)`` to the parquet file ``path``, a row group at a time.
+
+    Memory holds one row group (:data:`ROW_GROUP` rows). ``schema`` (a ``pyarrow.Schema``)
+    fixes the file's column types; by default they are those of the first row group.
+    Returns the schema written.
     """
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise ImportError(f"writing parquet needs pyarrow: {_EXTRA}") from exc
-    directory = Path(path)
-    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
-        raise FileExistsError(f"{directory} exists and is not an empty directory")
-    directory.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    schema = None
-    for start in range(0, n_rows, rows_per_file):
-        rows = sample(min(rows_per_file, n_rows - start))
-        table = pa.Table.from_pandas(rows, schema=schema, preserve_index=False)
-        schema = table.schema
-        written.append(directory / f"part-{len(written):05d}.parquet")
-        pq.write_table(table, written[-1])
-    return written
+    writer = None
+    try:
+        for start in range(0, n_rows, ROW_GROUP):
+            table = pa.Table.from_pandas(sample(min(ROW_GROUP, n_rows - start)), schema=schema, preserve_index=False)
+            if writer is None:
+                schema = table.schema
+                writer = pq.ParquetWriter(path, schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    return schema

@@ -278,12 +278,6 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         partitioned = is_dask_collection(X)
         if partitioned:
             self._check_partitioned(self.method if isinstance(self.method, str) else self.method.name)
-            columns = list(getattr(X, "columns", ()))
-            self.n_features_in_ = len(columns)
-            if all(isinstance(c, str) for c in columns):
-                self.feature_names_in_ = np.asarray(columns, dtype=object)
-            else:
-                self.__dict__.pop("feature_names_in_", None)
         else:
             validate_data(self, X, reset=True, dtype=None, ensure_all_finite=False, ensure_min_features=1)
         if isinstance(self.method, GenerationMethod):
@@ -291,8 +285,9 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         for name in _FITTED:  # a failed fit leaves no stale result of an earlier one
             self.__dict__.pop(name, None)
         table = prepare_table(X, y)
-        if partitioned and not len(table.rows):
-            raise ValueError("X is empty: 0 rows; at least 1 is required")
+        if partitioned:  # what validate_data records, from the frame's columns
+            self.n_features_in_ = len(table.feature_names)
+            self.feature_names_in_ = np.asarray(table.feature_names, dtype=object)
         decl = Declarations.from_params(table.rows.columns, kinds=self.kinds, bounds=self.bounds,
                                         categories=self.categories, missing=self.missing)
         # A fixed seed keys the fit's stream by the seed and a digest of the rows: the same
@@ -398,12 +393,14 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     def sample_to_parquet(self, n_samples: int, path, *, rows_per_file: int = 1_000_000) -> list:
         """Write ``n_samples`` synthetic rows to parquet files in the directory ``path`` (post-processing).
 
-        Rows are drawn and written ``rows_per_file`` at a time, so memory holds one
-        file's rows whatever ``n_samples`` is; every file has the columns and dtypes of
-        :meth:`sample` (the schema's). ``path`` must not exist or be empty. Needs
-        ``pyarrow`` (the ``dask`` extra). Read the files back with
-        ``dask.dataframe.read_parquet(path)`` or
-        :func:`~sk_safesynth.partitions.open_partitioned`.
+        Each file holds ``rows_per_file`` rows, drawn and written 100,000 at a time, so
+        memory holds a few hundred thousand rows whatever ``n_samples`` is. Every file has
+        the columns of :meth:`sample` and the Arrow types of the first file (the
+        schema's dtypes; object columns as strings). The first file is written here,
+        the others by ``joblib.Parallel(n_jobs=self.n_jobs)``: under joblib's dask
+        backend, on the workers of a cluster, which must then see ``path``
+        (docs/large-tables.md). ``path`` must not exist or be empty. Needs ``pyarrow``
+        (the ``dask`` extra).
 
         Returns
         -------
@@ -414,25 +411,54 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         for name, value in (("n_samples", n_samples), ("rows_per_file", rows_per_file)):
             if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        return write_parquet(self.sample, int(n_samples), path, rows_per_file=int(rows_per_file))
+        return write_parquet(self, int(n_samples), path, rows_per_file=int(rows_per_file),
+                             stream=getattr(self, "_sample_stream", None), n_jobs=self.n_jobs)
 
     def fit_resample(self, X, y):
         """Fit on ``(X, y)`` and return synthetic ``(X_syn, y_syn)`` (imbalanced-learn API).
 
         Returns as many rows as ``X`` unless ``n_samples`` is set (under add/remove
         neighbours, where the count is private: the method's noisy count).
+
+        Parameters
+        ----------
+        X : DataFrame or array of shape (n_samples, n_features)
+            Private training rows.
+        y : Series, one-column DataFrame or array of shape (n_samples,) or (n_samples, 1)
+            Target, synthesized as one more column.
+
+        Returns
+        -------
+        X_syn : DataFrame or ndarray
+            A DataFrame with the columns of ``X`` when ``X`` is one, else an array.
+        y_syn : Series, DataFrame or ndarray
+            In the container of ``y``: a Series of its name, a one-column DataFrame of
+            its column, else a 1-D array.
         """
         if y is None:
             raise ValueError("fit_resample needs y; use fit(X).sample(n) for data without a target")
-        self.fit(X, y)
+        # y comes back in its own container: a one-column DataFrame (imbalanced-learn's checks
+        # pass one) with its column, a Series with its name. X and y come back apart, so a
+        # target named like a column of X (a DataFrame's default 0 and X's "0") is renamed.
+        y_frame = isinstance(y, pd.DataFrame) and y.shape[1] == 1
+        y_in = y.iloc[:, 0] if y_frame else y
+        if (isinstance(y_in, pd.Series) and isinstance(X, pd.DataFrame)
+                and str(y_in.name) in {str(column) for column in X.columns}):
+            y_in = y_in.rename(None)
+        self.fit(X, y_in)
         n_rows = len(X) if self.neighbours == "replace-one" else max(round(self.method_.n_records_), 1)
         synthetic = self.sample(self.n_samples or n_rows)
         X_syn = synthetic.drop(columns=[self.target_name_])
         y_syn = synthetic[self.target_name_]
-        if not isinstance(X, pd.DataFrame):
+        if isinstance(X, pd.DataFrame):
+            X_syn.columns = X.columns
+        else:
             X_syn = X_syn.to_numpy()
-            y_syn = y_syn.to_numpy()
-        return X_syn, y_syn
+        if y_frame:
+            return X_syn, y_syn.to_frame().set_axis(y.columns, axis=1)
+        if isinstance(y, pd.Series):
+            return X_syn, y_syn.rename(y.name)
+        return X_syn, y_syn.to_numpy()
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
@@ -467,3 +493,4 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         state = dict(super().__getstate__())  # a copy: the live object keeps its secrets
         state["llm_kwargs"] = without_secrets(state.get("llm_kwargs"))
         return state
+

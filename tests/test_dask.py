@@ -12,6 +12,7 @@ import sys
 import warnings
 from functools import partial
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -161,14 +162,20 @@ def test_methods_that_read_records_refuse_partitions(tables):
 
 def test_sample_to_parquet_keeps_dtypes(tables, tmp_path):
     _, frame = tables
-    sampler = _fit(frame)
-    written = sampler.sample_to_parquet(2500, tmp_path / "out", rows_per_file=1000)
+    sampler, twin = _fit(frame), _fit(frame)
+    with joblib.parallel_config(backend="threading", n_jobs=2):
+        written = sampler.sample_to_parquet(2500, tmp_path / "out", rows_per_file=1000)
     assert [p.name for p in written] == ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     back = pd.read_parquet(tmp_path / "out")
-    assert len(back) == 2500
+    assert len(back) == 2500 and list(back.columns) == sampler.columns_out_
     for name, dtype in sampler.sample(10).dtypes.items():  # object columns (strings) read back as strings
         assert back[name].dtype == dtype or (dtype_is_text(dtype) and dtype_is_text(back[name].dtype))
     assert open_partitioned(tmp_path / "out").npartitions == 3
+    # a fixed seed reproduces the files (each from its own stream), and the next call draws new rows
+    twin.sample_to_parquet(2500, tmp_path / "twin", rows_per_file=1000)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "twin"), back)
+    sampler.sample_to_parquet(1000, tmp_path / "next")
+    assert not pd.read_parquet(tmp_path / "next").equals(back.iloc[:1000])
     with pytest.raises(FileExistsError):
         sampler.sample_to_parquet(10, tmp_path / "out")
 
@@ -189,7 +196,7 @@ def dtype_is_text(dtype) -> bool:
 
 
 @pytest.mark.slow
-def test_fit_on_a_local_cluster(tables):
+def test_fit_on_a_local_cluster(tables, tmp_path):
     """A real LocalCluster (threads, loopback tcp: tasks are pickled as for remote workers)."""
     distributed = pytest.importorskip("distributed")
     partitioned, frame = tables
@@ -197,6 +204,9 @@ def test_fit_on_a_local_cluster(tables):
             n_workers=1, threads_per_worker=2, processes=False, host="127.0.0.1", protocol="tcp",
             dashboard_address=None, silence_logs=logging.ERROR) as cluster, distributed.Client(cluster):
         on_cluster = _fit(partitioned, method=Marginals(inference="closed_form"))
+        with joblib.parallel_config(backend="dask"):  # files written by the cluster's worker
+            on_cluster.sample_to_parquet(300, tmp_path / "out", rows_per_file=100)
     in_memory = _fit(frame, method=Marginals(inference="closed_form"))
     assert on_cluster.ledger_.entries == in_memory.ledger_.entries
-    pd.testing.assert_frame_equal(on_cluster.sample(200), in_memory.sample(200))
+    in_memory.sample_to_parquet(300, tmp_path / "in-memory", rows_per_file=100)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out"), pd.read_parquet(tmp_path / "in-memory"))

@@ -82,7 +82,10 @@ def _prepare_partitioned(X, y, target_name: str | None) -> PrivateTable:
                              f"same dask DataFrame), got {type(y).__name__}")
         target = _target_name(y, features, target_name)
         frame = frame.assign(**{target: y})
-    return PrivateTable(DaskRows(frame), target, features)
+    rows = DaskRows(frame)
+    if not len(rows):  # one pass that counts the rows, which the fit needs anyway
+        raise ValueError("X is empty: 0 rows; at least 1 is required")
+    return PrivateTable(rows, target, features)
 
 
 def parse_column(series: pd.Series, kind: str) -> pd.Series:
