@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, KFold, ShuffleSplit, cross_val
 
 from sk_safesynth import TrainOnSynthetic, search_privacy
 from sk_safesynth.privacy import PrivacyLedger, gaussian_event
-from sk_safesynth.privacy.ledger import compose_entries
+from sk_safesynth.privacy.ledger import LedgerEntry, PrivacyParametersDpEvent, compose_entries
 from sk_safesynth.privacy.search import PrivacyRecorder
 
 
@@ -113,3 +113,63 @@ def test_events_come_back_from_process_workers():
         search = _seven_fit_search({"accuracy": "accuracy", "privacy": recorder}, n_jobs=2)
     assert len(recorder.records) == 8
     assert search_privacy(search, warn=False).epsilon == pytest.approx(_dp_accounting_gaussians(7, 7e-5), rel=1e-6)
+
+
+class SplitByRowsStub(GaussianStub):
+    """Spends its budget on one Gaussian event, or on two when it reads an odd number of rows:
+    folds of one candidate then spend different events."""
+
+    def fit_resample(self, X, y):
+        ledger = PrivacyLedger(self.epsilon, self.delta)
+        parts = 2 if len(X) % 2 else 1
+        sigma = ledger.calibrate(lambda t: dp_accounting.SelfComposedDpEvent(gaussian_event(t, 1.0), parts))
+        for _ in range(parts):
+            ledger.spend(gaussian_event(sigma, 1.0), "stub")
+        self.ledger_, self.privacy_spent_ = ledger, ledger.spent
+        return X, y
+
+
+def test_folds_that_spent_different_events_all_count():
+    # KFold(3) on 80 rows: training folds of 53, 53 and 54 rows spend different events
+    recorder = PrivacyRecorder()
+    model = TrainOnSynthetic(SplitByRowsStub(), LogisticRegression())
+    search = GridSearchCV(model, {"sampler__tag": [0]}, cv=KFold(3), scoring={"accuracy": "accuracy",
+                          "privacy": recorder}, refit=False).fit(*_xy())
+    assert sorted(len(r.entries) for r in recorder.records) == [1, 2, 2]
+    total = search_privacy(search, warn=False)
+    # no record is in all three training folds, but the recorder cannot tell which two: all three count,
+    # at the delta of two fits
+    events = [e for r in recorder.records for e in r.entries]
+    assert total.delta == pytest.approx(2e-5)
+    assert total.epsilon == pytest.approx(compose_entries(events, 2e-5).epsilon, rel=1e-12)
+    assert total.epsilon < 2.0
+
+
+class FailingStub(GaussianStub):
+    """Fails on a training split of ``fail_rows`` rows."""
+
+    def __init__(self, epsilon=1.0, delta=1e-5, tag=0, fail_rows=-1):
+        super().__init__(epsilon, delta, tag)
+        self.fail_rows = fail_rows
+
+    def fit_resample(self, X, y):
+        if len(X) == self.fail_rows:
+            raise ValueError("this fold fails")
+        return super().fit_resample(X, y)
+
+
+def test_a_failed_fit_counts_its_candidate_at_its_budget():
+    recorder = PrivacyRecorder()
+    model = TrainOnSynthetic(FailingStub(), LogisticRegression())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the failed fit and its nan score
+        search = GridSearchCV(model, {"sampler__fail_rows": [-1, 60]}, cv=KFold(4), error_score=np.nan,
+                              scoring={"accuracy": "accuracy", "privacy": recorder}, refit=False).fit(*_xy(81))
+    assert len(recorder.records) == 4 + 3  # KFold(4) on 81 rows: one training split of 60 rows fails
+    total = search_privacy(search, warn=False)
+    # the first candidate's folds (one event each) are known; the second counts at (1, 1e-5) per fold
+    known = next(r for r in recorder.records if r.params["sampler__fail_rows"] == -1)
+    budget = LedgerEntry("budget", PrivacyParametersDpEvent(1.0, 1e-5))
+    expected = compose_entries([*known.entries * 3, budget, budget, budget], 6e-5)
+    assert total.epsilon == pytest.approx(expected.epsilon, rel=1e-12)
+    assert total.epsilon < 6.0
