@@ -264,7 +264,7 @@ def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool =
         eps = splits @ np.array([f.spent.epsilon for f in fits])
         dlt = splits @ np.array([f.spent.delta for f in fits])
         fit_sets = [[f for f, used in zip(fits, pattern) if used] for pattern in maximal_patterns(splits)]
-        refit, what = None, f"{len(fits)} splits"
+        refit, what, hint = None, f"{len(fits)} splits", ""
     else:
         check_is_fitted(search, "cv_results_")
         _check_steps_before(search.estimator, allow_non_private_steps)
@@ -282,6 +282,9 @@ def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool =
         best = getattr(search, "best_estimator_", None) if getattr(search, "refit", False) else None
         refit = None if best is None else fit_record(best)
         what = f"{len(per_candidate)} candidates x {search.n_splits_} splits"
+        recorded = any(f.fit_id for fits in per_candidate for f in fits)
+        hint = "" if recorded else (" (a PrivacyRecorder among the search's scorers lets the folds' mechanisms "
+                                    "compose, not their budgets)")
     basic_epsilon, basic_delta = float(eps.max()), float(dlt.max())
     if refit is not None:
         basic_epsilon += refit.spent.epsilon
@@ -297,8 +300,8 @@ def search_privacy(search, X=None, y=None, *, groups=None, cv=None, warn: bool =
     if warn:
         warnings.warn(
             f"this search spent up to epsilon={total.epsilon:.3g}, delta={total.delta:.3g} on its most exposed "
-            f"record ({what}; basic composition: epsilon={basic_epsilon:.3g}); selecting the best candidate on "
-            "real folds is itself not differentially private",
+            f"record ({what}; basic composition: epsilon={basic_epsilon:.3g}){hint}; selecting the best candidate "
+            "on real folds is itself not differentially private",
             UserWarning,
             stacklevel=2,
         )

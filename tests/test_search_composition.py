@@ -69,7 +69,7 @@ def test_seven_gaussian_fits_compose_to_2_6_not_7():
 
 def test_without_a_recorder_the_folds_count_at_their_budget():
     search = _seven_fit_search({"accuracy": "accuracy"})
-    with pytest.warns(UserWarning, match="basic composition: epsilon=7"):
+    with pytest.warns(UserWarning, match=r"basic composition: epsilon=7\) \(a PrivacyRecorder among"):
         total = search_privacy(search)
     # the six fold fits are known by their (epsilon, delta) only: composing those pairs gains little
     # (what it gains comes from the refit's Gaussian event, known from best_estimator_)
