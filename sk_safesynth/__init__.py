@@ -4,6 +4,7 @@ from sk_safesynth.exceptions import LLMGenerationError, PrivacyBudgetExceeded, P
 from sk_safesynth.mia import MIAResult, MIAScorer
 from sk_safesynth.noisers import GaussianNoiser, LaplaceNoiser
 from sk_safesynth.privacy import PrivacyLedger, PrivacySpent
+from sk_safesynth.privacy.search import PrivacyRecorder
 from sk_safesynth.sampler import DPSyntheticSampler
 from sk_safesynth.schema_template import infer_schema
 from sk_safesynth.synth import Marginals, NoisyICL, PrivateEvolution, TextNoisyICL, TextPrivateEvolution
@@ -26,6 +27,7 @@ __all__ = [
     "PrivacyBudgetExceeded",
     "PrivacyLeakWarning",
     "PrivacyLedger",
+    "PrivacyRecorder",
     "PrivacySpent",
     "TrainOnSynthetic",
     "infer_schema",
