@@ -63,10 +63,10 @@ def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.
                   n_jobs: int | None) -> list[Path]:
     """Write ``n_rows`` rows of the fitted ``sampler`` to files of ``rows_per_file`` rows in ``path``.
 
-    The first file is written here and fixes the Arrow schema; the others by
-    ``joblib.Parallel(n_jobs)`` (on a cluster's workers under joblib's dask backend).
-    With a seeded sample ``stream``, each file draws from its own stream seeded from
-    it; without one, each file's rows come from a fresh secure generator.
+    Files are written by ``joblib.Parallel(n_jobs)`` (on a cluster's workers under
+    joblib's dask backend): the first alone, as it fixes the Arrow schema of all, then
+    the others. With a seeded sample ``stream``, each file draws from its own stream
+    seeded from it; without one, each file's rows come from a fresh secure generator.
     """
     directory = Path(path)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
@@ -74,18 +74,18 @@ def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.
     directory.mkdir(parents=True, exist_ok=True)
     sizes = [min(rows_per_file, n_rows - start) for start in range(0, n_rows, rows_per_file)]
     files = [directory / f"part-{i:05d}.parquet" for i in range(len(sizes))]
-    schema = write_file(sampler.sample, sizes[0], files[0])
-    seeds = [None if stream is None else int(stream.integers(2**63)) for _ in sizes[1:]]
-    Parallel(n_jobs=n_jobs)(delayed(_write_part)(sampler, size, seed, file, schema)
-                            for size, seed, file in zip(sizes[1:], seeds, files[1:]))
+    seeds = [None if stream is None else int(stream.integers(2**63)) for _ in sizes]
+    parts = list(zip(sizes, seeds, files))
+    [schema] = Parallel(n_jobs=n_jobs)([delayed(_write_part)(sampler, *parts[0], None)])
+    Parallel(n_jobs=n_jobs)(delayed(_write_part)(sampler, *part, schema) for part in parts[1:])
     return files
 
 
-def _write_part(sampler, n_rows: int, seed: int | None, path, schema) -> None:
+def _write_part(sampler, n_rows: int, seed: int | None, path, schema):
     if seed is not None:
         sampler = copy.copy(sampler)  # threads share the sampler: the copy gets the file's stream
         sampler._sample_stream = np.random.default_rng(seed)
-    write_file(sampler.sample, n_rows, path, schema)
+    return write_file(sampler.sample, n_rows, path, schema)
 
 
 def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=None):
