@@ -43,7 +43,7 @@ from sk_safesynth.privacy.record import privacy_from_record, release_record
 from sk_safesynth.report import evaluation_report, results_table, save_roc_plot, write_json
 from sk_safesynth.schema_template import infer_schema
 from sk_safesynth.synth import named_method
-from sk_safesynth.synth.hints import INTERFACE
+from sk_safesynth.synth.hints import Hint
 
 PROG = "sk-safesynth"
 # Above this epsilon a DP guarantee says little (e^20 is about 5e8).
@@ -148,6 +148,25 @@ class _Parser(argparse.ArgumentParser):
 def progress(message: str) -> None:
     """A progress line on stderr, with the seconds since the command started."""
     print(f"[{time.perf_counter() - _START:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def in_cli_terms(message) -> str:
+    """A warning's or error's first line, with its declaration hints in the CLI's terms."""
+    text = first_line(message)
+    for hint in getattr(message, "hints", ()):
+        text = text.replace(str(hint), _cli_hint(hint))
+    return text
+
+
+def _cli_hint(hint: Hint) -> str:
+    if hint.what == "kinds":
+        listed = ",".join(f"{n}=text" for n in hint.columns[:2])
+        return (f"declare them in a schema file ({PROG} schema DATA.csv --out schema.json, review it, then generate "
+                f"--schema schema.json) or give their kinds, e.g. --kinds '{listed}'")
+    if hint.what == "missing":
+        return f'declare "missing": {{"COL": true}} in a schema file ({PROG} schema) for those that may be missing'
+    return (f"declare their {hint.what} in a schema file: {PROG} schema DATA.csv --target COL --out schema.json, "
+            f"review it as public, then {PROG} generate DATA.csv --schema schema.json ...")
 
 
 # ---------------------------------------------------------------- commands
@@ -432,7 +451,7 @@ def _one_line_warnings(debug: bool):
             def show(message, category, filename, lineno, file=None, line=None):
                 if (category, str(message)) not in shown:
                     shown.add((category, str(message)))
-                    print(f"{PROG}: {category.__name__}: {first_line(message)}", file=sys.stderr, flush=True)
+                    print(f"{PROG}: {category.__name__}: {in_cli_terms(message)}", file=sys.stderr, flush=True)
 
             warnings.showwarning = show
         yield
@@ -447,12 +466,8 @@ def main(argv=None) -> int:
         return 2
     debug = getattr(args, "debug", False)
     try:
-        token = INTERFACE.set("cli")  # messages name CLI options, not Python arguments
-        try:
-            with _one_line_warnings(debug):
-                return args.func(args)
-        finally:
-            INTERFACE.reset(token)
+        with _one_line_warnings(debug):
+            return args.func(args)
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
@@ -462,7 +477,7 @@ def main(argv=None) -> int:
         # What bad input, files and providers cause; anything else is a bug and says so.
         expected = isinstance(exc, (ValueError, OSError, LLMGenerationError, PrivacyBudgetExceeded))
         hint = "" if expected else f" ({type(exc).__name__}; run with --debug for the traceback)"
-        print(f"{PROG}: error: {first_line(exc)}{hint}", file=sys.stderr)
+        print(f"{PROG}: error: {in_cli_terms(exc)}{hint}", file=sys.stderr)
         return 1
 
 

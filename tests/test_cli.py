@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -278,3 +279,29 @@ def test_demo_end_to_end_on_embedded_model(tmp_path):
     results = json.loads((out / "results.json").read_text())["results"]
     assert all(r["utility"] >= 0.8 for r in results if r["setting"] == "synthetic"), results
     assert "LLM step: `sksafesynth/gemma3-270m` wrote 20 candidate rows" in (out / "report.md").read_text()
+
+
+def test_domain_hints_speak_the_cli_in_the_cli_and_python_in_python(tmp_path, capsys):
+    """One warning, two wordings: the library's message carries Hint objects that the CLI
+    rewrites in its own terms (a schema file), never a Python argument."""
+    import warnings as _warnings
+
+    from sk_safesynth import DPSyntheticSampler
+    from sk_safesynth.synth.hints import Hint
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"city": rng.choice(["Paris", "Lyon", "Nice"], 300),
+                          "code": [f"c{i:04d}" for i in rng.permutation(300)],
+                          "label": rng.choice(["yes", "no"], 300)})
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    assert main(["generate", str(tmp_path / "d.csv"), "--target", "label", "--out", str(tmp_path / "s.csv"),
+                 "--llm", FAKE_MODEL, "--seed", "0"]) == 0
+    err = capsys.readouterr().err
+    line = next(line for line in err.splitlines() if "look like identifiers" in line)
+    assert "sk-safesynth schema DATA.csv" in line and "categories=" not in line
+    with _warnings.catch_warnings(record=True) as caught:
+        _warnings.simplefilter("always")
+        DPSyntheticSampler(FAKE_MODEL, random_state=0).fit(frame.drop(columns="label"), frame["label"])
+    warning = next(w.message for w in caught if "look like identifiers" in str(w.message))
+    assert "declare categories={'code': [...]}" in str(warning)
+    assert warning.hints == (Hint("categories", ("code",)),)

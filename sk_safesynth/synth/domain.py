@@ -29,7 +29,7 @@ from sk_safesynth.exceptions import PrivacyLeakWarning
 from sk_safesynth.privacy import PrivacyLedger, gaussian_event
 from sk_safesynth.privacy import domain as dp
 from sk_safesynth.schema import ID_NAME, KINDS, OTHER, ColumnSpec, TableSchema, check_bounds, dtype_kind
-from sk_safesynth.synth.hints import declare_hint
+from sk_safesynth.synth.hints import declare_hint, warn_hinted
 from sk_safesynth.synth.parsing import PrivateTable, as_seconds, fill_declared_complete, parse_column
 
 #: Kind a user declares for a column that must never be synthesised from the data.
@@ -46,11 +46,13 @@ _FRACTION_SHARE = 0.5
 
 
 class DomainError(ValueError):
-    """The table cannot be released as it is; ``problems`` maps each column to why."""
+    """The table cannot be released as it is; ``problems`` maps each column to why, ``hints``
+    say how to declare what would let it through."""
 
-    def __init__(self, message: str, problems: dict[str, str]):
+    def __init__(self, message: str, problems: dict[str, str], hints: tuple = ()):
         super().__init__(message)
         self.problems = problems
+        self.hints = hints
 
 
 @dataclass
@@ -375,10 +377,10 @@ def _warn_public(domain: Domain, decl: Declarations) -> None:
                       "the data; the output holds fresh synthetic identifiers", UserWarning, stacklevel=4)
     if domain.categorical_dtype - set(decl.categories):
         names = sorted(domain.categorical_dtype - set(decl.categories))
-        warnings.warn(
-            f"the pandas Categorical categories of {names} were built from the data and are not public: they are "
-            f"selected with DP like undeclared categories. If they are public, {declare_hint('categories', names)}.",
-            PrivacyLeakWarning, stacklevel=4)
+        hint = declare_hint("categories", names)
+        warn_hinted(f"the pandas Categorical categories of {names} were built from the data and are not public: "
+                    f"they are selected with DP like undeclared categories. If they are public, {hint}.", hint,
+                    category=PrivacyLeakWarning, stacklevel=4)
     if decl.bounds_from_data:
         warnings.warn("bounds='data' reads the bounds of numbers and dates from the data's min and max, which "
                       "publishes the extreme records: the release is NOT differentially private "
@@ -391,37 +393,41 @@ def _warn_released(domain, decl, table, measurement, with_other, nothing) -> Non
     if measurement is not None and dp.ZERO_SIGMAS * measurement.sigma >= n:
         undeclared = [c for c in domain.modelled if c not in decl.missing]
         if undeclared:
-            warnings.warn(f"the table is too small to measure missing values with DP at this budget ({n} rows, "
-                          f"noise of about {measurement.sigma:.0f} records): {undeclared} are generated without "
-                          f"missing values; {declare_hint('missing', undeclared)}", UserWarning, stacklevel=4)
+            hint = declare_hint("missing", undeclared)
+            warn_hinted(f"the table is too small to measure missing values with DP at this budget ({n} rows, "
+                        f"noise of about {measurement.sigma:.0f} records): {undeclared} are generated without "
+                        f"missing values; {hint}", hint, stacklevel=4)
     tau = measurement.tau if measurement is not None else math.inf
     if with_other:
-        warnings.warn(f"DP category selection keeps only the values held by more than {tau:.0f} records of {n} rows: "
-                      f"{'; '.join(with_other.values())}. To keep every value, "
-                      f"{declare_hint('categories', with_other)}",
-                      UserWarning, stacklevel=4)
+        hint = declare_hint("categories", with_other)
+        warn_hinted(f"DP category selection keeps only the values held by more than {tau:.0f} records of {n} rows: "
+                    f"{'; '.join(with_other.values())}. To keep every value, {hint}", hint, stacklevel=4)
     if nothing:
-        warnings.warn(f"columns {nothing} look like identifiers or free-form labels: no value of them is frequent "
-                      f"enough for DP selection to release (threshold {tau:.0f} records of {n} rows), so they come "
-                      f"out as the level {OTHER!r}; to keep them, {declare_hint('categories', nothing)} (or declare "
-                      "their kind as text or id)", UserWarning, stacklevel=4)
+        hint = declare_hint("categories", nothing)
+        warn_hinted(f"columns {nothing} look like identifiers or free-form labels: no value of them is frequent "
+                    f"enough for DP selection to release (threshold {tau:.0f} records of {n} rows), so they come "
+                    f"out as the level {OTHER!r}; to keep them, {hint} (or declare their kind as text or id)", hint,
+                    stacklevel=4)
     if domain.unreleased:
-        warnings.warn(f"columns {domain.unreleased}: DP can release no bounds or values of them at this budget "
-                      f"(all missing, or no range held by enough records), so they come out as missing values; "
-                      f"{declare_hint('bounds', domain.unreleased)}", UserWarning, stacklevel=4)
+        hint = declare_hint("bounds", domain.unreleased)
+        warn_hinted(f"columns {domain.unreleased}: DP can release no bounds or values of them at this budget "
+                    f"(all missing, or no range held by enough records), so they come out as missing values; {hint}",
+                    hint, stacklevel=4)
     constant = [c for c, cats in domain.categories.items() if len(cats) == 1 and c not in nothing
                 and c not in domain.unreleased and not domain.missing.get(c) and c not in decl.categories]
     if constant:
-        warnings.warn(f"columns {constant} keep a single level after DP category selection and are constant "
-                      f"in the output; {declare_hint('categories', constant)}", UserWarning, stacklevel=4)
+        hint = declare_hint("categories", constant)
+        warn_hinted(f"columns {constant} keep a single level after DP category selection and are constant in the "
+                    f"output; {hint}", hint, stacklevel=4)
 
 
 def _too_small(n: int, tau: float, columns: list[str]) -> None:
+    hints = (declare_hint("categories", columns), declare_hint("kinds", columns))
     raise DomainError(
         f"the table has {n} rows, fewer than the {tau:.0f} records a value needs to be released by DP "
         f"category selection at this budget, so no category of {columns} can be released (nor a free-text "
-        f"column told apart with DP); {declare_hint('categories', columns)}; for free text, "
-        f"{declare_hint('kinds', columns)}", dict.fromkeys(columns, "too few rows for DP category selection"))
+        f"column told apart with DP); {hints[0]}; for free text, {hints[1]}",
+        dict.fromkeys(columns, "too few rows for DP category selection"), hints)
 
 
 def build_schema(domain: Domain, max_text_length: int) -> TableSchema:

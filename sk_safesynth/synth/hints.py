@@ -1,39 +1,46 @@
-"""How to declare a domain, in the words of the interface in use (Python or CLI)."""
+"""How to declare a domain: the hints that end the domain's warnings and errors.
+
+A message reads in Python terms (``declare categories={...}``); the :class:`Hint` objects
+it carries (``warning.hints``, ``DomainError.hints``) let another interface — the
+command line — say the same in its own terms (``--schema``, ``--kinds``).
+"""
 
 from __future__ import annotations
 
-from contextvars import ContextVar
-
-#: Which interface is in use ("python" or "cli"): messages name its options.
-INTERFACE: ContextVar[str] = ContextVar("sk_safesynth_interface", default="python")
+import warnings
+from dataclasses import dataclass
 
 
-def declare_hint(what: str, columns) -> str:
-    """How to declare ``what`` ("categories", "kinds", "bounds" or "schema") for ``columns``.
+@dataclass(frozen=True)
+class Hint:
+    """How to declare ``what`` (``"categories"``, ``"kinds"``, ``"bounds"`` or ``"missing"``) of ``columns``."""
 
-    In the language of the interface in use (:data:`INTERFACE`).
-    """
-    names = list(columns)
-    if INTERFACE.get() == "cli":
-        if what == "kinds":
-            listed = ",".join(f"{n}=text" for n in names[:2])
-            return (f"declare them in a schema file (sk-safesynth schema DATA.csv --out schema.json, review it, "
-                    f"then generate --schema schema.json) or give their kinds, e.g. --kinds '{listed}'")
-        if what == "missing":
-            return ('declare "missing": {"COL": true} in a schema file (sk-safesynth schema) for those that '
-                    "may be missing")
-        return ("declare their " + ("bounds" if what == "bounds" else "categories") + " in a schema file: "
-                "sk-safesynth schema DATA.csv --target COL --out schema.json, review it as public, then "
-                "sk-safesynth generate DATA.csv --schema schema.json ...")
-    example = ", ".join(f"{n!r}: [...]" for n in names[:3]) + (", ..." if len(names) > 3 else "")
-    if what == "missing":
-        example = ", ".join(f"{n!r}: True" for n in names[:3])
-        return f"declare missing={{{example}}} for those that may be missing"
-    if what == "kinds":
-        example = ", ".join(f"{n!r}: 'text'" for n in names[:3])
-        return f"declare kinds={{{example}}}, or write a schema with infer_schema(X) and review it"
-    if what == "bounds":
-        example = ", ".join(f"{n!r}: (low, high)" for n in names[:3])
-        return f"declare bounds={{{example}}}"
-    return (f"declare categories={{{example}}}, or write a schema with sk_safesynth.infer_schema(X), review "
-            "it as public and pass DPSyntheticSampler(**schema)")
+    what: str
+    columns: tuple
+
+    def __str__(self) -> str:
+        names = list(self.columns)
+        example = ", ".join(f"{n!r}: [...]" for n in names[:3]) + (", ..." if len(names) > 3 else "")
+        if self.what == "missing":
+            example = ", ".join(f"{n!r}: True" for n in names[:3])
+            return f"declare missing={{{example}}} for those that may be missing"
+        if self.what == "kinds":
+            example = ", ".join(f"{n!r}: 'text'" for n in names[:3])
+            return f"declare kinds={{{example}}}, or write a schema with infer_schema(X) and review it"
+        if self.what == "bounds":
+            example = ", ".join(f"{n!r}: (low, high)" for n in names[:3])
+            return f"declare bounds={{{example}}}"
+        return (f"declare categories={{{example}}}, or write a schema with sk_safesynth.infer_schema(X), review "
+                "it as public and pass DPSyntheticSampler(**schema)")
+
+
+def declare_hint(what: str, columns) -> Hint:
+    """The :class:`Hint` for declaring ``what`` of ``columns`` (its ``str`` is the Python wording)."""
+    return Hint(what, tuple(columns))
+
+
+def warn_hinted(message: str, *hints: Hint, category: type[Warning] = UserWarning, stacklevel: int = 2) -> None:
+    """``warnings.warn(message)`` with the ``hints`` the message holds attached to the warning."""
+    warning = category(message)
+    warning.hints = hints  # type: ignore[attr-defined]
+    warnings.warn(warning, stacklevel=stacklevel + 1)
