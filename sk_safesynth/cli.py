@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -39,6 +40,7 @@ from sk_safesynth.files import (
 )
 from sk_safesynth.llm import DEFAULT_MODEL
 from sk_safesynth.llm.cache import ResponseCache, default_cache_dir
+from sk_safesynth.partitions import open_partitioned
 from sk_safesynth.privacy.record import privacy_from_record, release_record
 from sk_safesynth.report import evaluation_report, results_table, save_roc_plot, write_json
 from sk_safesynth.schema_template import infer_schema
@@ -205,15 +207,20 @@ def _declarations(args) -> dict:
 
 
 def cmd_generate(args) -> int:
-    """Fit a DP sampler on a CSV and write synthetic rows plus a privacy record."""
+    """Fit a DP sampler on a CSV (or a partitioned table) and write synthetic rows plus a privacy record."""
     declared = _declarations(args)
     target = declared.pop("target")
-    frame = read_csv(args.data, as_text=True)
+    # a directory, parquet file or glob is counted partition by partition (dask); a CSV is read in memory
+    partitioned = Path(args.data).is_dir() or args.data.endswith((".parquet", ".pq")) or any(
+        c in args.data for c in "*?[")
+    frame = open_partitioned(args.data) if partitioned else read_csv(args.data, as_text=True)
+    n_input = len(frame)
     if target:
         check_columns(frame, args.data, [target], "target column")
     check_columns(frame, args.data, [name for key, value in declared.items() if isinstance(value, dict)
                                      for name in value], "declared column")
     out = Path(args.out)
+    to_parquet = args.out.endswith(("/", os.sep)) or out.is_dir()  # a directory: parquet files
     record_path = Path(args.report_json or f"{out}.privacy.json")
     if args.seed is not None:
         progress(f"note: --seed {args.seed} makes the noise reproducible and NOT cryptographically secure")
@@ -232,7 +239,7 @@ def cmd_generate(args) -> int:
     y = frame[target] if target else None
 
     progress(f"fitting method={args.method} at epsilon={args.epsilon:g}, delta={args.delta:g} "
-             f"on {len(frame)} rows of {args.data}")
+             f"on {n_input} rows of {args.data}" + (f" ({frame.npartitions} partitions)" if partitioned else ""))
     start = time.perf_counter()
     sampler.fit(X, y)
     fit_seconds = time.perf_counter() - start
@@ -242,25 +249,28 @@ def cmd_generate(args) -> int:
                       "synthetic rows can only predict that class", UserWarning, stacklevel=2)
     # under add/remove the record count is private: the default is the method's noisy count
     public_count = args.neighbours == "replace-one"
-    n_rows = args.rows or (len(frame) if public_count else max(round(sampler.method_.n_records_), 1))
+    n_rows = args.rows or (n_input if public_count else max(round(sampler.method_.n_records_), 1))
     progress(f"sampling {n_rows} rows with {args.llm} (post-processing: no privacy cost)"
              + (f"; LLM cache in {cache_dir}" if cache_dir else ""))
     start = time.perf_counter()
-    synthetic = sampler.sample(n_rows)[list(frame.columns)]
-    sample_seconds = time.perf_counter() - start
-
-    out.parent.mkdir(parents=True, exist_ok=True)
     record_path.parent.mkdir(parents=True, exist_ok=True)
-    synthetic.to_csv(out, index=False)
+    if to_parquet:
+        files = sampler.sample_to_parquet(n_rows, out, rows_per_file=args.rows_per_file)
+        written = f"{len(files)} parquet files in {out}"
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sampler.sample(n_rows)[list(frame.columns)].to_csv(out, index=False)
+        written = str(out)
+    sample_seconds = time.perf_counter() - start
     write_json(release_record(
-        sampler, n_rows_input=len(frame), n_rows_output=len(synthetic), tool=f"{PROG} {__version__}",
+        sampler, n_rows_input=n_input, n_rows_output=n_rows, tool=f"{PROG} {__version__}",
         input=str(args.data), output=str(out), target=target,
         declared={"schema": args.schema, **{key: value if isinstance(value, str) else sorted(value or ())
                                             for key, value in declared.items()}},
         timing_seconds={"fit": fit_seconds, "sample": sample_seconds}), record_path)
     ids = sampler.domain_.identifiers
     spent = sampler.privacy_spent_
-    print(f"wrote {len(synthetic)} synthetic rows to {out}"
+    print(f"wrote {n_rows} synthetic rows to {written}"
           + (f" (fresh identifiers in: {', '.join(ids)})" if ids else ""))
     print(f"privacy spent: epsilon={spent.epsilon:.4g}, delta={spent.delta:.3g} (method {sampler.method_!r}); "
           f"record in {record_path}")
@@ -356,11 +366,16 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", parents=[common], help="fit on a CSV and write DP synthetic rows",
                          description="Fit a DP synthesizer on DATA.csv and write synthetic rows and a JSON "
                                      "record of the privacy spent and the public schema.")
-    gen.add_argument("data", metavar="DATA.csv")
+    gen.add_argument("data", metavar="DATA", help="a CSV file; or, for tables larger than memory (the dask extra), "
+                     "a parquet file or directory or a glob of CSV files, counted partition by partition")
     gen.add_argument("--epsilon", type=_positive_float, default=1.0, help="privacy budget (default 1)")
     gen.add_argument("--delta", type=_delta, default=1e-5, help="delta budget (default 1e-5)")
     gen.add_argument("--rows", type=_positive_int, help="synthetic rows (default: as many as DATA)")
-    gen.add_argument("--out", required=True, metavar="SYNTH.csv", help="synthetic CSV to write")
+    gen.add_argument("--out", required=True, metavar="SYNTH.csv",
+                     help="synthetic CSV to write; a directory (DIR/) gets parquet files instead, written a file at "
+                          "a time")
+    gen.add_argument("--rows-per-file", type=_positive_int, default=1_000_000,
+                     help="rows per parquet file with --out DIR/ (default 1,000,000)")
     gen.add_argument("--report-json", metavar="PATH", help="privacy record (default: SYNTH.csv.privacy.json)")
     gen.add_argument("--target", metavar="COL", help="target column (synthesized jointly with the features)")
     gen.add_argument("--llm", default=DEFAULT_MODEL, metavar="MODEL",

@@ -305,3 +305,29 @@ def test_domain_hints_speak_the_cli_in_the_cli_and_python_in_python(tmp_path, ca
     warning = next(w.message for w in caught if "look like identifiers" in str(w.message))
     assert "declare categories={'code': [...]}" in str(warning)
     assert warning.hints == (Hint("categories", ("code",)),)
+
+
+def test_generate_reads_a_parquet_directory_and_writes_parquet_files(tmp_path, capsys):
+    """A partitioned table in, parquet files out: counted by dask, written a file at a time."""
+    pytest.importorskip("dask.dataframe")
+    pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"age": rng.integers(18, 90, 600).astype(str), "city": rng.choice(["Paris", "Lyon"], 600),
+                          "label": rng.choice(["yes", "no"], 600)})
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        frame.iloc[200 * i: 200 * (i + 1)].to_parquet(tmp_path / "in" / f"part-{i}.parquet")
+    (tmp_path / "schema.json").write_text(json.dumps({"bounds": {"age": [18, 90]}, "missing": {},
+                                                      "categories": {"city": ["Paris", "Lyon"],
+                                                                     "label": ["yes", "no"]},
+                                                      "kinds": {"age": "integer"}}))
+    out = tmp_path / "out"
+    assert main(["generate", str(tmp_path / "in"), "--schema", str(tmp_path / "schema.json"), "--target", "label",
+                 "--out", f"{out}/", "--rows-per-file", "250", "--seed", "0", "--method", "marginals"]) == 0
+    assert "(3 partitions)" in capsys.readouterr().err
+    files = sorted(out.glob("*.parquet"))
+    written = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    assert len(files) == 3 and len(written) == 600
+    assert set(written["city"]) <= {"Paris", "Lyon"} and written["age"].between(18, 90).all()
+    record = json.loads((tmp_path / "out.privacy.json").read_text())
+    assert record["n_rows_input"] == 600 and record["n_rows_output"] == 600
