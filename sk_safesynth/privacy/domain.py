@@ -22,6 +22,11 @@ with dp-accounting's discrete Gaussian PLD (:class:`~sk_safesynth.privacy.ledger
    one record is replaced, a count one, so the whole vector moves at most
    ``2 H + C`` coordinates by one.
 
+The exact counts are sums over rows (:func:`class_histograms`, :func:`exact_answers`), so a
+table in partitions adds up its partitions' counts (:mod:`sk_safesynth.synth.counting`);
+:func:`kind_counts` and :func:`measure` noise the sums, in an order that does not depend on
+how the rows were split.
+
 Releases from the noisy counts are post-processing, except one: the *values* of a
 categorical column are released only when their noisy count exceeds the integer ``τ``
 (the stability-based histogram, Korolova et al. 2009; Wilson et al. 2020). A value held

@@ -29,7 +29,9 @@ columns, the budget (:mod:`sk_safesynth.synth.plan`):
    of step 1, as MST compresses domains).
 
 A table too small for cliques at its budget spends everything on step 1 and is
-released as naive Bayes (every column a root given the target).
+released as naive Bayes (every column a root given the target). Every step counts
+encoded rows through :func:`~sk_safesynth.synth.counting.count_tables`, in one piece
+or partition by partition on dask (docs/large-tables.md): the same sums either way.
 The three compose exactly into one Gaussian mechanism with ``μ² = μ₁² + μ₂² + μ₃²``;
 the shares of ``μ²`` are parameters and the whole ``(ε, δ)`` is spent. Estimation and
 sampling (:mod:`sk_safesynth.synth.tree_model`) and the optional LLM candidate pool
