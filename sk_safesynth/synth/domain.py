@@ -252,8 +252,7 @@ def _extremes(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, np.ndarra
     """``(min, -max)`` of each column of ``kinds`` (``inf`` when all missing): combined by ``np.minimum``."""
     out = {}
     for name, kind in kinds.items():
-        series = frame[name]
-        values = as_seconds(series) if kind == "datetime" else series.to_numpy(dtype=float, na_value=np.nan)
+        values = as_seconds(frame[name]) if kind == "datetime" else frame[name].to_numpy(dtype=float, na_value=np.nan)
         values = values[~np.isnan(values)]
         out[name] = np.array([values.min(), -values.max()]) if len(values) else np.array([np.inf, np.inf])
     return out
@@ -266,11 +265,9 @@ def _finish(table: PrivateTable, decl: Declarations, domain: Domain, measurement
     answers = measurement.answers if measurement is not None else {}
     with_other: dict[str, str] = {}
     nothing: list[str] = []
-    extremes: dict = {}
-    if decl.bounds_from_data:  # the opt-in that reads min and max (not DP)
-        numbers = {c: k for c, k in domain.kinds.items() if k in ("number", "numeric", "integer", "datetime")
-                   and c not in decl.bounds}
-        extremes = table.rows.total(partial(_extremes, kinds=numbers), np.minimum) if numbers else {}
+    numbers = {c: k for c, k in domain.kinds.items() if decl.bounds_from_data and c not in decl.bounds
+               and k in ("number", "numeric", "integer", "datetime")}  # bounds="data" reads min and max (not DP)
+    extremes = table.rows.total(partial(_extremes, kinds=numbers), np.minimum) if numbers else {}
     for name, kind in list(domain.kinds.items()):
         if kind == ID_KIND:
             continue
