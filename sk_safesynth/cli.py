@@ -40,7 +40,7 @@ from sk_safesynth.files import (
 )
 from sk_safesynth.llm import DEFAULT_MODEL
 from sk_safesynth.llm.cache import ResponseCache, default_cache_dir
-from sk_safesynth.partitions import open_partitioned
+from sk_safesynth.partitions import is_partitioned, open_partitioned
 from sk_safesynth.privacy.record import privacy_from_record, release_record
 from sk_safesynth.report import evaluation_report, results_table, save_roc_plot, write_json
 from sk_safesynth.schema_template import infer_schema
@@ -211,8 +211,7 @@ def cmd_generate(args) -> int:
     declared = _declarations(args)
     target = declared.pop("target")
     # a directory, parquet file or glob is counted partition by partition (dask); a CSV is read in memory
-    partitioned = Path(args.data).is_dir() or args.data.endswith((".parquet", ".pq")) or any(
-        c in args.data for c in "*?[")
+    partitioned = is_partitioned(args.data)
     frame = open_partitioned(args.data) if partitioned else read_csv(args.data, as_text=True)
     n_input = len(frame)
     if target:

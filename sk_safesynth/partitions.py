@@ -24,6 +24,17 @@ _EXTRA = 'pip install "sk-safesynth[dask]"'
 ROW_GROUP = 100_000
 
 
+def is_parquet(path) -> bool:
+    """Whether ``path`` names parquet: a directory of files, or a ``.parquet`` / ``.pq`` file."""
+    text = os.fspath(path)
+    return Path(text).is_dir() or text.endswith((".parquet", ".pq"))
+
+
+def is_partitioned(path) -> bool:
+    """Whether ``path`` names a partitioned table (parquet, or a glob of CSV files), not one CSV file."""
+    return is_parquet(path) or any(c in os.fspath(path) for c in "*?[")
+
+
 def open_partitioned(path, *, as_text: bool = True, **read_kwargs):
     """A parquet file or directory, or CSV files, as a ``dask.dataframe.DataFrame``.
 
@@ -50,7 +61,7 @@ def open_partitioned(path, *, as_text: bool = True, **read_kwargs):
     except ImportError as exc:
         raise ImportError(f"reading a partitioned table needs dask: {_EXTRA}") from exc
     text = os.fspath(path)
-    if Path(text).is_dir() or text.endswith((".parquet", ".pq")):
+    if is_parquet(text):
         return dd.read_parquet(text, **read_kwargs)
     if ".csv" not in text:
         raise ValueError(f"{text!r} is neither a parquet file or directory nor CSV files (*.csv, *.csv.gz)")

@@ -35,7 +35,7 @@ class RunBudget:
     token_budget: int | None
     cost_cap: float | None
     time_limit: float | None = None
-    deadline: float | None = None
+    deadline: float | None = field(init=False)
     n_calls: int = 0
     n_cached: int = 0
     prompt_tokens: int = 0
@@ -46,27 +46,33 @@ class RunBudget:
     def __post_init__(self):
         self.deadline = deadline_after(self.time_limit)
 
-    def problem(self) -> str | None:
-        """Why no further call may be made, or None."""
+    def _overspent(self) -> str | None:
         with self.lock:
             tokens = self.prompt_tokens + self.completion_tokens
             if self.token_budget is not None and tokens >= self.token_budget:
                 return f"token budget of {self.token_budget} reached ({tokens} tokens used)"
             if self.cost_cap is not None and self.cost >= self.cost_cap:
                 return f"cost cap of ${self.cost_cap:g} reached (${self.cost:.4f} spent)"
+        return None
+
+    def _out_of_time(self) -> str | None:
         if past(self.deadline):
             return f"time_limit of {self.time_limit:g} s reached after {self.n_calls} calls"
         return None
 
+    def problem(self) -> str | None:
+        """Why no further call may be made, or None."""
+        return self._overspent() or self._out_of_time()
+
     def check(self) -> None:
         """Raise when a budget is spent: :class:`LLMBudgetExceeded` for tokens and cost,
         :class:`LLMGenerationError` for the time limit."""
-        problem = self.problem()
-        if problem is None:
-            return
-        if problem.startswith("time_limit"):
-            raise LLMGenerationError(f"{self.model}: {problem}")
-        raise LLMBudgetExceeded(problem)
+        overspent = self._overspent()
+        if overspent is not None:
+            raise LLMBudgetExceeded(overspent)
+        out_of_time = self._out_of_time()
+        if out_of_time is not None:
+            raise LLMGenerationError(f"{self.model}: {out_of_time}")
 
     def add(self, usage: dict, cached: bool) -> None:
         """Count one call's ``usage`` (prompt and completion tokens, cost)."""

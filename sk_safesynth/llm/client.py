@@ -253,12 +253,13 @@ class LLMClient:
 
     def _row_calls(self, schema, tasks, pending, seed, round_, use_schema, budget: RunBudget):
         """joblib calls for ``pending`` ``(job, rows)``; stops issuing them once a budget is spent."""
+        style = self.style()
         for job, n_rows in pending:
             if budget.problem() is not None:
                 return
             task = tasks[job]
             params: dict[str, object] = {"temperature": self.temperature, **_seed_param(seed, job, round_)}
-            if self.style() == "document":
+            if style == "document":
                 # One row per choice: the model writes the next line of the document.
                 prompt = build_document(schema, task.examples, task.hint)
                 params.update(n=n_rows, stop=["\n"], max_tokens=self.max_tokens or _max_tokens(schema, 1))
@@ -341,12 +342,14 @@ class LLMClient:
         params = {"temperature": self.temperature if temperature is None else temperature,
                   "max_tokens": int(max_tokens), **({"stop": list(stop)} if stop else {})}
 
+        style = self.style()
+
         def calls(pending, round_):
             for job, k in pending:
                 if budget.problem() is not None:
                     return
                 prompt = prompts[job[0]]
-                if self.style() == "document":
+                if style == "document":
                     request, text = {"prompt": prompt}, prompt
                 else:
                     messages = [{"role": "system", "content": DOCUMENT_INSTRUCTION},
