@@ -208,9 +208,17 @@ def test_grid_search_over_epsilon_reuses_the_llm_pool():
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     with pytest.warns(UserWarning, match="not differentially private"):
         total = search_privacy(search)
-    # each candidate fits on 2 of the 3 folds per record, plus the refit of the best one
-    refit = search.best_params_["sampler__epsilon"]
-    assert total.epsilon == pytest.approx((0.3 + 1 + 3 + 10 + 30) * 2 + refit, rel=1e-6)
+    # each candidate fits on 2 of the 3 folds per record, plus the refit of the best one: with no
+    # PrivacyRecorder the folds are known by their budgets only, composed as (epsilon, delta)-DP
+    # mechanisms (dp-accounting's PLD of privacy parameters), the refit by its ledger
+    from sk_safesynth.privacy.search import budget_record, compose_fits, fit_record
+
+    grid, delta = [0.3, 1.0, 3.0, 10.0, 30.0], search.best_estimator_.sampler.delta
+    basic = sum(grid) * 2 + search.best_params_["sampler__epsilon"]
+    fits = [budget_record(e, delta) for e in grid for _ in range(2)] + [fit_record(search.best_estimator_)]
+    assert total.delta == pytest.approx(11 * delta, rel=1e-9)
+    composed = compose_fits([fits], total.delta).epsilon
+    assert total.epsilon == pytest.approx(min(composed, basic), rel=1e-6) and total.epsilon <= basic
 
 
 def test_train_on_synthetic_in_pipeline_grid_search():
