@@ -44,13 +44,13 @@ from sk_safesynth.partitions import is_partitioned, open_partitioned
 from sk_safesynth.privacy.record import privacy_from_record, release_record
 from sk_safesynth.report import evaluation_report, results_table, save_roc_plot, write_json
 from sk_safesynth.schema_template import infer_schema
-from sk_safesynth.synth import named_method
+from sk_safesynth.synth import METHODS, methods_supporting, named_method
 from sk_safesynth.synth.hints import Hint
 
 PROG = "sk-safesynth"
 # Above this epsilon a DP guarantee says little (e^20 is about 5e8).
 _MEANINGLESS_EPSILON = 20.0
-METHOD_CHOICES = ("auto", "marginals", "noisy_icl", "private_evolution")
+METHOD_CHOICES = ("auto", *METHODS)
 ATTACK_CHOICES = ("dcr", "density", "classifier", "all")
 ESTIMATOR_CHOICES = ("logreg", "hgb")
 _START = time.perf_counter()
@@ -393,7 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help='public categories {"col": ["a", "b"]} (else DP selection spends budget)')
     gen.add_argument("--neighbours", choices=("replace-one", "add/remove"), default="replace-one",
                      help="neighbouring relation of the guarantee (add/remove: the row count is private too; "
-                          "needs a declared domain and the marginals method)")
+                          "needs a declared domain and method "
+                          f"{' or '.join(methods_supporting('supports_add_remove'))})")
     gen.add_argument("--seed", type=_seed, default=None,
                      help="reproducible noise, NOT secure (default: cryptographically secure)")
     gen.add_argument("--cache-dir", metavar="DIR",

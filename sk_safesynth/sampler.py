@@ -18,7 +18,7 @@ from sk_safesynth.llm.secrets import redact, resolve_secrets, secrets_error, wit
 from sk_safesynth.privacy import PrivacyLedger, PrivacySpent, secure_generator
 from sk_safesynth.privacy.calibration import check_delta, check_epsilon
 from sk_safesynth.privacy.random import RANDOM_STATE_CONSTRAINT
-from sk_safesynth.synth import METHODS, FitContext, GenerationMethod, resolve_method
+from sk_safesynth.synth import METHODS, FitContext, GenerationMethod, methods_supporting, resolve_method
 from sk_safesynth.synth.domain import (
     Declarations,
     build_schema,
@@ -75,10 +75,6 @@ class _MeteredClient:
             self._check()
         return getattr(self._client, name)
 
-
-
-#: Methods that fit a dask DataFrame: they read the rows through partition-wise counts only.
-PARTITIONED_METHODS = ("marginals",)
 
 # Attributes of a fit, removed when a new fit starts (a failed fit leaves none of an earlier one).
 _FITTED = ("schema_", "ledger_", "privacy_spent_", "method_", "target_name_", "domain_", "columns_out_",
@@ -267,7 +263,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
             and free-text columns. Missing values (NaN, None, NaT) are data. A
             ``dask.dataframe.DataFrame`` is counted partition by partition where its
             partitions are (a cluster's workers, with a ``distributed.Client``): for
-            ``method="marginals"`` only (docs/large-tables.md).
+            methods with ``supports_partitioned`` only, ``"marginals"`` (docs/large-tables.md).
         y : array-like of shape (n_samples,), default=None
             Optional target, synthesized as one more column; with a dask ``X``, a dask
             Series partitioned like it (a column of the same frame).
@@ -277,7 +273,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         delta = check_delta(self.delta, allow_zero=True)
         partitioned = is_dask_collection(X)
         if partitioned:
-            self._check_partitioned(self.method if isinstance(self.method, str) else self.method.name)
+            self._check_partitioned(self.method)
         else:
             validate_data(self, X, reset=True, dtype=None, ensure_all_finite=False, ensure_min_features=1)
         if isinstance(self.method, GenerationMethod):
@@ -322,7 +318,7 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         schema = build_schema(domain, max_text_length=self.max_text_length)
         method = resolve_method(self.method, schema)
         if isinstance(table.rows, DaskRows):
-            self._check_partitioned(method.name)  # "auto" on a text table: a text method
+            self._check_partitioned(method)  # "auto" or a name on a text table: a text method
         method._validate_params()
         if delta == 0 and method.needs_delta():
             raise ValueError(f"delta=0 needs a pure-DP method such as NoisyICL(mechanism='laplace'); {method!r} "
@@ -331,11 +327,12 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         client = self._client()
         if client.problems and method.needs_llm(schema):  # before the method spends anything
             raise secrets_error(client.problems)
-        if self.neighbours == "add/remove" and method.name != "marginals":
-            raise ValueError(f"neighbours='add/remove' is supported by method='marginals' only, not {method.name!r}")
+        if self.neighbours == "add/remove" and not method.supports_add_remove:
+            able = " or ".join(f"method={name!r}" for name in methods_supporting("supports_add_remove"))
+            raise ValueError(f"neighbours='add/remove' is supported by {able} only, not {method.name!r}")
         names = schema.names
         rows = table.rows.map(lambda part: other_values(part[names], schema))
-        # methods read a DataFrame; partitioned rows reach the marginals method as they are
+        # methods read a DataFrame; partitioned rows reach a method that supports them as they are
         frame = rows.frame if isinstance(rows, PandasRows) else rows
         context = FitContext(frame=frame, schema=schema, target=table.target, ledger=ledger,
                              epsilon=epsilon * (1 - share), delta=delta * (1 - share), rng=rng, client=client,
@@ -461,11 +458,17 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ helpers
     @staticmethod
-    def _check_partitioned(method: str) -> None:
-        if method not in ("auto", *PARTITIONED_METHODS):
-            raise ValueError(f"method={method!r} cannot fit a dask DataFrame: it reads individual records (LLM "
+    def _check_partitioned(method: str | GenerationMethod) -> None:
+        # A name passes when one of its classes can ("auto" too): the resolved object is checked again.
+        if isinstance(method, GenerationMethod):
+            name, able = method.name, method.supports_partitioned
+        else:
+            name, able = method, method in ("auto", *methods_supporting("supports_partitioned"))
+        if not able:
+            raise ValueError(f"method={name!r} cannot fit a dask DataFrame: it reads individual records (LLM "
                              f"prompts, votes). Methods that count partition by partition: "
-                             f"{', '.join(map(repr, PARTITIONED_METHODS))}; or fit in memory on X.compute()")
+                             f"{', '.join(map(repr, methods_supporting('supports_partitioned')))}; or fit in "
+                             "memory on X.compute()")
 
     def _public_seed(self) -> int:
         # Privacy-free generation (candidate pools) sees no private data, so a fixed

@@ -24,7 +24,7 @@ from sk_safesynth import DPSyntheticSampler  # noqa: E402
 from sk_safesynth.partitions import open_partitioned  # noqa: E402
 from sk_safesynth.privacy import domain as dp  # noqa: E402
 from sk_safesynth.privacy.random import data_digest  # noqa: E402
-from sk_safesynth.synth import measurement  # noqa: E402
+from sk_safesynth.synth import measurement, methods_supporting  # noqa: E402
 from sk_safesynth.synth.counting import Axis, DaskRows, PandasRows, count_tables  # noqa: E402
 from sk_safesynth.synth.marginals import Marginals  # noqa: E402
 
@@ -158,6 +158,20 @@ def test_methods_that_read_records_refuse_partitions(tables):
             DPSyntheticSampler(method=method).fit(partitioned.drop(columns="label"), partitioned["label"])
     with pytest.raises(ValueError, match="y must be a dask Series"):
         DPSyntheticSampler().fit(partitioned.drop(columns="label"), np.zeros(len(partitioned)))
+
+
+class _RecordReader(Marginals):
+    supports_partitioned = False  # as a method that reads individual records says of itself
+
+
+def test_partitioned_fits_follow_the_method_flag(tables):
+    # the capability flag decides, not the name; the message names the registered methods that can
+    partitioned, _ = tables
+    assert methods_supporting("supports_partitioned") == ["marginals"]
+    sampler = DPSyntheticSampler(method=_RecordReader(), random_state=0)
+    with pytest.raises(ValueError, match=r"method='marginals' cannot fit a dask DataFrame.*: 'marginals'"):
+        sampler.fit(partitioned.drop(columns="label"), partitioned["label"])
+    assert not hasattr(sampler, "last_fit_ledger_")  # refused before any spend
 
 
 def test_sample_to_parquet_keeps_dtypes(tables, tmp_path):

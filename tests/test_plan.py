@@ -104,5 +104,9 @@ def test_add_remove_needs_a_declared_domain_and_the_marginals_method():
                     kinds={"x": "numeric", "k": "integer"}, missing=False)
     with pytest.raises(ValueError, match="method='marginals' only"):
         DPSyntheticSampler(FAKE_MODEL, neighbours="add/remove", method="noisy_icl", **declared).fit(X, y)
+    # the method's flag decides, not its name: a marginals variant that does not support it is refused
+    variant = type("ReplaceOneMarginals", (Marginals,), {"supports_add_remove": False})()
+    with pytest.raises(ValueError, match="method='marginals' only, not 'marginals'"):
+        DPSyntheticSampler(FAKE_MODEL, neighbours="add/remove", method=variant, **declared).fit(X, y)
     with pytest.raises(ValueError, match="neighbours"):
         DPSyntheticSampler(FAKE_MODEL, neighbours="swap").fit(X, y)

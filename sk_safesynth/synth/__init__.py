@@ -45,6 +45,12 @@ def resolve_method(method, schema: TableSchema) -> GenerationMethod:
     return for_text() if is_text_table(schema) else for_tables()
 
 
+def methods_supporting(capability: str) -> list[str]:
+    """Names (keys of :data:`METHODS`) of the registered methods with a class that sets the
+    boolean flag ``capability`` of :class:`GenerationMethod` (``"supports_partitioned"``, ...)."""
+    return [name for name, classes in METHODS.items() if any(getattr(c, capability) for c in classes)]
+
+
 def named_method(name: str, *, template: str | None = None):
     """The sampler's ``method`` for a method ``name`` ("auto" or a key of :data:`METHODS`), with
     ``template``, the public header of each synthetic text, for the text methods."""
@@ -68,6 +74,7 @@ __all__ = [
     "auto_method",
     "auto_text_method",
     "is_text_table",
+    "methods_supporting",
     "named_method",
     "resolve_method",
 ]

@@ -7,7 +7,9 @@ table once through a :class:`FitContext` and keeps only DP outputs in attributes
 ending in ``_``, and :meth:`GenerationMethod.sample` is post-processing.
 
 Adding a method means writing one subclass in one module and listing it in
-:data:`sk_safesynth.synth.METHODS`.
+:data:`sk_safesynth.synth.METHODS`; its capability flags
+(:attr:`GenerationMethod.supports_partitioned`, :attr:`GenerationMethod.supports_add_remove`)
+say which inputs and neighbouring relations the sampler lets it fit.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ class GenerationMethod(BaseEstimator):
     name: str = ""
     #: Whether the method handles text columns as documents (text methods) or tables.
     for_text: bool = False
+    #: Whether ``fit`` accepts a partitioned (dask) ``context.frame``: the method reads the rows
+    #: only through the counting interface (:mod:`sk_safesynth.synth.counting`).
+    supports_partitioned: bool = False
+    #: Whether the method supports ``neighbours="add/remove"`` (the record count is private): it
+    #: releases a noisy count as ``n_records_``, which ``fit_resample`` returns rows of.
+    supports_add_remove: bool = False
 
     def needs_delta(self) -> bool:
         """Whether the method's mechanisms need ``delta > 0`` (Gaussian ones do)."""

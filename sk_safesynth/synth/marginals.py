@@ -160,6 +160,8 @@ class Marginals(GenerationMethod):
     """
 
     name = "marginals"
+    supports_partitioned = True  # counts partition by partition (synth/counting.py)
+    supports_add_remove = True  # releases a noisy record count first
     _parameter_constraints: dict = {
         "n_bins": [Interval(Integral, 2, None, closed="left")],
         "fine_bins": [Interval(Integral, 2, None, closed="left")],
