@@ -32,8 +32,14 @@ class FitContext:
 
     Attributes
     ----------
-    frame : DataFrame
-        The private rows (target included as a column). Never stored by a method.
+    frame : DataFrame or DaskRows
+        The private rows (target included as a column). Never stored by a method. For a
+        method with :attr:`GenerationMethod.supports_partitioned` it may be a partitioned
+        table, a :class:`~sk_safesynth.synth.counting.DaskRows` over the partitions of a
+        dask DataFrame: the method may then read it only through the counting interface,
+        :func:`~sk_safesynth.synth.counting.as_rows` and its ``map``, ``total`` and
+        ``len`` (row-wise maps and sums computed partition by partition), never by
+        collecting rows. Other methods always get a pandas DataFrame.
     schema : TableSchema
         Public schema: declared or DP domains only.
     target : str or None
