@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from numbers import Integral
 
 import numpy as np
@@ -93,15 +94,19 @@ def data_digest(frame) -> int:
     return int.from_bytes(hasher.digest(), "little")
 
 
-def release_generator(random_state, data, release: int = 0) -> np.random.Generator:
+def release_generator(random_state, data, release: int = 0, *,
+                      digest: Callable[[], int] | None = None) -> np.random.Generator:
     """Noise generator of one release of ``data``.
 
     ``None`` gives a fresh :func:`secure_generator`. A fixed ``random_state`` gives a
     PCG64 stream keyed by the seed, a digest of ``data`` and the ``release`` counter
     (module docstring): the same fit reproduces, no two releases share noise.
+    ``digest``, when given, computes that digest in place of :func:`data_digest` (a
+    partitioned table hashes its rows on the workers); it is called only for a fixed seed.
     """
     if random_state is None:
         return secure_generator()
     entropy = seed_entropy(random_state)
-    sequence = np.random.SeedSequence(entropy, spawn_key=(data_digest(data), int(release)))
+    key = data_digest(data) if digest is None else digest()
+    sequence = np.random.SeedSequence(entropy, spawn_key=(key, int(release)))
     return np.random.Generator(np.random.PCG64(sequence))

@@ -24,8 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sk_safesynth.privacy import release_generator, secure_generator
-from sk_safesynth.privacy.random import seed_entropy
+from sk_safesynth.privacy import release_generator
 from sk_safesynth.synth.measurement import counts
 
 # Partial sums combined in one task of the tree reduction.
@@ -124,10 +123,7 @@ class DaskRows(Rows):
         return dask.compute(parts[0])[0]
 
     def generator(self, random_state):
-        if random_state is None:
-            return secure_generator()
-        sequence = np.random.SeedSequence(seed_entropy(random_state), spawn_key=(self.digest(), 0))
-        return np.random.Generator(np.random.PCG64(sequence))
+        return release_generator(random_state, self.frame, digest=self.digest)
 
     def digest(self) -> int:
         """:func:`~sk_safesynth.privacy.random.data_digest` of the rows in partition order (seed material only).
