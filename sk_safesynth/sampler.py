@@ -419,7 +419,8 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame or array of shape (n_samples, n_features)
-            Private training rows.
+            Private training rows, in memory: a dask DataFrame is a ``TypeError`` (its path is
+            :meth:`fit`, then :meth:`sample_to_parquet`, which hold no table of rows).
         y : Series, one-column DataFrame or array of shape (n_samples,) or (n_samples, 1)
             Target, synthesized as one more column.
 
@@ -433,6 +434,9 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         """
         if y is None:
             raise ValueError("fit_resample needs y; use fit(X).sample(n) for data without a target")
+        if is_dask_collection(X) or is_dask_collection(y):  # before any spend: it returns every row in memory
+            raise TypeError("fit_resample needs an in-memory table (pandas or numpy), not dask: for a partitioned table, "
+                            "fit(X, y) then sample_to_parquet(n, path); or fit_resample(X.compute(), y.compute())")
         # y comes back in its own container: a one-column DataFrame (imbalanced-learn's checks
         # pass one) with its column, a Series with its name. X and y come back apart, so a
         # target named like a column of X (a DataFrame's default 0 and X's "0") is renamed.
@@ -460,15 +464,13 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
     @staticmethod
     def _check_partitioned(method: str | GenerationMethod) -> None:
         # A name passes when one of its classes can ("auto" too): the resolved object is checked again.
-        if isinstance(method, GenerationMethod):
-            name, able = method.name, method.supports_partitioned
-        else:
-            name, able = method, method in ("auto", *methods_supporting("supports_partitioned"))
+        supported = methods_supporting("supports_partitioned")
+        name, able = ((method.name, method.supports_partitioned) if isinstance(method, GenerationMethod)
+                      else (method, method in ("auto", *supported)))
         if not able:
-            raise ValueError(f"method={name!r} cannot fit a dask DataFrame: it reads individual records (LLM "
-                             f"prompts, votes). Methods that count partition by partition: "
-                             f"{', '.join(map(repr, methods_supporting('supports_partitioned')))}; or fit in "
-                             "memory on X.compute()")
+            raise ValueError(f"method={name!r} cannot fit a dask DataFrame: it reads "
+                             "individual records (LLM prompts, votes). Methods that count partition by partition: "
+                             f"{', '.join(map(repr, supported))}; or fit in memory on X.compute()")
 
     def _public_seed(self) -> int:
         # Privacy-free generation (candidate pools) sees no private data, so a fixed

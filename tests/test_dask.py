@@ -160,6 +160,18 @@ def test_methods_that_read_records_refuse_partitions(tables):
         DPSyntheticSampler().fit(partitioned.drop(columns="label"), np.zeros(len(partitioned)))
 
 
+def test_fit_resample_needs_an_in_memory_table(tables):
+    # it would hold every synthetic row in memory: refused before any spend, naming the partitioned path
+    partitioned, _ = tables
+    sampler = DPSyntheticSampler(random_state=0)
+    for y in (partitioned["label"], partitioned["label"].compute()):
+        with pytest.raises(TypeError, match=r"in-memory table.*fit\(X, y\) then sample_to_parquet"):
+            sampler.fit_resample(partitioned.drop(columns="label"), y)
+    with pytest.raises(TypeError, match="in-memory table"):
+        sampler.fit_resample(partitioned.drop(columns="label").compute(), partitioned["label"])
+    assert not hasattr(sampler, "last_fit_ledger_")
+
+
 class _RecordReader(Marginals):
     supports_partitioned = False  # as a method that reads individual records says of itself
 
