@@ -20,7 +20,7 @@ import string
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import diags
+from scipy.sparse import diags, issparse
 from scipy.stats import norm
 
 from sk_safesynth.llm.cache import PublicMemo
@@ -126,17 +126,37 @@ def public_documents(client, template: str, groups: list[dict], per_group: int, 
 clear_document_cache = _DOCUMENTS.clear
 
 
-def embed_documents(texts) -> np.ndarray:
-    """Data-independent word embedding (hashed unigrams and bigrams, English stop words out).
+#: Embeddings the votes can use: hashed words, or the embedded model's sentence vectors.
+EMBEDDINGS = ("hashing", "model")
 
-    Nothing is fitted, so the map is the same whatever the private texts are: safe
-    to apply to them in-process.
+
+def embed_documents(texts, embedding: str = "hashing"):
+    """Data-independent embedding of ``texts`` (rows L2-normalised).
+
+    ``"hashing"``: hashed unigrams and bigrams, English stop words out (sparse; fast;
+    sees words and so topics). ``"model"``: the embedded model's mean-pooled sentence
+    vectors (:mod:`sk_safesynth.llm.local_embedder`; dense; about 5 short texts a
+    second here; sees what a text says, e.g. its sentiment). Neither map is fitted, so
+    it is the same whatever the private texts are, and both run in-process: safe to
+    apply to private text.
     """
+    if embedding == "model":
+        from sk_safesynth.llm.local_embedder import get_local_embedder
+
+        return get_local_embedder().embed(texts)
+    if embedding != "hashing":
+        raise ValueError(f"embedding={embedding!r}: expected one of {EMBEDDINGS}")
     from sklearn.feature_extraction.text import HashingVectorizer
 
     vectorizer = HashingVectorizer(n_features=2**16, stop_words="english", ngram_range=(1, 2), token_pattern=_WORD,
                                    alternate_sign=False, norm="l2", lowercase=True)
     return vectorizer.transform([str(t) for t in texts])
+
+
+def nearest_documents(private, candidates) -> np.ndarray:
+    """Index of each private vector's most similar candidate (cosine; rows are unit vectors)."""
+    similarity = private @ candidates.T
+    return np.asarray(similarity.toarray() if issparse(similarity) else similarity).argmax(axis=1)
 
 
 def dp_keywords(texts: pd.Series, group_codes: np.ndarray, n_groups: int, vocabulary: list[str],

@@ -12,7 +12,8 @@ and one text column, and share one fit:
    documents.dp_keywords` over the public population's most topical words; headers then carry
    keywords drawn from each group's DP keyword list.
 3. **Votes (DP).** Every private text votes for its nearest candidate of its own group
-   in a data-independent word embedding; the histogram gets discrete Gaussian noise
+   in a data-independent embedding (hashed words, or the embedded model's sentence
+   vectors with ``embedding="model"``); the histogram gets discrete Gaussian noise
    (:mod:`sk_safesynth.synth.votes`). Summed per group, the noisy votes also give the
    DP group shares, for free.
 
@@ -40,7 +41,7 @@ from numbers import Integral, Real
 import dp_accounting
 import numpy as np
 import pandas as pd
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from sk_safesynth.privacy import gaussian_event
 from sk_safesynth.synth.base import FitContext, GenerationMethod
@@ -49,8 +50,10 @@ from sk_safesynth.synth.documents import (
     condition_columns,
     default_template,
     dp_keywords,
+    EMBEDDINGS,
     embed_documents,
     header,
+    nearest_documents,
     opening,
     public_documents,
     public_vocabulary,
@@ -79,6 +82,7 @@ class _DocumentMethod(GenerationMethod):
         "max_tokens": [Interval(Integral, 8, None, closed="left")],
         "temperature": [None, Interval(Real, 0, None, closed="left")],
         "reuse_population": ["boolean"],
+        "embedding": [StrOptions(set(EMBEDDINGS))],
     }
 
     @property
@@ -121,7 +125,7 @@ class _DocumentMethod(GenerationMethod):
                                            exclude=" ".join(header(self.template_, g) for g in self.groups_))
             self.keywords_ = dp_keywords(context.frame[self.text_column_], codes, len(self.groups_), vocabulary,
                                          context.ledger, sigma_keywords, context.rng)
-        private = embed_documents(context.frame[self.text_column_])
+        private = embed_documents(context.frame[self.text_column_], self.embedding)
         for round_ in range(self.n_vote_rounds):
             scores = self._vote(private, codes, context, round_)
             if round_ < self.n_vote_rounds - 1:
@@ -156,14 +160,14 @@ class _DocumentMethod(GenerationMethod):
     def _vote(self, private, codes: np.ndarray, context: FitContext, round_: int) -> list[np.ndarray]:
         """Noisy votes of the private texts for the candidates of their own group."""
         sizes = [len(texts) for texts in self.population_]
-        candidates = embed_documents([t for texts in self.population_ for t in texts])
+        candidates = embed_documents([t for texts in self.population_ for t in texts], self.embedding)
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         votes = np.zeros(offsets[-1])
         for g in range(len(self.groups_)):
             rows = np.flatnonzero(codes == g)
             if len(rows) and sizes[g]:
-                similarity = (private[rows] @ candidates[offsets[g] : offsets[g + 1]].T).toarray()
-                votes[offsets[g] : offsets[g + 1]] = np.bincount(similarity.argmax(axis=1), minlength=sizes[g])
+                choice = nearest_documents(private[rows], candidates[offsets[g] : offsets[g + 1]])
+                votes[offsets[g] : offsets[g + 1]] = np.bincount(choice, minlength=sizes[g])
         scores = noisy_votes(votes, self.vote_sigma_, 0.0, context.ledger, round_, context.rng)
         return [scores[offsets[g] : offsets[g + 1]] for g in range(len(self.groups_))]
 
@@ -250,6 +254,11 @@ class TextPrivateEvolution(_DocumentMethod):
         Start each sample with the fit's final population (already written and DP),
         best-voted first, so that only the rest of the rows cost decoding. Two calls
         to ``sample`` then share those documents.
+    embedding : {"hashing", "model"}, default="hashing"
+        Where the private texts vote for their nearest candidate: hashed words (fast;
+        sees topics) or the embedded model's sentence vectors (about 5 short texts a
+        second here; sees what a text says, e.g. sentiment or stance). Both are fixed,
+        in-process maps: nothing private leaves the process.
 
     Attributes
     ----------
@@ -274,7 +283,7 @@ class TextPrivateEvolution(_DocumentMethod):
     }
 
     def __init__(self, population_size=200, n_rounds=2, keywords=0, keyword_share=0.5, template=None,
-                 max_tokens=100, temperature=None, reuse_population=True):
+                 max_tokens=100, temperature=None, reuse_population=True, embedding="hashing"):
         self.population_size = population_size
         self.n_rounds = n_rounds
         self.keywords = keywords
@@ -283,6 +292,7 @@ class TextPrivateEvolution(_DocumentMethod):
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.reuse_population = reuse_population
+        self.embedding = embedding
 
     @property
     def n_vote_rounds(self) -> int:
@@ -340,6 +350,8 @@ class TextNoisyICL(_DocumentMethod):
         Sampling temperature of the documents (None: the client's, ``llm_kwargs``).
     reuse_population : bool, default=True
         As in :class:`TextPrivateEvolution` (the population is the public documents).
+    embedding : {"hashing", "model"}, default="hashing"
+        As in :class:`TextPrivateEvolution`.
 
     Attributes
     ----------
@@ -354,7 +366,7 @@ class TextNoisyICL(_DocumentMethod):
     }
 
     def __init__(self, n_shots=3, population_size=200, keywords=0, keyword_share=0.5, template=None, max_tokens=100,
-                 temperature=None, reuse_population=True):
+                 temperature=None, reuse_population=True, embedding="hashing"):
         self.n_shots = n_shots
         self.population_size = population_size
         self.keywords = keywords
@@ -363,6 +375,7 @@ class TextNoisyICL(_DocumentMethod):
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.reuse_population = reuse_population
+        self.embedding = embedding
 
     def _prompt(self, g: int, rng) -> tuple[str, str]:
         texts = self.population_[g]
