@@ -274,3 +274,18 @@ def test_public_memos_are_bounded_and_keyed_by_provider_identity():
     there = LLMClient("openai/m", api_base="http://b/v1", api_key="sk-1")
     assert here.provider_identity() != there.provider_identity()
     assert "sk-1" not in repr(here.provider_identity())
+
+
+def test_threads_follow_the_load_unless_pinned(monkeypatch):
+    from sk_safesynth.llm import local_model
+
+    monkeypatch.delenv(local_model.THREADS_ENV, raising=False)
+    monkeypatch.setattr(local_model.os, "cpu_count", lambda: 4)
+    for load, threads in [(0.1, 4), (0.6, 3), (1.4, 3), (2.7, 1), (9.0, 1)]:
+        monkeypatch.setattr(local_model.os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        assert local_model.n_threads() == threads
+    monkeypatch.setenv(local_model.THREADS_ENV, "2")
+    assert local_model.n_threads() == 2
+    monkeypatch.setenv(local_model.THREADS_ENV, "two")
+    with pytest.raises(ValueError, match="SK_SAFESYNTH_THREADS"):
+        local_model.n_threads()

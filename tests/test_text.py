@@ -314,3 +314,20 @@ def test_progress_is_plain_lines_when_stderr_is_not_a_terminal(capsys):
     assert all(re.search(r"elapsed, about \d+ s left\)$", line) for line in lines[1:-1])
     LLMClient(FAKE_MODEL, verbose=0).write(["Daily News > sport\n\nHeadline:"] * 20, max_tokens=20, seed=1)
     assert "LLM texts" not in capsys.readouterr().err
+
+
+def test_progress_estimates_minutes_from_the_models_pace_so_far(capsys, monkeypatch):
+    from sk_safesynth.llm import progress
+
+    now = [0.0]
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: now[0])
+    monkeypatch.setattr(progress.Progress, "_pace", {})
+    with progress.Progress(10, 1, unit="text", max_tokens=1000, pace_key="m") as bar:
+        now[0] = 300.0  # 1,000 bound tokens in 300 s
+        bar.update(10)
+    with progress.Progress(10, 1, unit="text", max_tokens=600, pace_key="m"):
+        pass
+    firsts = [line for line in capsys.readouterr().err.splitlines() if "to write" in line]
+    assert firsts == ["LLM texts: 10 to write, at most 1,000 completion tokens before re-asks",
+                      "LLM texts: 10 to write, at most 600 completion tokens before re-asks; "
+                      "about 3.0 min at this model's pace so far"]

@@ -225,7 +225,7 @@ class LLMClient:
         jobs = _jobs(tasks, self.max_rows_per_call)
         asked = valid = 0
         bound = None if total is None else total * (self.max_tokens or _max_tokens(schema, 1))
-        with Progress(total, self.verbose, max_tokens=bound) as bar, self._parallel() as parallel:
+        with Progress(total, self.verbose, max_tokens=bound, pace_key=self.model) as bar, self._parallel() as parallel:
             while chunk := list(islice(jobs, chunk_calls)):
                 tasks_of = {job: task for job, _, task in chunk}
                 needed = {job: n for job, n, _ in chunk}
@@ -359,8 +359,8 @@ class LLMClient:
                 yield delayed(_call_text)(self, request, {**params, "n": k, **_seed_param(seed, job, round_)}, job,
                                           budget.deadline, min_chars)
 
-        with Progress(len(prompts) * n, self.verbose, unit="text", max_tokens=len(prompts) * n * int(max_tokens)) \
-                as bar, self._parallel() as parallel:
+        with Progress(len(prompts) * n, self.verbose, unit="text", max_tokens=len(prompts) * n * int(max_tokens),
+                      pace_key=self.model) as bar, self._parallel() as parallel:
             texts, short = self._ask(parallel, needed, calls, budget, bar)
         if any(needed.values()):
             raise LLMGenerationError(

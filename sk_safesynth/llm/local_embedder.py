@@ -45,8 +45,7 @@ class LocalEmbedder:
         params.n_ctx = _SLOT_TOKENS * _SLOTS
         params.n_batch = params.n_ubatch = 2048  # a text is embedded in one micro-batch
         params.verbosity = -1
-        params.cpuparams.n_threads = n_threads()
-        params.cpuparams_batch.n_threads = n_threads()
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = n_threads()
         self._server = xllamacpp.Server(params)
         self._lock = threading.Lock()
 

@@ -7,6 +7,7 @@ checked against the package's SHA-256; nothing is ever downloaded.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 DEFAULT_MODEL = "sksafesynth/gemma3-270m"
 LOCAL_PROVIDER = DEFAULT_MODEL.split("/", 1)[0]
 MODEL_PATH_ENV = "SK_SAFESYNTH_GGUF"
+THREADS_ENV = "SK_SAFESYNTH_THREADS"
 # A base model cannot use a chat template; long enough for ~40 rows of a wide table.
 N_CTX = 8192
 # llama.cpp batches the choices of one request with n > 1 over these slots.
@@ -58,8 +60,24 @@ def model_path() -> Path:
 
 
 def n_threads() -> int:
-    """Decoding threads: leave one core free; a busy second core collapses 2-thread decoding."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    """Threads of the embedded model: ``$SK_SAFESYNTH_THREADS``, else the cores the load leaves idle.
+
+    Every core when the one-minute load average says the others are idle, one fewer per
+    busy core (at least one): a busy core collapses a llama.cpp thread pool that counts
+    on it. Read when the model loads; set the variable to pin it.
+    """
+    override = os.environ.get(THREADS_ENV)
+    if override:
+        try:
+            return max(1, int(override))
+        except ValueError:
+            raise ValueError(f"${THREADS_ENV}={override!r} is not a number of threads") from None
+    cores = os.cpu_count() or 1
+    try:
+        busy = math.ceil(os.getloadavg()[0] - 0.5)
+    except OSError:  # no load average on this platform: assume one busy core
+        busy = 1
+    return max(1, cores - max(0, busy))
 
 
 class LocalModel:
@@ -79,8 +97,7 @@ class LocalModel:
         params.n_ctx = N_CTX
         params.n_parallel = N_PARALLEL
         params.verbosity = -1  # llama.cpp logs every request to stderr otherwise
-        params.cpuparams.n_threads = n_threads()
-        params.cpuparams_batch.n_threads = n_threads()
+        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = n_threads()
         self._server = xllamacpp.Server(params)
         self._lock = threading.Lock()
 
