@@ -33,7 +33,7 @@ from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.synth import TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.synth.documents import public_documents
 
-TEMPLATE = "Sentiment: {label}\nTweet:"
+TEMPLATE = 'A {label} tweet: "'
 LABELS = ["negative", "positive"]
 MAX_TOKENS = 40
 MAX_LENGTH = 280

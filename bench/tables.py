@@ -170,6 +170,44 @@ def small_tables() -> str:
     return markdown(pd.DataFrame(summary(records))) if records else ""
 
 
+SENTIMENT_METHODS = {
+    "majority": "majority class", "real": "real tweets", "zero-privacy": "label-only header, no privacy (zero-privacy)",
+    "pe": "TextPrivateEvolution (hashed-word votes)", "pe_model": "TextPrivateEvolution(embedding='model')",
+    "pe_model_kw": "TextPrivateEvolution(embedding='model', keywords=4)", "pe_kw": "TextPrivateEvolution(keywords=4)",
+    "icl_model": "TextNoisyICL(embedding='model')", "icl": "TextNoisyICL (hashed-word votes)",
+}
+
+
+def sentiment() -> str:
+    """Tweet-sentiment TSTR accuracy per method, epsilon and size, over every sentiment_*.json run."""
+    records = []
+    for path in sorted(RESULTS.glob("sentiment_*.json")):
+        if path.name != "sentiment_baselines.json":
+            run = json.loads(path.read_text())
+            records += [{**r, "template": run.get("template", "-")} for r in run["results"]]
+    frame = pd.DataFrame([r for r in records if r["method"] in SENTIMENT_METHODS])
+    if frame.empty:
+        return "(no sentiment results yet)"
+    # Majority and real rows do not depend on the template: one row each.
+    frame.loc[frame["method"].isin(["majority", "real"]), "template"] = "-"
+    frame = frame.drop_duplicates(["template", "method", "epsilon", "n_train", "seed"], keep="last")
+    rows = []
+    for (template, method, epsilon, n_train), group in frame.groupby(["template", "method", "epsilon", "n_train"],
+                                                                      sort=False):
+        seconds = group["seconds"].astype(float) if "seconds" in group else pd.Series(dtype=float)
+        rows.append({
+            "method": SENTIMENT_METHODS[method], "header": "-" if template == "-" else f"`{template!r}`",
+            "ε": epsilon, "texts": int(n_train), "seeds": len(group),
+            "accuracy": mean_std(group["accuracy"]) if len(group) > 1 else f"{group['accuracy'].iloc[0]:.3f}",
+            "per seed": " ".join(f"{a:.3f}" for a in group["accuracy"]),
+            "minutes per run": round(seconds.mean() / 60, 1) if seconds.notna().any() else "-",
+        })
+    order = {name: i for i, name in enumerate(SENTIMENT_METHODS.values())}
+    table = pd.DataFrame(rows)
+    table["key"] = table["method"].map(order)
+    return markdown(table.sort_values(["key", "header", "ε", "texts"], key=lambda c: c.astype(str)).drop(columns="key"))
+
+
 def tables() -> dict[str, str]:
     return {
         "adult": adult(),
@@ -181,6 +219,7 @@ def tables() -> dict[str, str]:
         "mia": simple("mia", "results"),
         "news": news(),
         "news_throughput": simple("news_throughput", "results"),
+        "sentiment": sentiment(),
         "mutation": mutation(),
         "cost": simple("cost", "per_thousand_rows"),
         "grid": simple("cost", "grid_search"),

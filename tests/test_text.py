@@ -19,6 +19,7 @@ from sk_safesynth.privacy import PrivacyLedger, make_generator
 from sk_safesynth.privacy.ledger import SampledRowsDpEvent
 from sk_safesynth.schema import ColumnSpec, TableSchema
 from sk_safesynth.synth import Marginals, PrivateEvolution, resolve_method
+from sk_safesynth.synth.text_methods import _joined
 from sk_safesynth.synth.documents import (
     clear_document_cache,
     dp_keywords,
@@ -212,6 +213,11 @@ def test_headers_and_openings():
     assert header(TEMPLATE, {"label": "sport"}, ["goal", "coach"]).startswith("Keywords: goal, coach\n")
     assert header("{label} | {keywords}:", {"label": "x"}, ["a"]) == "x | a:"
     assert "\nDaily News >" in stop_sequences(TEMPLATE)
+    lines = stop_sequences("Sentiment: {label}\nTweet:")
+    assert "\nSentiment:" in lines and "\nTweet:" in lines and '"' not in lines
+    assert {'"', "\u201d"} <= set(stop_sequences('A {label} tweet: "'))
+    assert _joined('A positive tweet: "', "I love") == 'A positive tweet: "I love'
+    assert _joined("Daily News > sport\n\nHeadline:", "Cup final") == "Daily News > sport\n\nHeadline: Cup final"
     text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen"
     start = opening(text, np.random.default_rng(0), low=6, high=6)
     assert start == "one two three four five six"

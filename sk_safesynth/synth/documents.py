@@ -27,8 +27,9 @@ from sk_safesynth.llm.cache import PublicMemo
 from sk_safesynth.privacy import PrivacyLedger, discrete_gaussian, gaussian_event
 from sk_safesynth.schema import TableSchema
 
-# Continuations shorter than this are asked for again.
-MIN_TEXT_CHARS = 40
+# Continuations shorter than this are asked for again: a short tweet or review ("Loved
+# every minute of it!") is a text, an empty quote or a stray word is not.
+MIN_TEXT_CHARS = 20
 _DOCUMENTS = PublicMemo("public documents")
 _WORD = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 # Chance that any word with no private count becomes a keyword (family-wise, see dp_keywords).
@@ -76,11 +77,21 @@ def header(template: str, values: dict, keywords: list[str] | None = None) -> st
 
 
 def stop_sequences(template: str) -> list[str]:
-    """Where a continuation has run into the next document: its header's fixed start."""
-    prefix = template.split("{", 1)[0].strip()
+    """Where a continuation has left its document.
+
+    It has run into the next document when a line starts with one of the header's fixed
+    line openings (``"Sentiment:"``, ``"Tweet:"``; four characters or more). A header that
+    ends with an opening quote (``'A {label} tweet: "'``) asks for one quoted text, so
+    its closing quote ends it: a base model then writes one short text in the header's
+    voice instead of drifting into a web page.
+    """
     stops = ["\n\n\n", "\n---"]
-    if len(prefix) >= 4:
-        stops.append("\n" + prefix)
+    for line in template.splitlines():
+        fixed = line.split("{", 1)[0].strip()
+        if len(fixed) >= 4 and "\n" + fixed not in stops:
+            stops.append("\n" + fixed)
+    if template.rstrip(" ").endswith(('"', "\u201c")):
+        stops += ['"', "\u201d"]
     return stops
 
 
@@ -94,9 +105,14 @@ def tidy(text: str, max_length: int | None) -> str:
 
 
 def write_documents(client, prompts: list[str], *, max_tokens: int, seed: int, stop: list[str],
-                    max_length: int | None, temperature: float | None = None) -> list[str]:
-    """One tidy continuation per prompt (at ``temperature``; None: the client's)."""
-    result = client.write(prompts, max_tokens=max_tokens, seed=seed, stop=stop, min_chars=MIN_TEXT_CHARS,
+                    max_length: int | None, temperature: float | None = None,
+                    min_chars: int = MIN_TEXT_CHARS) -> list[str]:
+    """One tidy continuation per prompt (at ``temperature``; None: the client's).
+
+    A prompt that ends with a text's opening words already holds part of the text, so its
+    caller asks for ``min_chars=1``: a continuation that closes the quote at once is a text.
+    """
+    result = client.write(prompts, max_tokens=max_tokens, seed=seed, stop=stop, min_chars=min_chars,
                           temperature=temperature)
     return [tidy(texts[0], max_length) for texts in result.texts]
 

@@ -52,6 +52,7 @@ from sk_safesynth.synth.documents import (
     dp_keywords,
     EMBEDDINGS,
     embed_documents,
+    MIN_TEXT_CHARS,
     header,
     nearest_documents,
     opening,
@@ -200,7 +201,7 @@ class _DocumentMethod(GenerationMethod):
             openings.append(start)
         written = write_documents(client, prompts, max_tokens=self.max_tokens, seed=int(rng.integers(0, 2**31 - 1)),
                                   stop=stop_sequences(self.template_), max_length=None,
-                                  temperature=self.temperature)
+                                  temperature=self.temperature, min_chars=1 if any(openings) else MIN_TEXT_CHARS)
         for i, start, text in zip(slots, openings, written):
             texts[i] = tidy(start + text if start else text, self.max_length_)
         order = rng.permutation(n)
@@ -308,19 +309,19 @@ class TextPrivateEvolution(_DocumentMethod):
             weights = as_probabilities(score[order[:n_keep]])
             for _ in range(len(texts) - n_keep):
                 start = opening(kept[g][int(context.rng.choice(n_keep, p=weights))], context.rng)
-                prompts.append(self._header(g, context.rng) + " " + start)
+                prompts.append(_joined(self._header(g, context.rng), start))
                 starts.append(start)
                 owners.append(g)
         written = write_documents(context.client, prompts, max_tokens=self.max_tokens,
                                   seed=int(context.rng.integers(0, 2**31 - 1)), stop=stop_sequences(self.template_),
-                                  max_length=None, temperature=self.temperature)
+                                  max_length=None, temperature=self.temperature, min_chars=1)
         for g, start, text in zip(owners, starts, written):
             kept[g].append(tidy(start + " " + text, self.max_length_))
         return kept
 
     def _prompt(self, g: int, rng) -> tuple[str, str]:
         start = opening(self._winner(g, rng), rng)
-        return self._header(g, rng) + " " + start, start + " "
+        return _joined(self._header(g, rng), start), start + " "
 
 
 class TextNoisyICL(_DocumentMethod):
@@ -383,6 +384,11 @@ class TextNoisyICL(_DocumentMethod):
         chosen = rng.choice(len(texts), size=k, replace=False, p=_smoothed(self.weights_[g]))
         demos = [header(self.template_, self.groups_[g]) + " " + texts[i] for i in chosen]
         return _DEMO_SEPARATOR.join([*demos, self._header(g, rng)]), ""
+
+
+def _joined(head: str, start: str) -> str:
+    """A header continued by a winner's opening words (no space after a newline or an opening quote)."""
+    return head + start if head.endswith((" ", "\n", '"', "\u201c")) else f"{head} {start}"
 
 
 def _smoothed(weights: np.ndarray) -> np.ndarray:
