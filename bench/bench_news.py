@@ -10,6 +10,11 @@ header alone, the zero-privacy prompt baseline) and each DP method. Every method
 the public header template ``"BBC News > {label}\\n\\nHeadline:"`` and the same cached
 public population. Data: ../shared/data/bbc_news.csv (research use; not shipped).
 Results go to bench/results/<--out>.json after every run.
+
+``--methods auto --private 400 --n 100`` is a user's default text fit: ``method="auto"``
+with no template (the library's ``"Label: {label}"`` header), 400 private articles drawn
+from the training split (stratified, the run's seed), 100 written, and no response cache,
+so that its minutes are a first run's.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ CACHE = Path(tempfile.gettempdir()) / "sksafesynth-bench-news-cache"
 def methods(population: int, max_tokens: int, rounds: int = 2, temperature: float | None = None) -> dict:
     common = dict(population_size=population, template=TEMPLATE, max_tokens=max_tokens, temperature=temperature)
     return {
+        "auto": "auto",
         "pe": TextPrivateEvolution(n_rounds=rounds, **common),
         "pe_kw": TextPrivateEvolution(n_rounds=rounds, keywords=8, **common),
         "icl": TextNoisyICL(**common),
@@ -91,6 +97,7 @@ def main() -> None:
     parser.add_argument("--methods", default="pe_kw,icl_kw")
     parser.add_argument("--n", type=int, default=500, help="synthetic articles per run")
     parser.add_argument("--population", type=int, default=200)
+    parser.add_argument("--private", type=int, default=0, help="private articles per run (0: the training split)")
     parser.add_argument("--max-tokens", type=int, default=100, help="completion tokens per article")
     parser.add_argument("--rounds", type=int, default=2, help="vote rounds of TextPrivateEvolution")
     parser.add_argument("--temperature", type=float, default=None, help="sampling temperature of the articles")
@@ -137,13 +144,17 @@ def main() -> None:
                 if (name, str(epsilon), str(seed), args.n) in done:
                     continue
                 method = methods(args.population, args.max_tokens, args.rounds, args.temperature)[name]
+                private = train
+                if args.private:
+                    private = train_test_split(train, train_size=args.private, stratify=train["label"],
+                                               random_state=seed)[0]
                 sampler = DPSyntheticSampler(epsilon=epsilon, method=method, categories={"label": labels},
-                                             kinds={"text": "text"}, missing=False, n_samples=args.n, cache_dir=str(CACHE),
-                                             random_state=seed)
+                                             kinds={"text": "text"}, missing=False, n_samples=args.n,
+                                             cache_dir=None if name == "auto" else str(CACHE), random_state=seed)
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    X_syn, y_syn = sampler.fit_resample(train[["text"]], train["label"])
+                    X_syn, y_syn = sampler.fit_resample(private[["text"]], private["label"])
                 seconds = time.perf_counter() - start
                 usage = sampler.llm_usage_
                 record({"method": name, "epsilon": epsilon, "seed": seed, "n_train": len(X_syn),
@@ -151,7 +162,8 @@ def main() -> None:
                         "texts": usage["texts"], "cached": usage["n_cached"],
                         "tokens_per_s": round(usage["completion_tokens"] / seconds, 1),
                         "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6),
-                        "reuse_population": method.reuse_population, "version": __version__,
+                        "reuse_population": sampler.method_.reuse_population, "version": __version__,
+                        "private": len(private),
                         "rounds": args.rounds, "temperature": temperature,
                         "class_shares": dict(zip(*np.unique(y_syn, return_counts=True))),
                         "example": str(X_syn["text"].iloc[0])[:200]})

@@ -337,3 +337,23 @@ def test_progress_estimates_minutes_from_the_models_pace_so_far(capsys, monkeypa
     assert firsts == ["LLM texts: 10 to write, at most 1,000 completion tokens before re-asks",
                       "LLM texts: 10 to write, at most 600 completion tokens before re-asks; "
                       "about 3.0 min at this model's pace so far"]
+
+
+def test_a_text_that_starts_with_an_opening_counts_the_opening_toward_its_length():
+    from types import SimpleNamespace
+
+    from sk_safesynth.synth.documents import MIN_TEXT_CHARS, write_documents
+
+    asked = []
+
+    class Client:
+        def write(self, prompts, *, min_chars, **kwargs):
+            asked.append(min_chars)
+            return SimpleNamespace(texts=[[" it!"] for _ in prompts])
+
+    common = dict(max_tokens=8, seed=0, stop=[], max_length=None)
+    texts = write_documents(Client(), ["p", "q"], openings=["Loved", "Worst film of the year"], **common)
+    assert texts == ["Loved it!", "Worst film of the year it!"]
+    assert write_documents(Client(), ["p"], **common) == ["it!"]
+    # the shortest opening ("Loved" and a space) leaves MIN_TEXT_CHARS - 6 to the continuation
+    assert asked == [MIN_TEXT_CHARS - 6, MIN_TEXT_CHARS]

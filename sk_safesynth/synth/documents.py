@@ -106,15 +106,19 @@ def tidy(text: str, max_length: int | None) -> str:
 
 def write_documents(client, prompts: list[str], *, max_tokens: int, seed: int, stop: list[str],
                     max_length: int | None, temperature: float | None = None,
-                    min_chars: int = MIN_TEXT_CHARS) -> list[str]:
-    """One tidy continuation per prompt (at ``temperature``; None: the client's).
+                    openings: list[str] | None = None) -> list[str]:
+    """One tidy text per prompt (at ``temperature``; None: the client's).
 
-    A prompt that ends with a text's opening words already holds part of the text, so its
-    caller asks for ``min_chars=1``: a continuation that closes the quote at once is a text.
+    With ``openings``, each prompt ends with its text's opening words and the text is the
+    opening and its continuation; the continuation then need only bring the text to
+    ``MIN_TEXT_CHARS`` (a continuation that closes a quote at once still makes a text).
     """
+    starts = openings or [""] * len(prompts)
+    min_chars = max(1, MIN_TEXT_CHARS - min((len(s) + 1 if s else 0 for s in starts), default=0))
     result = client.write(prompts, max_tokens=max_tokens, seed=seed, stop=stop, min_chars=min_chars,
                           temperature=temperature)
-    return [tidy(texts[0], max_length) for texts in result.texts]
+    return [tidy(f"{start} {texts[0].strip()}" if start else texts[0], max_length)
+            for start, texts in zip(starts, result.texts)]
 
 
 def public_documents(client, template: str, groups: list[dict], per_group: int, *, max_tokens: int, seed: int,

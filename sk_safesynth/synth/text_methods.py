@@ -52,7 +52,6 @@ from sk_safesynth.synth.documents import (
     dp_keywords,
     EMBEDDINGS,
     embed_documents,
-    MIN_TEXT_CHARS,
     header,
     nearest_documents,
     opening,
@@ -60,7 +59,6 @@ from sk_safesynth.synth.documents import (
     public_vocabulary,
     stop_sequences,
     text_columns,
-    tidy,
     write_documents,
 )
 from sk_safesynth.synth.votes import VOTE_SENSITIVITY, as_probabilities, noisy_votes, vote_event
@@ -200,10 +198,10 @@ class _DocumentMethod(GenerationMethod):
             prompts.append(prompt)
             openings.append(start)
         written = write_documents(client, prompts, max_tokens=self.max_tokens, seed=int(rng.integers(0, 2**31 - 1)),
-                                  stop=stop_sequences(self.template_), max_length=None,
-                                  temperature=self.temperature, min_chars=1 if any(openings) else MIN_TEXT_CHARS)
-        for i, start, text in zip(slots, openings, written):
-            texts[i] = tidy(start + text if start else text, self.max_length_)
+                                  stop=stop_sequences(self.template_), max_length=self.max_length_,
+                                  temperature=self.temperature, openings=openings)
+        for i, text in zip(slots, written):
+            texts[i] = text
         order = rng.permutation(n)
         frame = pd.DataFrame([self.groups_[int(groups[i])] for i in order], index=range(n))
         frame[self.text_column_] = [texts[i] for i in order]
@@ -314,14 +312,14 @@ class TextPrivateEvolution(_DocumentMethod):
                 owners.append(g)
         written = write_documents(context.client, prompts, max_tokens=self.max_tokens,
                                   seed=int(context.rng.integers(0, 2**31 - 1)), stop=stop_sequences(self.template_),
-                                  max_length=None, temperature=self.temperature, min_chars=1)
-        for g, start, text in zip(owners, starts, written):
-            kept[g].append(tidy(start + " " + text, self.max_length_))
+                                  max_length=self.max_length_, temperature=self.temperature, openings=starts)
+        for g, text in zip(owners, written):
+            kept[g].append(text)
         return kept
 
     def _prompt(self, g: int, rng) -> tuple[str, str]:
         start = opening(self._winner(g, rng), rng)
-        return _joined(self._header(g, rng), start), start + " "
+        return _joined(self._header(g, rng), start), start
 
 
 class TextNoisyICL(_DocumentMethod):
