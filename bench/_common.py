@@ -1,10 +1,12 @@
-"""Shared helpers for the benchmarks: table printing and JSON results."""
+"""Shared helpers for the benchmarks: table printing, JSON results and timed DP text runs."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import time
+import warnings
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -47,3 +49,23 @@ def append_record(path: Path, records: list, record: dict) -> None:
     records.append(record)
     path.parent.mkdir(exist_ok=True)
     path.write_text(json.dumps({"records": records}, indent=2))
+
+
+def timed_text_release(sampler, X, y) -> tuple:
+    """``sampler.fit_resample(X, y)`` timed, with what a text benchmark records of the run."""
+    import numpy as np
+
+    from sk_safesynth import __version__
+
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        X_syn, y_syn = sampler.fit_resample(X, y)
+    seconds = time.perf_counter() - start
+    usage = sampler.llm_usage_
+    stats = {"seconds": round(seconds, 1), "texts": usage["texts"], "cached": usage["n_cached"],
+             "tokens_per_s": round(usage["completion_tokens"] / seconds, 1),
+             "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6), "version": __version__,
+             "class_shares": {str(k): int(v) for k, v in zip(*np.unique(y_syn, return_counts=True))},
+             "example": str(X_syn["text"].iloc[0])[:200]}
+    return X_syn, y_syn, stats

@@ -23,10 +23,8 @@ import argparse
 import json
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -34,8 +32,8 @@ from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
-from _common import RESULTS, print_table, write_json
-from sk_safesynth import DPSyntheticSampler, __version__
+from _common import RESULTS, print_table, timed_text_release, write_json
+from sk_safesynth import DPSyntheticSampler
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.synth import TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.synth.documents import header, public_documents
@@ -151,22 +149,11 @@ def main() -> None:
                 sampler = DPSyntheticSampler(epsilon=epsilon, method=method, categories={"label": labels},
                                              kinds={"text": "text"}, missing=False, n_samples=args.n,
                                              cache_dir=None if name == "auto" else str(CACHE), random_state=seed)
-                start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    X_syn, y_syn = sampler.fit_resample(private[["text"]], private["label"])
-                seconds = time.perf_counter() - start
-                usage = sampler.llm_usage_
+                X_syn, y_syn, stats = timed_text_release(sampler, private[["text"]], private["label"])
                 record({"method": name, "epsilon": epsilon, "seed": seed, "n_train": len(X_syn),
-                        "accuracy": accuracy(X_syn["text"], y_syn, test), "seconds": round(seconds, 1),
-                        "texts": usage["texts"], "cached": usage["n_cached"],
-                        "tokens_per_s": round(usage["completion_tokens"] / seconds, 1),
-                        "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6),
-                        "reuse_population": sampler.method_.reuse_population, "version": __version__,
-                        "private": len(private),
-                        "rounds": args.rounds, "temperature": temperature,
-                        "class_shares": dict(zip(*np.unique(y_syn, return_counts=True))),
-                        "example": str(X_syn["text"].iloc[0])[:200]})
+                        "accuracy": accuracy(X_syn["text"], y_syn, test), **stats, "private": len(private),
+                        "reuse_population": sampler.method_.reuse_population, "rounds": args.rounds,
+                        "temperature": temperature})
     print_table([{k: v for k, v in r.items() if k not in ("example", "class_shares")} for r in results],
                 "BBC news: TSTR accuracy of TF-IDF + LogisticRegression on the real test split")
 

@@ -23,12 +23,11 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 from sklearn.metrics import accuracy_score
 
-from _common import RESULTS, print_table, write_json
+from _common import RESULTS, print_table, timed_text_release, write_json
 from bench_sentiment_baselines import SIZES, draw, load_sentiment, split, tfidf_lr
-from sk_safesynth import DPSyntheticSampler, __version__
+from sk_safesynth import DPSyntheticSampler
 from sk_safesynth.llm import DEFAULT_MODEL, LLMClient
 from sk_safesynth.synth import TextNoisyICL, TextPrivateEvolution
 from sk_safesynth.synth.documents import public_documents
@@ -107,18 +106,9 @@ def main() -> None:
                 sampler = DPSyntheticSampler(epsilon=epsilon, method=methods(args.population)[name],
                                              categories={"label": LABELS}, kinds={"text": "text"}, missing=False,
                                              n_samples=args.n, cache_dir=str(CACHE), random_state=seed)
-                start = time.perf_counter()
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    X_syn, y_syn = sampler.fit_resample(private[["text"]], private["label"])
-                seconds = time.perf_counter() - start
-                usage = sampler.llm_usage_
+                X_syn, y_syn, stats = timed_text_release(sampler, private[["text"]], private["label"])
                 record({"method": name, "epsilon": epsilon, "seed": seed, "n_train": len(X_syn),
-                        "accuracy": accuracy(X_syn["text"], y_syn, test), "seconds": round(seconds, 1),
-                        "texts": usage["texts"], "cached": usage["n_cached"],
-                        "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6), "version": __version__,
-                        "class_shares": {k: int(v) for k, v in zip(*np.unique(y_syn, return_counts=True))},
-                        "example": str(X_syn["text"].iloc[0])[:200]})
+                        "accuracy": accuracy(X_syn["text"], y_syn, test), **stats})
     print_table([{k: v for k, v in r.items() if k not in ("example", "class_shares")} for r in results],
                 "Sentiment (tweets): TSTR accuracy of TF-IDF + LogisticRegression on 1,000 real test tweets")
 

@@ -289,3 +289,14 @@ def test_threads_follow_the_load_unless_pinned(monkeypatch):
     monkeypatch.setenv(local_model.THREADS_ENV, "two")
     with pytest.raises(ValueError, match="SK_SAFESYNTH_THREADS"):
         local_model.n_threads()
+
+
+def test_process_wide_builds_once_and_again_after_release():
+    from sk_safesynth.llm.local_model import ProcessWide
+
+    built = []
+    holder = ProcessWide(lambda: built.append(object()) or built[-1])
+    first = holder.get()
+    assert holder.get() is first and len(built) == 1
+    holder.release()
+    assert holder.get() is not first and len(built) == 2

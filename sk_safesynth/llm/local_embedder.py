@@ -17,7 +17,7 @@ import threading
 
 import numpy as np
 
-from sk_safesynth.llm.local_model import _INSTALL_HINT, model_path, n_threads
+from sk_safesynth.llm.local_model import _INSTALL_HINT, model_path, n_threads, ProcessWide
 
 #: Characters of a text that are embedded (about 150 tokens; one slot holds 256).
 MAX_CHARS = 600
@@ -65,22 +65,14 @@ class LocalEmbedder:
         return vectors / np.where(norms == 0, 1, norms)
 
 
-_embedder: LocalEmbedder | None = None
-_embedder_lock = threading.Lock()
+_EMBEDDER = ProcessWide(LocalEmbedder)
 
 
 def get_local_embedder() -> LocalEmbedder:
     """The process-wide :class:`LocalEmbedder`, loaded on first use (thread-safe)."""
-    global _embedder
-    if _embedder is None:
-        with _embedder_lock:
-            if _embedder is None:
-                _embedder = LocalEmbedder()
-    return _embedder
+    return _EMBEDDER.get()
 
 
 def release_local_embedder() -> None:
     """Free the embedder's memory; the next call loads it again (1-2 s)."""
-    global _embedder
-    with _embedder_lock:
-        _embedder = None
+    _EMBEDDER.release()

@@ -11,12 +11,15 @@ import math
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 #: litellm model string of the embedded model (the provider is :mod:`sk_safesynth.llm.local_provider`).
 DEFAULT_MODEL = "sksafesynth/gemma3-270m"
 LOCAL_PROVIDER = DEFAULT_MODEL.split("/", 1)[0]
 MODEL_PATH_ENV = "SK_SAFESYNTH_GGUF"
+T = TypeVar("T")
 THREADS_ENV = "SK_SAFESYNTH_THREADS"
 # A base model cannot use a chat template; long enough for ~40 rows of a wide table.
 N_CTX = 8192
@@ -107,22 +110,36 @@ class LocalModel:
             return self._server.handle_completions(request)
 
 
-_model: LocalModel | None = None
-_model_lock = threading.Lock()
+class ProcessWide(Generic[T]):
+    """One instance per process, built on first use (thread-safe) and freed on request."""
+
+    def __init__(self, factory: Callable[[], T]):
+        self._factory = factory
+        self._value: T | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> T:
+        value = self._value
+        if value is None:
+            with self._lock:
+                if self._value is None:
+                    self._value = self._factory()
+                value = self._value
+        return value
+
+    def release(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+_MODEL = ProcessWide(LocalModel)
 
 
 def get_local_model() -> LocalModel:
     """The process-wide :class:`LocalModel`, loaded on first use (thread-safe)."""
-    global _model
-    if _model is None:
-        with _model_lock:
-            if _model is None:
-                _model = LocalModel()
-    return _model
+    return _MODEL.get()
 
 
 def release_local_model() -> None:
     """Free the embedded model's memory (about 330 MB); the next request loads it again (about 1-2 s)."""
-    global _model
-    with _model_lock:
-        _model = None
+    _MODEL.release()
