@@ -357,3 +357,15 @@ def test_a_text_that_starts_with_an_opening_counts_the_opening_toward_its_length
     assert write_documents(Client(), ["p"], **common) == ["it!"]
     # the shortest opening ("Loved" and a space) leaves MIN_TEXT_CHARS - 6 to the continuation
     assert asked == [MIN_TEXT_CHARS - 6, MIN_TEXT_CHARS]
+
+
+def test_a_text_fit_without_a_template_says_that_the_default_header_is_weak():
+    import warnings
+
+    X, y = _news(n_per=10)
+    with pytest.warns(UserWarning, match="default header 'Label: {label}"):
+        _text_sampler(TextNoisyICL(population_size=5, n_shots=1)).fit(X, y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _text_sampler(TextNoisyICL(population_size=5, n_shots=1, template=TEMPLATE)).fit(X, y)
+    assert not [w for w in caught if "default header" in str(w.message)]
