@@ -19,7 +19,6 @@ from typing import Generic, TypeVar
 DEFAULT_MODEL = "sksafesynth/gemma3-270m"
 LOCAL_PROVIDER = DEFAULT_MODEL.split("/", 1)[0]
 MODEL_PATH_ENV = "SK_SAFESYNTH_GGUF"
-T = TypeVar("T")
 THREADS_ENV = "SK_SAFESYNTH_THREADS"
 # A base model cannot use a chat template; long enough for ~40 rows of a wide table.
 N_CTX = 8192
@@ -108,6 +107,9 @@ class LocalModel:
         """Run one request of llama.cpp's ``/completion`` JSON API and return its reply."""
         with self._lock:
             return self._server.handle_completions(request)
+
+
+T = TypeVar("T")
 
 
 class ProcessWide(Generic[T]):

@@ -31,6 +31,8 @@ from sk_safesynth.schema import TableSchema
 # every minute of it!") is a text, an empty quote or a stray word is not.
 MIN_TEXT_CHARS = 20
 _DOCUMENTS = PublicMemo("public documents")
+# A header ending with one of these asks for one quoted text.
+OPENING_QUOTES = ('"', "\u201c")
 _WORD = r"(?u)\b[a-zA-Z][a-zA-Z]+\b"
 # Chance that any word with no private count becomes a keyword (family-wise, see dp_keywords).
 _KEYWORD_FALSE_POSITIVES = 0.05
@@ -90,7 +92,7 @@ def stop_sequences(template: str) -> list[str]:
         fixed = line.split("{", 1)[0].strip()
         if len(fixed) >= 4 and "\n" + fixed not in stops:
             stops.append("\n" + fixed)
-    if template.rstrip(" ").endswith(('"', "\u201c")):
+    if template.rstrip(" ").endswith(OPENING_QUOTES):
         stops += ['"', "\u201d"]
     return stops
 

@@ -56,6 +56,7 @@ from sk_safesynth.synth.documents import (
     header,
     nearest_documents,
     opening,
+    OPENING_QUOTES,
     public_documents,
     public_vocabulary,
     stop_sequences,
@@ -396,7 +397,7 @@ class TextNoisyICL(_DocumentMethod):
 
 def _joined(head: str, start: str) -> str:
     """A header continued by a winner's opening words (no space after a newline or an opening quote)."""
-    return head + start if head.endswith((" ", "\n", '"', "\u201c")) else f"{head} {start}"
+    return head + start if head.endswith((" ", "\n", *OPENING_QUOTES)) else f"{head} {start}"
 
 
 def _smoothed(weights: np.ndarray) -> np.ndarray:
