@@ -67,5 +67,5 @@ def timed_text_release(sampler, X, y) -> tuple:
              "tokens_per_s": round(usage["completion_tokens"] / seconds, 1),
              "spent_epsilon": round(sampler.privacy_spent_.epsilon, 6), "version": __version__,
              "class_shares": {str(k): int(v) for k, v in zip(*np.unique(y_syn, return_counts=True))},
-             "example": str(X_syn["text"].iloc[0])[:200]}
+             "template": sampler.method_.template_, "example": str(X_syn["text"].iloc[0])[:200]}
     return X_syn, y_syn, stats

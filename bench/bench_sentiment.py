@@ -8,8 +8,9 @@ The corpus, its split and the real-text rows are those of ``bench_sentiment_base
 (vaderSentiment 3.3.2 sdist, MIT; tweets with |mean rating| >= 0.5; a fixed stratified test
 set of 1,000 texts). Each DP run fits on 600 private tweets (seed s's draw from the training
 pool) and writes 500; utility is TSTR: TF-IDF + LogisticRegression on the synthetic tweets,
-accuracy on the 1,000 real test tweets. Every method uses the public header template
-``TEMPLATE``. The zero-privacy row writes as many tweets under the label header alone,
+accuracy on the 1,000 real test tweets. Every method but ``auto`` uses the public header
+template ``TEMPLATE``; ``auto`` is a user's default fit (no template: the fit chooses a kind
+of document by DP vote; no response cache, so its minutes are a first run's). The zero-privacy row writes as many tweets under the label header alone,
 half per class (without private data the class shares are unknown).
 Results go to bench/results/<--out>.json after every run.
 """
@@ -42,6 +43,7 @@ CACHE = Path(tempfile.gettempdir()) / "sksafesynth-bench-sentiment-cache"
 def methods(population: int) -> dict:
     common = dict(population_size=population, template=TEMPLATE, max_tokens=MAX_TOKENS)
     return {
+        "auto": "auto",  # a user's default fit: no template (the fit chooses a kind of document)
         "pe": TextPrivateEvolution(**common),
         "pe_model": TextPrivateEvolution(embedding="model", **common),
         "pe_model_kw": TextPrivateEvolution(embedding="model", keywords=4, **common),
@@ -105,7 +107,8 @@ def main() -> None:
                 private = draw(pool, args.private, seed)
                 sampler = DPSyntheticSampler(epsilon=epsilon, method=methods(args.population)[name],
                                              categories={"label": LABELS}, kinds={"text": "text"}, missing=False,
-                                             n_samples=args.n, cache_dir=str(CACHE), random_state=seed)
+                                             n_samples=args.n, random_state=seed,
+                                             cache_dir=None if name == "auto" else str(CACHE))
                 X_syn, y_syn, stats = timed_text_release(sampler, private[["text"]], private["label"])
                 record({"method": name, "epsilon": epsilon, "seed": seed, "n_train": len(X_syn),
                         "accuracy": accuracy(X_syn["text"], y_syn, test), **stats})

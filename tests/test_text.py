@@ -78,7 +78,8 @@ def test_text_methods_spend_the_budget_and_never_show_private_text(method):
     assert sampler.privacy_spent_.mu is None  # discrete Gaussian votes: accounted by their exact PLD
     n_rounds = getattr(method, "n_rounds", 1)
     labels = [entry.label for entry in sampler.ledger_.entries]
-    assert sum("vote" in label for label in labels) == n_rounds
+    assert sum(label.startswith("Private Evolution vote") for label in labels) == n_rounds
+    assert sum(label.startswith("document kind vote") for label in labels) == (method.template is None)
     assert sum("keyword" in label for label in labels) == (1 if method.keywords else 0)
     everything = "\n".join(prompts) + X_syn["text"].str.cat(sep="\n")
     assert CANARY not in everything and "secret patient record" not in everything
@@ -359,13 +360,38 @@ def test_a_text_that_starts_with_an_opening_counts_the_opening_toward_its_length
     assert asked == [MIN_TEXT_CHARS - 6, MIN_TEXT_CHARS]
 
 
-def test_a_text_fit_without_a_template_says_that_the_default_header_is_weak():
+def test_a_text_fit_without_a_template_chooses_a_kind_of_document_by_a_dp_vote():
     import warnings
 
+    from sk_safesynth.synth.documents import DOCUMENT_KINDS, kind_template
+
     X, y = _news(n_per=10)
-    with pytest.warns(UserWarning, match="default header 'Label: {label}"):
-        _text_sampler(TextNoisyICL(population_size=5, n_shots=1)).fit(X, y)
+    with pytest.warns(UserWarning, match="public kinds of document by a DP vote"):
+        sampler = _text_sampler(TextNoisyICL(population_size=5, n_shots=1)).fit(X, y)
+    method = sampler.method_
+    templates = [kind_template(kind, sampler.schema_) for kind in DOCUMENT_KINDS]
+    assert method.template_ == templates[int(np.argmax(method.kind_votes_))]
+    assert "{label}" in method.template_
+    assert "document kind vote, round 1" in [e.label for e in sampler.ledger_.entries]
+    assert sampler.privacy_spent_.epsilon == pytest.approx(2.0, rel=1e-6)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        _text_sampler(TextNoisyICL(population_size=5, n_shots=1, template=TEMPLATE)).fit(X, y)
-    assert not [w for w in caught if "default header" in str(w.message)]
+        declared = _text_sampler(TextNoisyICL(population_size=5, n_shots=1, template=TEMPLATE)).fit(X, y)
+    assert not [w for w in caught if "kinds of document" in str(w.message)]
+    assert declared.method_.template_ == TEMPLATE and not hasattr(declared.method_, "kind_votes_")
+    assert "document kind vote, round 1" not in [e.label for e in declared.ledger_.entries]
+
+
+def test_kind_templates_fill_the_condition_columns_or_drop_the_frame():
+    from sk_safesynth.schema import ColumnSpec, TableSchema
+    from sk_safesynth.synth.documents import DOCUMENT_KINDS, kind_template
+
+    text = ColumnSpec("text", "text")
+    two = TableSchema((ColumnSpec("topic", "categorical", categories=("a",)),
+                       ColumnSpec("mood", "categorical", categories=("b",)), text))
+    alone = TableSchema((text,))
+    assert kind_template("BBC News > {values}\n\nHeadline:", two) == "BBC News > {topic} / {mood}\n\nHeadline:"
+    assert kind_template("BBC News > {values}\n\nHeadline:", alone) == "BBC News\n\nHeadline:"
+    assert kind_template('A {values} tweet: "', alone) == 'A tweet: "'
+    assert kind_template("Email ({values})\n\nSubject:", alone) == "Email\n\nSubject:"
+    assert all("{" not in kind_template(kind, alone) for kind in DOCUMENT_KINDS)

@@ -4,8 +4,9 @@ A base model writes good text when it continues a document, not when it answers 
 request. Each synthetic text is therefore the continuation of a *header*: a public
 template filled with the row's categorical values (declared or DP-released, e.g. the
 label), optionally with DP-released keywords. ``"BBC News > {label}\\n\\nHeadline:"``
-is such a template; without one, :func:`default_template` writes ``"label: sports"``
-lines and the text column's name.
+is such a template. A text method given none chooses one of :data:`DOCUMENT_KINDS`, public
+kinds of document, by a DP vote of the private texts; :func:`default_template` writes
+``"label: sports"`` lines for the rows of ``method="marginals"``, which reads no text.
 
 Nothing private enters a header: the template is the user's public declaration, the
 values are DP outputs or public categories, and the keywords come from the noisy
@@ -45,6 +46,35 @@ def text_columns(schema: TableSchema) -> list[str]:
 def condition_columns(schema: TableSchema) -> list[str]:
     """Columns whose values a header may show: categorical and boolean ones."""
     return [c.name for c in schema if c.kind in ("categorical", "boolean")]
+
+
+#: Public kinds of document a text method without a template chooses among by a DP vote
+#: (:class:`~sk_safesynth.synth.text_methods.TextPrivateEvolution`): common sources of text
+#: data sets, each a header whose ``{values}`` stand for the row's condition values. A base
+#: model continues a header that names a source in that source's voice; a bare
+#: ``"label: sports"`` line names none, and the model writes lists and web-page debris.
+DOCUMENT_KINDS = (
+    "BBC News > {values}\n\nHeadline:",
+    "Reuters > {values}\n\nHeadline:",
+    "arXiv > {values}\n\nTitle:",
+    "Forum > {values}\n\nPost:",
+    "Blog > {values}\n\n",
+    "Email ({values})\n\nSubject:",
+    'A {values} tweet: "',
+    'A {values} product review: "',
+    'A {values} film review: "',
+    'A {values} restaurant review: "',
+)
+
+
+def kind_template(kind: str, schema: TableSchema) -> str:
+    """The header template of a :data:`DOCUMENT_KINDS` entry for ``schema``: ``{values}``
+    becomes the condition columns' placeholders (``"{label}"``, ``"{topic} / {sentiment}"``),
+    or nothing, with the punctuation that framed it, when the table has none."""
+    values = " / ".join(f"{{{name}}}" for name in condition_columns(schema))
+    if values:
+        return kind.replace("{values}", values)
+    return re.sub(r" (> |\()?\{values\}\)?", "", kind)
 
 
 def default_template(schema: TableSchema, text_column: str) -> str:

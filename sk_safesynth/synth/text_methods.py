@@ -3,6 +3,12 @@
 Both methods synthesise tables of categorical columns (the *groups*, e.g. a label)
 and one text column, and share one fit:
 
+0. **Kind of document (DP, only without a template).** The LLM writes one public
+   document per group under each header of :data:`~sk_safesynth.synth.documents.
+   DOCUMENT_KINDS` (news, abstracts, forum posts, tweets, reviews, ...); every private
+   text votes for the nearest of its group's, and the kind with the most noisy votes
+   becomes the fit's template (share ``_KIND_SHARE`` of the budget). Its documents start
+   the population.
 1. **Public population (free).** The LLM writes ``population_size`` documents, an
    equal share per group, each the continuation of the group's public header
    (:mod:`sk_safesynth.synth.documents`). Nothing private is involved, so the
@@ -17,12 +23,14 @@ and one text column, and share one fit:
    (:mod:`sk_safesynth.synth.votes`). Summed per group, the noisy votes also give the
    DP group shares, for free.
 
-Both DP steps move a record's contribution by at most ``sqrt(2)`` in L2 norm
+Every DP step moves a record's contribution by at most ``sqrt(2)`` in L2 norm
 (replace-one). The keyword histogram (noise on a 2**-16 lattice) is accounted as a
-Gaussian; the votes are discrete Gaussian noise on two moved counts per round, accounted
-exactly. One σ sets both: the keywords get ``σ / sqrt(keyword_share)`` and each of the
-``n_rounds`` votes ``σ * sqrt(n_rounds / (1 - keyword_share))``, and σ is calibrated
-against the ledger so the fit spends the budget it has left. Raw private text never
+Gaussian; the kind vote and the votes are discrete Gaussian noise on two moved counts per
+round, accounted exactly. One σ sets them all, in shares of ``μ²`` (the currency that
+composes): the kind vote gets ``σ / sqrt(k)`` with ``k = _KIND_SHARE`` (0 with a
+template), the keywords ``σ / sqrt((1 - k) keyword_share)`` and each of the ``n_rounds``
+votes ``σ * sqrt(n_rounds / ((1 - k) (1 - keyword_share)))``; σ is calibrated against the
+ledger so the fit spends the budget it has left. Raw private text never
 enters a prompt, an embedding call to a provider, or the fitted object.
 
 :class:`TextPrivateEvolution` evolves the population: the winners of each round are
@@ -49,11 +57,12 @@ from sk_safesynth.synth.base import FitContext, GenerationMethod
 from sk_safesynth.synth.documents import (
     check_template,
     condition_columns,
-    default_template,
+    DOCUMENT_KINDS,
     dp_keywords,
     EMBEDDINGS,
     embed_documents,
     header,
+    kind_template,
     nearest_documents,
     opening,
     OPENING_QUOTES,
@@ -69,6 +78,9 @@ _MAX_GROUPS = 64
 # Keyword vocabulary: this many topical public words per group (at least 300, at most 1,000).
 _VOCABULARY_PER_GROUP = 60
 _DEMO_SEPARATOR = "\n\n---\n\n"
+# Share of mu^2 spent on choosing the kind of document when no template is declared: the vote of
+# every private text among about ten kinds has a wide margin (BBC, 400 texts: 116 against 83).
+_KIND_SHARE = 0.1
 
 
 class _DocumentMethod(GenerationMethod):
@@ -108,16 +120,6 @@ class _DocumentMethod(GenerationMethod):
     def _fit(self, context: FitContext) -> None:
         schema = context.schema
         self.text_column_ = text_columns(schema)[0]
-        self.template_ = self.template or default_template(schema, self.text_column_)
-        if self.template is None:
-            # Measured (docs/benchmarks.md, BBC news, 400 private, eps=4): 0.32 with the default
-            # header against 0.83-0.91 with "BBC News > {label}\n\nHeadline:".
-            warnings.warn(
-                f"method={self.name!r} writes under the default header {self.template_!r}, which names no kind of "
-                "document: the model's texts then follow the label weakly. Declare a public template that says "
-                "what the texts are, e.g. template='BBC News > {label}\\n\\nHeadline:'",
-                UserWarning, stacklevel=4,
-            )
         names = condition_columns(schema)
         levels = [list(schema[name].categories or ()) for name in names]
         self.groups_ = [dict(zip(names, combo)) for combo in itertools.product(*levels)]
@@ -126,8 +128,13 @@ class _DocumentMethod(GenerationMethod):
                              f"{self.name!r} (at most {_MAX_GROUPS}); declare fewer categories or drop a column")
         self.max_length_ = schema[self.text_column_].max_length
         codes = _group_codes(context.frame, names, levels)
-        self.population_ = self._public_population(context)
-        sigma_keywords, self.vote_sigma_ = self._noise(context.ledger)
+        sigma_kind, sigma_keywords, self.vote_sigma_ = self._noise(context.ledger)
+        private = embed_documents(context.frame[self.text_column_], self.embedding)
+        first: list[list[str]] = [[] for _ in self.groups_]
+        self.template_ = self.template
+        if self.template is None:
+            self.template_, first = self._choose_kind(private, codes, sigma_kind, context)
+        self.population_ = self._public_population(context, first)
         self.keywords_: list[tuple[list[str], np.ndarray]] = [([], np.empty(0))] * len(self.groups_)
         if self.keywords:
             size = min(1000, max(300, _VOCABULARY_PER_GROUP * len(self.groups_)))
@@ -135,7 +142,6 @@ class _DocumentMethod(GenerationMethod):
                                            exclude=" ".join(header(self.template_, g) for g in self.groups_))
             self.keywords_ = dp_keywords(context.frame[self.text_column_], codes, len(self.groups_), vocabulary,
                                          context.ledger, sigma_keywords, context.rng)
-        private = embed_documents(context.frame[self.text_column_], self.embedding)
         for round_ in range(self.n_vote_rounds):
             scores = self._vote(private, codes, context, round_)
             if round_ < self.n_vote_rounds - 1:
@@ -144,24 +150,66 @@ class _DocumentMethod(GenerationMethod):
         totals = np.array([s.sum() for s in scores])
         self.group_shares_ = as_probabilities(totals)
 
-    def _public_population(self, context: FitContext) -> list[list[str]]:
+    def _choose_kind(self, private, codes: np.ndarray, sigma: float,
+                     context: FitContext) -> tuple[str, list[list[str]]]:
+        """The template of the :data:`DOCUMENT_KINDS` entry that the private texts vote for (step 0).
+
+        Each private text votes for the nearest of its group's documents, one per kind;
+        the (kind) histogram gets discrete Gaussian noise ``sigma``. Returns the winner's
+        template and its documents (one per group), which start the population.
+        """
+        templates = [kind_template(kind, context.schema) for kind in DOCUMENT_KINDS]
+        documents = [public_documents(context.client, template, self.groups_, 1, max_tokens=self.max_tokens,
+                                      seed=context.public_seed, max_length=self.max_length_,
+                                      temperature=self.temperature) for template in templates]
+        votes = np.zeros(len(templates))
+        for g in range(len(self.groups_)):
+            rows = np.flatnonzero(codes == g)
+            if len(rows):
+                candidates = embed_documents([texts[g][0] for texts in documents], self.embedding)
+                votes += np.bincount(nearest_documents(private[rows], candidates), minlength=len(templates))
+        self.kind_votes_ = noisy_votes(votes, sigma, 0.0, context.ledger, 0, context.rng,
+                                       what="document kind vote")
+        best = int(np.argmax(self.kind_votes_))
+        # Measured (docs/benchmarks.md, BBC news, 400 private, eps=4): a declared template that says
+        # what the texts are still writes better text than the best public kind.
+        warnings.warn(
+            f"method={self.name!r} chose its header among {len(templates)} public kinds of document by a DP vote "
+            "(template_, kind_votes_); a declared template that says what the texts are writes better text, "
+            "e.g. template='BBC News > {label}\\n\\nHeadline:'",
+            UserWarning, stacklevel=4,
+        )
+        return templates[best], documents[best]
+
+    def _public_population(self, context: FitContext, first: list[list[str]]) -> list[list[str]]:
+        """``population_size`` public documents, an equal share per group, after the ``first`` ones."""
         per_group = max(1, math.ceil(self.population_size / len(self.groups_)))
-        return public_documents(context.client, self.template_, self.groups_, per_group, max_tokens=self.max_tokens,
-                                seed=context.public_seed, max_length=self.max_length_,
-                                temperature=self.temperature)
+        more = per_group - min(len(texts) for texts in first)
+        if more <= 0:
+            return [texts[:per_group] for texts in first]
+        written = public_documents(context.client, self.template_, self.groups_, more, max_tokens=self.max_tokens,
+                                   seed=context.public_seed + len(first[0]), max_length=self.max_length_,
+                                   temperature=self.temperature)
+        return [(texts + extra)[:per_group] for texts, extra in zip(first, written)]
 
-    def _noise(self, ledger) -> tuple[float, float]:
-        """Sigma of the keyword histogram and of each vote round (module docstring)."""
-        vote_share = 1.0 - self.keyword_share if self.keywords else 1.0
+    def _noise(self, ledger) -> tuple[float, float, float]:
+        """Sigma of the kind vote, of the keyword histogram and of each vote round (module docstring)."""
+        kind = _KIND_SHARE if self.template is None else 0.0
+        keywords = (1.0 - kind) * self.keyword_share if self.keywords else 0.0
+        votes = 1.0 - kind - keywords
 
-        def parts(sigma: float) -> tuple[float, float]:
-            sigma_keywords = sigma / math.sqrt(self.keyword_share) if self.keywords else math.inf
-            return sigma_keywords, sigma * math.sqrt(self.n_vote_rounds / vote_share)
+        def parts(sigma: float) -> tuple[float, float, float]:
+            def of(share: float) -> float:
+                return sigma / math.sqrt(share) if share else math.inf
+
+            return of(kind), of(keywords), sigma * math.sqrt(self.n_vote_rounds / votes)
 
         def event(sigma: float):
-            sigma_keywords, sigma_votes = parts(sigma)
+            sigma_kind, sigma_keywords, sigma_votes = parts(sigma)
             events = [vote_event(sigma_votes, self.n_vote_rounds)]
-            if self.keywords:
+            if kind:
+                events.append(vote_event(sigma_kind))
+            if keywords:
                 events.append(gaussian_event(sigma_keywords, VOTE_SENSITIVITY))
             return dp_accounting.ComposedDpEvent(events)
 
@@ -250,12 +298,13 @@ class TextPrivateEvolution(_DocumentMethod):
     keywords : int, default=0
         DP keywords shown in each header (0: none, and no budget spent on them).
     keyword_share : float, default=0.5
-        Share of the budget (of ``μ²``) spent on the keyword histogram when
-        ``keywords > 0``.
+        Share of the budget (of ``μ²``; of what the kind vote leaves) spent on the
+        keyword histogram when ``keywords > 0``.
     template : str or None, default=None
         Public header template, e.g. ``"BBC News > {label}\\n\\nHeadline:"``, with
         ``{column}`` placeholders for categorical columns (and ``{keywords}``).
-        None uses ``"column: value"`` lines.
+        None: the fit chooses one of :data:`~sk_safesynth.synth.documents.DOCUMENT_KINDS`
+        by a DP vote of the private texts (a tenth of ``μ²``; module docstring, step 0).
     max_tokens : int, default=100
         Completion tokens per document.
     temperature : float or None, default=None
@@ -272,6 +321,10 @@ class TextPrivateEvolution(_DocumentMethod):
 
     Attributes
     ----------
+    template_ : str
+        The header template used: ``template``, or the kind of document the DP vote chose.
+    kind_votes_ : ndarray
+        Noisy votes of the kinds of document (only when ``template`` is None).
     population_ : list of list of str
         Final candidates per group (DP outputs).
     weights_ : list of ndarray
@@ -351,7 +404,8 @@ class TextNoisyICL(_DocumentMethod):
     keywords : int, default=0
         DP keywords shown in each new header (0: none).
     keyword_share : float, default=0.5
-        Share of the budget (of ``μ²``) spent on keywords when ``keywords > 0``.
+        Share of the budget (of ``μ²``; of what the kind vote leaves) spent on keywords
+        when ``keywords > 0``.
     template : str or None, default=None
         Public header template (see :class:`TextPrivateEvolution`).
     max_tokens : int, default=100
@@ -365,7 +419,7 @@ class TextNoisyICL(_DocumentMethod):
 
     Attributes
     ----------
-    population_, weights_, group_shares_, groups_, keywords_, vote_sigma_
+    template_, kind_votes_, population_, weights_, group_shares_, groups_, keywords_, vote_sigma_
         As in :class:`TextPrivateEvolution`.
     """
 

@@ -46,12 +46,13 @@ def vote_sigma(ledger: PrivacyLedger, n_rounds: int) -> float:
 
 
 def noisy_votes(votes: np.ndarray, sigma: float, threshold: float, ledger: PrivacyLedger, round_: int,
-                rng: np.random.Generator) -> np.ndarray:
-    """Record one round in ``ledger``, then release ``votes`` + discrete Gaussian noise.
+                rng: np.random.Generator, what: str = "Private Evolution vote") -> np.ndarray:
+    """Record one round in ``ledger`` (as ``what``, round ``round_ + 1``), then release ``votes``
+    + discrete Gaussian noise.
 
     Returns the scores: noisy votes less ``threshold * sigma``, clipped at zero.
     """
-    ledger.spend(vote_event(sigma), f"Private Evolution vote, round {round_ + 1}")
+    ledger.spend(vote_event(sigma), f"{what}, round {round_ + 1}")
     noisy = (votes + discrete_gaussian(sigma, len(votes), rng)).astype(float)
     return np.clip(noisy - threshold * sigma, 0, None)
 
