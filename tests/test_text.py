@@ -395,3 +395,37 @@ def test_kind_templates_fill_the_condition_columns_or_drop_the_frame():
     assert kind_template('A {values} tweet: "', alone) == 'A tweet: "'
     assert kind_template("Email ({values})\n\nSubject:", alone) == "Email\n\nSubject:"
     assert all("{" not in kind_template(kind, alone) for kind in DOCUMENT_KINDS)
+
+
+def test_kind_documents_write_one_document_per_kind_and_group_in_two_batches():
+    from types import SimpleNamespace
+
+    from sk_safesynth.synth.documents import kind_documents
+
+    calls = []
+
+    class Client:
+        temperature = 1.0
+
+        def provider_identity(self):
+            return "fake"
+
+        def style(self):
+            return "document"
+
+        def write(self, prompts, *, stop, **kwargs):
+            calls.append((list(prompts), list(stop)))
+            return SimpleNamespace(texts=[[f" text for [{p}] long enough"] for p in prompts])
+
+    templates = ["News > {label}\n\nHeadline:", 'A {label} tweet: "', "Forum > {label}\n\nPost:"]
+    groups = [{"label": "a"}, {"label": "b"}]
+    docs = kind_documents(Client(), templates, groups, max_tokens=8, seed=0, max_length=None)
+    assert [[d.split("[")[1].split("]")[0] for d in texts] for texts in docs] == [
+        ["News > a\n\nHeadline:", "News > b\n\nHeadline:"], ['A a tweet: "', 'A b tweet: "'],
+        ["Forum > a\n\nPost:", "Forum > b\n\nPost:"]]
+    (plain, plain_stops), (quoted, quoted_stops) = calls
+    assert len(plain) == 4 and len(quoted) == 2
+    assert {"\nHeadline:", "\nPost:"} <= set(plain_stops) and '"' not in plain_stops
+    assert '"' in quoted_stops
+    assert kind_documents(Client(), templates, groups, max_tokens=8, seed=0, max_length=None) == docs
+    assert len(calls) == 2  # memoised

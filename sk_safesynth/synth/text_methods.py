@@ -62,6 +62,7 @@ from sk_safesynth.synth.documents import (
     EMBEDDINGS,
     embed_documents,
     header,
+    kind_documents,
     kind_template,
     nearest_documents,
     opening,
@@ -159,14 +160,14 @@ class _DocumentMethod(GenerationMethod):
         template and its documents (one per group), which start the population.
         """
         templates = [kind_template(kind, context.schema) for kind in DOCUMENT_KINDS]
-        documents = [public_documents(context.client, template, self.groups_, 1, max_tokens=self.max_tokens,
-                                      seed=context.public_seed, max_length=self.max_length_,
-                                      temperature=self.temperature) for template in templates]
+        documents = kind_documents(context.client, templates, self.groups_, max_tokens=self.max_tokens,
+                                   seed=context.public_seed, max_length=self.max_length_,
+                                   temperature=self.temperature)
         votes = np.zeros(len(templates))
         for g in range(len(self.groups_)):
             rows = np.flatnonzero(codes == g)
             if len(rows):
-                candidates = embed_documents([texts[g][0] for texts in documents], self.embedding)
+                candidates = embed_documents([texts[g] for texts in documents], self.embedding)
                 votes += np.bincount(nearest_documents(private[rows], candidates), minlength=len(templates))
         self.kind_votes_ = noisy_votes(votes, sigma, 0.0, context.ledger, 0, context.rng,
                                        what="document kind vote")
@@ -179,7 +180,7 @@ class _DocumentMethod(GenerationMethod):
             "e.g. template='BBC News > {label}\\n\\nHeadline:'",
             UserWarning, stacklevel=4,
         )
-        return templates[best], documents[best]
+        return templates[best], [[text] for text in documents[best]]
 
     def _public_population(self, context: FitContext, first: list[list[str]]) -> list[list[str]]:
         """``population_size`` public documents, an equal share per group, after the ``first`` ones."""
@@ -275,11 +276,9 @@ class _DocumentMethod(GenerationMethod):
         return header(self.template_, self.groups_[g], chosen)
 
     def _winner(self, g: int, rng) -> str:
-        """A document drawn with probability proportional to the square root of its weight:
-        variations of more distinct winners teach a classifier more than many copies of a few."""
+        """A document drawn by :func:`_tempered` weight, to be varied."""
         texts = self.population_[g]
-        tempered = np.sqrt(self.weights_[g])
-        return texts[int(rng.choice(len(texts), p=tempered / tempered.sum()))]
+        return texts[int(rng.choice(len(texts), p=_tempered(self.weights_[g])))]
 
     def _prompt(self, g: int, rng) -> tuple[str, str]:
         raise NotImplementedError
@@ -368,7 +367,7 @@ class TextPrivateEvolution(_DocumentMethod):
             order = np.argsort(-score, kind="stable")
             n_keep = max(1, len(texts) // 2)
             kept.append([texts[i] for i in order[:n_keep]])
-            weights = as_probabilities(score[order[:n_keep]])
+            weights = _tempered(score[order[:n_keep]])
             for _ in range(len(texts) - n_keep):
                 start = opening(kept[g][int(context.rng.choice(n_keep, p=weights))], context.rng)
                 prompts.append(_joined(self._header(g, context.rng), start))
@@ -452,6 +451,13 @@ class TextNoisyICL(_DocumentMethod):
 def _joined(head: str, start: str) -> str:
     """A header continued by a winner's opening words (no space after a newline or an opening quote)."""
     return head + start if head.endswith((" ", "\n", *OPENING_QUOTES)) else f"{head} {start}"
+
+
+def _tempered(scores: np.ndarray) -> np.ndarray:
+    """Probabilities proportional to the square root of the noisy votes: variations of more
+    distinct winners teach a classifier more than many copies of a few (one document near many
+    private texts, a hub of the embedding, would otherwise seed most of a group's variations)."""
+    return as_probabilities(np.sqrt(scores))
 
 
 def _smoothed(weights: np.ndarray) -> np.ndarray:
