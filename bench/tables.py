@@ -175,6 +175,7 @@ SENTIMENT_METHODS = {
     "pe": "TextPrivateEvolution (hashed-word votes)", "pe_model": "TextPrivateEvolution(embedding='model')",
     "pe_model_kw": "TextPrivateEvolution(embedding='model', keywords=4)", "pe_kw": "TextPrivateEvolution(keywords=4)",
     "icl_model": "TextNoisyICL(embedding='model')", "icl": "TextNoisyICL (hashed-word votes)",
+    "auto": "default fit: method='auto', no template (header chosen by DP vote)",
 }
 
 
@@ -184,7 +185,8 @@ def sentiment() -> str:
     for path in sorted(RESULTS.glob("sentiment_*.json")):
         if path.name != "sentiment_baselines.json":
             run = json.loads(path.read_text())
-            records += [{**r, "template": run.get("template", "-")} for r in run["results"]]
+            # a default fit records the header its DP vote chose
+            records += [{"template": run.get("template", "-"), **r} for r in run["results"]]
     frame = pd.DataFrame([r for r in records if r["method"] in SENTIMENT_METHODS])
     if frame.empty:
         return "(no sentiment results yet)"

@@ -80,6 +80,7 @@ def test_text_methods_spend_the_budget_and_never_show_private_text(method):
     labels = [entry.label for entry in sampler.ledger_.entries]
     assert sum(label.startswith("Private Evolution vote") for label in labels) == n_rounds
     assert sum(label.startswith("document kind vote") for label in labels) == (method.template is None)
+    assert sum(label.startswith("group counts") for label in labels) == 1  # two topics: the sample's shares
     assert sum("keyword" in label for label in labels) == (1 if method.keywords else 0)
     everything = "\n".join(prompts) + X_syn["text"].str.cat(sep="\n")
     assert CANARY not in everything and "secret patient record" not in everything
