@@ -10,8 +10,9 @@ set of 1,000 texts). Each DP run fits on 600 private tweets (seed s's draw from 
 pool) and writes 500; utility is TSTR: TF-IDF + LogisticRegression on the synthetic tweets,
 accuracy on the 1,000 real test tweets. Every method but ``auto`` uses the public header
 template ``TEMPLATE``; ``auto`` is a user's default fit (no template: the fit chooses a kind
-of document by DP vote; no response cache, so its minutes are a first run's). The zero-privacy row writes as many tweets under the label header alone,
-half per class (without private data the class shares are unknown).
+of document by DP vote; no response cache, so its minutes are a first run's). The
+zero-privacy row writes as many tweets under the label header alone, half per class
+(without private data the class shares are unknown).
 Results go to bench/results/<--out>.json after every run.
 """
 
