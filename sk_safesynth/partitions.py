@@ -74,10 +74,11 @@ def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.
                   n_jobs: int | None) -> list[Path]:
     """Write ``n_rows`` rows of the fitted ``sampler`` to files of ``rows_per_file`` rows in ``path``.
 
-    Files are written by ``joblib.Parallel(n_jobs)`` (on a cluster's workers under
-    joblib's dask backend): the first alone, as it fixes the Arrow schema of all, then
-    the others. With a seeded sample ``stream``, each file draws from its own stream
-    seeded from it; without one, each file's rows come from a fresh secure generator.
+    The first row group is drawn here, as it fixes the Arrow types of every file; then
+    all files are written at once by ``joblib.Parallel(n_jobs)`` (on a cluster's workers
+    under joblib's dask backend), the first continuing from that row group. With a
+    seeded sample ``stream``, each file draws from its own stream seeded from it;
+    without one, each file's rows come from a fresh secure generator.
     """
     directory = Path(path)
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
@@ -85,26 +86,47 @@ def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.
     directory.mkdir(parents=True, exist_ok=True)
     sizes = [min(rows_per_file, n_rows - start) for start in range(0, n_rows, rows_per_file)]
     files = [directory / f"part-{i:05d}.parquet" for i in range(len(sizes))]
-    seeds = [None if stream is None else int(stream.integers(2**63)) for _ in sizes]
-    parts = list(zip(sizes, seeds, files))
-    [schema] = Parallel(n_jobs=n_jobs)([delayed(_write_part)(sampler, *parts[0], None)])
-    Parallel(n_jobs=n_jobs)(delayed(_write_part)(sampler, *part, schema) for part in parts[1:])
+    samplers = [_streamed(sampler, None if stream is None else int(stream.integers(2**63))) for _ in sizes]
+    head = samplers[0].sample(min(ROW_GROUP, sizes[0]))
+    schema = arrow_schema(head)
+    Parallel(n_jobs=n_jobs)(delayed(write_file)(part.sample, size, file, schema, head if i == 0 else None)
+                            for i, (part, size, file) in enumerate(zip(samplers, sizes, files)))
     return files
 
 
-def _write_part(sampler, n_rows: int, seed: int | None, path, schema):
-    if seed is not None:
-        sampler = copy.copy(sampler)  # threads share the sampler: the copy gets the file's stream
-        sampler._sample_stream = np.random.default_rng(seed)
-    return write_file(sampler.sample, n_rows, path, schema)
+def arrow_schema(rows: pd.DataFrame):
+    """The Arrow types of synthetic ``rows``; an object column with no value in them holds strings.
+
+    (Arrow would type it ``null``, and the next rows with a value could not be written.)
+    """
+    try:
+        import pyarrow as pa
+    except ImportError as exc:
+        raise ImportError(f"writing parquet needs pyarrow: {_EXTRA}") from exc
+    schema = pa.Schema.from_pandas(rows, preserve_index=False)
+    for i, field in enumerate(schema):
+        if pa.types.is_null(field.type):
+            schema = schema.set(i, field.with_type(pa.string()))
+    return schema
 
 
-def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=None):
+def _streamed(sampler, seed: int | None):
+    """``sampler`` drawing from its own stream seeded by ``seed`` (a copy: files may be written in threads)."""
+    if seed is None:
+        return sampler
+    sampler = copy.copy(sampler)
+    sampler._sample_stream = np.random.default_rng(seed)
+    return sampler
+
+
+def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=None,
+               head: pd.DataFrame | None = None):
     """Write ``n_rows`` rows drawn by ``sample(size)`` to the parquet file ``path``, a row group at a time.
 
     Memory holds one row group (:data:`ROW_GROUP` rows). ``schema`` (a ``pyarrow.Schema``)
-    fixes the file's column types; by default they are those of the first row group.
-    Returns the schema written.
+    fixes the file's column types; by default :func:`arrow_schema` of the first row group.
+    ``head``, rows already drawn (at most ``n_rows``), is written first. Returns the
+    schema written.
     """
     try:
         import pyarrow as pa
@@ -112,13 +134,15 @@ def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=
     except ImportError as exc:
         raise ImportError(f"writing parquet needs pyarrow: {_EXTRA}") from exc
     writer = None
+    written = 0
     try:
-        for start in range(0, n_rows, ROW_GROUP):
-            table = pa.Table.from_pandas(sample(min(ROW_GROUP, n_rows - start)), schema=schema, preserve_index=False)
+        while written < n_rows:
+            rows = head if head is not None and not written else sample(min(ROW_GROUP, n_rows - written))
             if writer is None:
-                schema = table.schema
+                schema = arrow_schema(rows) if schema is None else schema
                 writer = pq.ParquetWriter(path, schema)
-            writer.write_table(table)
+            writer.write_table(pa.Table.from_pandas(rows, schema=schema, preserve_index=False))
+            written += len(rows)
     finally:
         if writer is not None:
             writer.close()

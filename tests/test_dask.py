@@ -151,6 +151,34 @@ def test_same_counts_ledger_and_release(tables, monkeypatch, params):
     pd.testing.assert_frame_equal(in_partitions.sample(500), in_memory.sample(500))
 
 
+def test_one_counting_pass_serves_every_step_of_the_fit(tables, monkeypatch):
+    # the pair tables are counted on the plan's cells beside step 1's tables and merged afterwards:
+    # the same exact counts, ledger and release as a pass per step, two passes fewer over the rows
+    from sk_safesynth.synth import marginals
+
+    partitioned, _ = tables
+    params = {"epsilon": 4.0, "method": Marginals(extra_pairs=1, inference="closed_form"),
+              "bounds": {"age": (18, 90), "income": (0, 5e5)}, "categories": {"city": ["Paris", "Lyon"]}}
+    passes: list = []
+    total = DaskRows.total
+    monkeypatch.setattr(DaskRows, "total", lambda self, *a, **k: passes.append(1) or total(self, *a, **k))
+    seen = _recorded(monkeypatch)
+    one_pass = _fit(partitioned, **params)
+    counted, n_passes = list(seen), len(passes)
+    seen.clear()
+    passes.clear()
+    monkeypatch.setattr(marginals, "_ONE_PASS_CELLS", 0)  # pair tables too large: a pass per step
+    per_step = _fit(partitioned, **params)
+    assert len(per_step.method_.edges_) == 4 and per_step.method_.n_extra_pairs_ == 1  # (child, parent) both ways
+    assert len(passes) == n_passes + 2
+    assert len(seen) == len(counted)
+    for a, b in zip(counted, seen):
+        _assert_same(a, b)
+    assert one_pass.ledger_.entries == per_step.ledger_.entries
+    assert one_pass.method_.edges_ == per_step.method_.edges_
+    _assert_same(one_pass.method_.marginals_, per_step.method_.marginals_)
+
+
 def test_methods_that_read_records_refuse_partitions(tables):
     partitioned, _ = tables
     for method in ("noisy_icl", "private_evolution"):
@@ -204,6 +232,25 @@ def test_sample_to_parquet_keeps_dtypes(tables, tmp_path):
     assert not pd.read_parquet(tmp_path / "next").equals(back.iloc[:1000])
     with pytest.raises(FileExistsError):
         sampler.sample_to_parquet(10, tmp_path / "out")
+
+
+def test_write_file_starts_with_the_rows_already_drawn(tmp_path):
+    # sample_to_parquet draws the first row group alone (it fixes the Arrow types), then every
+    # file is written at once: the first file continues from that row group
+    from sk_safesynth.partitions import ROW_GROUP, write_file
+
+    asked: list = []
+
+    def sample(size):
+        asked.append(size)
+        return pd.DataFrame({"x": np.arange(size) + 1000 * len(asked), "s": pd.Series(["a"] * size, dtype=object)})
+
+    head = pd.DataFrame({"x": np.arange(5), "s": pd.Series([None] * 5, dtype=object)})
+    schema = write_file(sample, ROW_GROUP + 5, tmp_path / "f.parquet", None, head)
+    back = pd.read_parquet(tmp_path / "f.parquet")
+    assert asked == [ROW_GROUP] and len(back) == ROW_GROUP + 5
+    assert back["x"].iloc[:5].tolist() == list(range(5)) and back["x"].iloc[5] == 1000
+    assert str(schema.field("x").type) == "int64" and str(schema.field("s").type) == "string"  # not null
 
 
 def test_open_partitioned_reads_csv_as_text(tables, tmp_path):

@@ -86,6 +86,9 @@ _NOISE_PER_RECORD = 1000.0
 _EXTRA_PER_COLUMN = 3
 # Rows resampled from one pool of model draws (and LLM candidates) at a time.
 _CHUNK_ROWS = 100_000
+# Cells of the pair tables counted on the plan's cells in step 1's pass: up to this many, one
+# pass over the rows serves every step (a partitioned table is read again by each pass)
+_ONE_PASS_CELLS = 4_000_000
 
 
 class Marginals(GenerationMethod):
@@ -244,11 +247,20 @@ class Marginals(GenerationMethod):
         mus = {step: mu * math.sqrt(share) for step, share in shares.items()}
         last_is_cliques = "cliques" in shares
 
+        # pairs counted on the plan's cells in step 1's pass and merged later by sums (the
+        # exact counts a separate pass on merged levels would give), unless they would be too large
+        pair_cells = {(i, j): ((anchor, Axis(i, self.cell_of_[i]), Axis(j, self.cell_of_[j])),
+                               (n_anchor, levels[i], levels[j]))
+                      for i, j in combinations(features, 2)} if "cliques" in shares else {}
+        if sum(math.prod(shape) for _, shape in pair_cells.values()) > _ONE_PASS_CELLS:
+            pair_cells = {}
+
         # 1. (anchor, column) tables on the full domain, numeric columns also on their fine grid
         if features:
             wanted: dict = {f: ((anchor, Axis(f, self.cell_of_[f])), (n_anchor, levels[f])) for f in features}
             wanted.update({("fine", f): ((anchor, Axis(f)), (n_anchor, len(self.cell_of_[f]))) for f in fine})
-            exact = count_tables(coded, wanted)
+            exact = count_tables(coded, {**wanted, **{("cells", *pair): table for pair, table in pair_cells.items()}})
+            cells = {pair: exact.pop(("cells", *pair)) for pair in pair_cells}
             tables, sigma1 = measure_tables(ledger, exact, mus["one_way"] if last_is_cliques else None, rng,
                                             "Gaussian (target, column) tables", moves=moves)
             one_way = {f: tables[f] for f in features}
@@ -274,12 +286,23 @@ class Marginals(GenerationMethod):
         n_merged = {f: int(merge[f].max()) + 1 for f in features}
         pair_table = lambda i, j: ((anchor, Axis(i, self.merge_[i]), Axis(j, self.merge_[j])),
                                    (n_anchor, n_merged[i], n_merged[j]))
+        exact_pairs: dict = {}  # (anchor, i, j) counts on merged levels, counted once for steps 2 and 3
+
+        def pair_counts(pairs: list) -> dict:
+            new = [pair for pair in pairs if pair not in exact_pairs]
+            if new and pair_cells:
+                exact_pairs.update({(i, j): _merged(cells[(i, j)] if (i, j) in cells else
+                                                    cells[(j, i)].transpose(0, 2, 1), merge[i], merge[j])
+                                    for i, j in new})
+            elif new:
+                exact_pairs.update(count_tables(coded, {pair: pair_table(*pair) for pair in new}))
+            return {pair: exact_pairs[pair] for pair in pairs}
 
         # 2. the tree
         self.selection_scores_ = {}
         if "selection" in mus:
             anchor_counts, estimates = pooled_marginals(one_way, sigma1**2, merge, {}, 1.0)
-            tables = count_tables(coded, {(i, j): pair_table(i, j) for i, j in combinations(features, 2)})
+            tables = pair_counts(list(combinations(features, 2)))
             predicted = {(i, j): estimates[i][:, :, None] * estimates[j][:, None, :] / anchor_counts[:, None, None]
                          for i, j in tables}
             undirected, scores, self.sigmas_["selection"] = select_tree(ledger, tables, predicted, mus["selection"],
@@ -299,8 +322,8 @@ class Marginals(GenerationMethod):
         # 3. (anchor, i, j) tables of the tree edges and the extra pairs, on merged levels
         cliques: dict = {}
         if pairs:
-            cliques, sigma3 = measure_tables(ledger, count_tables(coded, {(i, j): pair_table(i, j) for i, j in pairs}),
-                                             None, rng, "Gaussian (target, column, column) tables", moves=moves)
+            cliques, sigma3 = measure_tables(ledger, pair_counts(pairs), None, rng,
+                                             "Gaussian (target, column, column) tables", moves=moves)
             self.sigmas_["cliques"] = sigma3
             self.marginals_.update({self._key(i, j): self._released(table) for (i, j), table in cliques.items()})
         # masses on the fine grid (post-processing)
@@ -428,6 +451,12 @@ class Marginals(GenerationMethod):
 def _codes(frame: pd.DataFrame, encode) -> pd.DataFrame:
     """The codes of the rows of ``frame`` (``encode``: :meth:`Discretizer.encode`), one column per column."""
     return pd.DataFrame(encode(frame))
+
+
+def _merged(table: np.ndarray, merge_i: np.ndarray, merge_j: np.ndarray) -> np.ndarray:
+    """An ``(anchor, i, j)`` count table summed over the levels of each merged level of ``i`` and ``j``."""
+    to_i, to_j = (np.eye(int(merge.max()) + 1, dtype=table.dtype)[merge] for merge in (merge_i, merge_j))
+    return np.einsum("aij,ik,jl->akl", table, to_i, to_j)
 
 
 def _cells(n_levels: int, n_cells: int) -> np.ndarray:
