@@ -74,8 +74,8 @@ def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.
                   n_jobs: int | None) -> list[Path]:
     """Write ``n_rows`` rows of the fitted ``sampler`` to files of ``rows_per_file`` rows in ``path``.
 
-    The first row group is drawn here, as it fixes the Arrow types of every file; then
-    all files are written at once by ``joblib.Parallel(n_jobs)`` (on a cluster's workers
+    The first row group is drawn first, alone, as it fixes the Arrow types of every file;
+    then all files are written at once by ``joblib.Parallel(n_jobs)`` (on a cluster's workers
     under joblib's dask backend), the first continuing from that row group. With a
     seeded sample ``stream``, each file draws from its own stream seeded from it;
     without one, each file's rows come from a fresh secure generator.
@@ -87,7 +87,8 @@ def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.
     sizes = [min(rows_per_file, n_rows - start) for start in range(0, n_rows, rows_per_file)]
     files = [directory / f"part-{i:05d}.parquet" for i in range(len(sizes))]
     samplers = [_streamed(sampler, None if stream is None else int(stream.integers(2**63))) for _ in sizes]
-    head = samplers[0].sample(min(ROW_GROUP, sizes[0]))
+    # drawn like the files (on a worker under dask: the driver holds the model, not its draws)
+    [(head, samplers[0])] = Parallel(n_jobs=n_jobs)([delayed(_draw)(samplers[0], min(ROW_GROUP, sizes[0]))])
     schema = arrow_schema(head)
     Parallel(n_jobs=n_jobs)(delayed(write_file)(part.sample, size, file, schema, head if i == 0 else None)
                             for i, (part, size, file) in enumerate(zip(samplers, sizes, files)))
@@ -108,6 +109,11 @@ def arrow_schema(rows: pd.DataFrame):
         if pa.types.is_null(field.type):
             schema = schema.set(i, field.with_type(pa.string()))
     return schema
+
+
+def _draw(sampler, n_rows: int):
+    """``n_rows`` rows of ``sampler`` and the sampler that drew them (its stream advanced, wherever it ran)."""
+    return sampler.sample(n_rows), sampler
 
 
 def _streamed(sampler, seed: int | None):

@@ -269,10 +269,13 @@ def dtype_is_text(dtype) -> bool:
 
 
 @pytest.mark.slow
-def test_fit_on_a_local_cluster(tables, tmp_path):
+def test_fit_on_a_local_cluster(tables, tmp_path, monkeypatch):
     """A real LocalCluster (threads, loopback tcp: tasks are pickled as for remote workers)."""
+    from sk_safesynth import partitions
+
     distributed = pytest.importorskip("distributed")
     partitioned, frame = tables
+    monkeypatch.setattr(partitions, "ROW_GROUP", 40)  # the first file continues from its first row group
     with dask.config.set(scheduler=None), distributed.LocalCluster(
             n_workers=1, threads_per_worker=2, processes=False, host="127.0.0.1", protocol="tcp",
             dashboard_address=None, silence_logs=logging.ERROR) as cluster, distributed.Client(cluster):
@@ -282,4 +285,7 @@ def test_fit_on_a_local_cluster(tables, tmp_path):
     in_memory = _fit(frame, method=Marginals(inference="closed_form"))
     assert on_cluster.ledger_.entries == in_memory.ledger_.entries
     in_memory.sample_to_parquet(300, tmp_path / "in-memory", rows_per_file=100)
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out"), pd.read_parquet(tmp_path / "in-memory"))
+    written = pd.read_parquet(tmp_path / "out")
+    pd.testing.assert_frame_equal(written, pd.read_parquet(tmp_path / "in-memory"))
+    # drawn on a worker, the first row group comes back with the stream that drew it: no rows repeated
+    assert not written.iloc[:40].reset_index(drop=True).equals(written.iloc[40:80].reset_index(drop=True))
