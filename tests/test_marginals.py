@@ -102,6 +102,32 @@ def test_extra_pairs_are_measured_and_reweighted_to():
     assert len(sampler.sample(500)) == 500
 
 
+def test_reweighting_stops_once_a_sweep_no_longer_improves_the_fit(monkeypatch):
+    # IPF ends when a sweep lowers the largest clique TVD by less than the tolerance: fewer
+    # sweeps than the cap, and a fit as close to every clique as the full 40 sweeps give
+    from sk_safesynth.synth import marginals
+
+    method = _fit(epsilon=4.0, extra_pairs=2, inference="closed_form")[0].method_
+    codes = method._model_codes(20_000, np.random.default_rng(0))
+
+    def fitted(tolerance):
+        monkeypatch.setattr(marginals, "_IPF_TOLERANCE", tolerance)
+        sweeps = []
+        bincount = np.bincount
+        monkeypatch.setattr(np, "bincount", lambda *a, **k: sweeps.append(1) or bincount(*a, **k))
+        w = method.weights(codes)
+        monkeypatch.setattr(np, "bincount", bincount)
+        anchor = method.cell_of_[method.anchor_][codes[:, method.anchor_]]
+        tvd = max(0.5 * np.abs(bincount(np.ravel_multi_index(
+            (anchor, *(method.merge_[c][codes[:, c]] for c in key)), target.shape), weights=w,
+            minlength=target.size) - target.ravel()).sum() for key, target in method.model_.cliques.items())
+        return len(sweeps) // len(method.model_.cliques), tvd
+
+    early, full = fitted(marginals._IPF_TOLERANCE), fitted(-1.0)
+    assert full[0] == marginals._IPF_ITERATIONS and early[0] < full[0] / 2
+    assert early[1] <= full[1] + 1e-3
+
+
 @pytest.mark.slow
 def test_auto_extra_pairs_follow_the_noise():
     # the tree alone when the budget is small, every pair when it is large
