@@ -74,10 +74,10 @@ def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.
                   n_jobs: int | None) -> list[Path]:
     """Write ``n_rows`` rows of the fitted ``sampler`` to files of ``rows_per_file`` rows in ``path``.
 
-    The first row group is drawn first, alone, as it fixes the Arrow types of every file;
-    then all files are written at once by ``joblib.Parallel(n_jobs)`` (on a cluster's workers
-    under joblib's dask backend), the first continuing from that row group. With a
-    seeded sample ``stream``, each file draws from its own stream seeded from it;
+    One row, drawn here from a copy of the first file's stream, fixes the Arrow types of
+    every file (:func:`arrow_schema`); then all files are written at once by
+    ``joblib.Parallel(n_jobs)`` (on a cluster's workers under joblib's dask backend).
+    With a seeded sample ``stream``, each file draws from its own stream seeded from it;
     without one, each file's rows come from a fresh secure generator.
     """
     directory = Path(path)
@@ -87,18 +87,19 @@ def write_parquet(sampler, n_rows: int, path, *, rows_per_file: int, stream: np.
     sizes = [min(rows_per_file, n_rows - start) for start in range(0, n_rows, rows_per_file)]
     files = [directory / f"part-{i:05d}.parquet" for i in range(len(sizes))]
     samplers = [_streamed(sampler, None if stream is None else int(stream.integers(2**63))) for _ in sizes]
-    # drawn like the files (on a worker under dask: the driver holds the model, not its draws)
-    [(head, samplers[0])] = Parallel(n_jobs=n_jobs)([delayed(_draw)(samplers[0], min(ROW_GROUP, sizes[0]))])
-    schema = arrow_schema(head)
-    Parallel(n_jobs=n_jobs)(delayed(write_file)(part.sample, size, file, schema, head if i == 0 else None)
-                            for i, (part, size, file) in enumerate(zip(samplers, sizes, files)))
+    probe = copy.copy(samplers[0])
+    probe._sample_stream = copy.deepcopy(getattr(probe, "_sample_stream", None))
+    schema = arrow_schema(probe.sample(1))
+    Parallel(n_jobs=n_jobs)(delayed(write_file)(part.sample, size, file, schema)
+                            for part, size, file in zip(samplers, sizes, files))
     return files
 
 
 def arrow_schema(rows: pd.DataFrame):
-    """The Arrow types of synthetic ``rows``; an object column with no value in them holds strings.
+    """The Arrow types of synthetic ``rows``: those of their dtypes, object columns as strings.
 
-    (Arrow would type it ``null``, and the next rows with a value could not be written.)
+    (From values, Arrow would type an object column by the values it sees — ``null`` when
+    all are missing — and rows with other values could not be written under that type.)
     """
     try:
         import pyarrow as pa
@@ -106,14 +107,9 @@ def arrow_schema(rows: pd.DataFrame):
         raise ImportError(f"writing parquet needs pyarrow: {_EXTRA}") from exc
     schema = pa.Schema.from_pandas(rows, preserve_index=False)
     for i, field in enumerate(schema):
-        if pa.types.is_null(field.type):
+        if rows[field.name].dtype == object:
             schema = schema.set(i, field.with_type(pa.string()))
     return schema
-
-
-def _draw(sampler, n_rows: int):
-    """``n_rows`` rows of ``sampler`` and the sampler that drew them (its stream advanced, wherever it ran)."""
-    return sampler.sample(n_rows), sampler
 
 
 def _streamed(sampler, seed: int | None):
@@ -125,14 +121,12 @@ def _streamed(sampler, seed: int | None):
     return sampler
 
 
-def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=None,
-               head: pd.DataFrame | None = None):
+def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=None):
     """Write ``n_rows`` rows drawn by ``sample(size)`` to the parquet file ``path``, a row group at a time.
 
     Memory holds one row group (:data:`ROW_GROUP` rows). ``schema`` (a ``pyarrow.Schema``)
     fixes the file's column types; by default :func:`arrow_schema` of the first row group.
-    ``head``, rows already drawn (at most ``n_rows``), is written first. Returns the
-    schema written.
+    Values of object columns are written as text. Returns the schema written.
     """
     try:
         import pyarrow as pa
@@ -140,15 +134,15 @@ def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=
     except ImportError as exc:
         raise ImportError(f"writing parquet needs pyarrow: {_EXTRA}") from exc
     writer = None
-    written = 0
     try:
-        while written < n_rows:
-            rows = head if head is not None and not written else sample(min(ROW_GROUP, n_rows - written))
+        for start in range(0, n_rows, ROW_GROUP):
+            rows = sample(min(ROW_GROUP, n_rows - start))
             if writer is None:
                 schema = arrow_schema(rows) if schema is None else schema
                 writer = pq.ParquetWriter(path, schema)
-            writer.write_table(pa.Table.from_pandas(rows, schema=schema, preserve_index=False))
-            written += len(rows)
+            text = {name: rows[name].astype("string") for name in rows.columns
+                    if rows[name].dtype == object and schema.field(name).type == pa.string()}
+            writer.write_table(pa.Table.from_pandas(rows.assign(**text), schema=schema, preserve_index=False))
     finally:
         if writer is not None:
             writer.close()

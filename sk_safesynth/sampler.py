@@ -392,9 +392,9 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
 
         Each file holds ``rows_per_file`` rows, drawn and written 100,000 at a time, so
         memory holds a few hundred thousand rows whatever ``n_samples`` is. Every file has
-        the columns of :meth:`sample` and the Arrow types of the first row group, drawn
-        first and alone (the schema's dtypes; object columns as strings). Then all
-        files are written at once by ``joblib.Parallel(n_jobs=self.n_jobs)`` (so as many
+        the columns of :meth:`sample` and the Arrow types of the schema's dtypes (read
+        from one row drawn first; object columns as strings, their values written as
+        text). Then all files are written at once by ``joblib.Parallel(n_jobs=self.n_jobs)`` (so as many
         files as workers keep every worker busy): under joblib's dask backend, on the
         workers of a cluster, which must then see ``path`` (docs/large-tables.md).
         ``path`` must not exist or be empty. Needs ``pyarrow`` (the ``dask`` extra).
