@@ -394,10 +394,11 @@ class DPSyntheticSampler(TableEstimatorMixin, BaseEstimator):
         memory holds a few hundred thousand rows whatever ``n_samples`` is. Every file has
         the columns of :meth:`sample` and the Arrow types of the schema's dtypes (read
         from one row drawn first; object columns as strings, their values written as
-        text). Then all files are written at once by ``joblib.Parallel(n_jobs=self.n_jobs)`` (so as many
-        files as workers keep every worker busy): under joblib's dask backend, on the
-        workers of a cluster, which must then see ``path`` (docs/large-tables.md).
-        ``path`` must not exist or be empty. Needs ``pyarrow`` (the ``dask`` extra).
+        text). Then all files are written at once by
+        ``joblib.Parallel(n_jobs=self.n_jobs)`` (as many files as workers keep every
+        worker busy): under joblib's dask backend, on the workers of a cluster, which
+        must then see ``path`` (docs/large-tables.md). ``path`` must not exist or be
+        empty. Needs ``pyarrow`` (the ``dask`` extra).
 
         Returns
         -------

@@ -29,9 +29,12 @@ columns, the budget (:mod:`sk_safesynth.synth.plan`):
    of step 1, as MST compresses domains).
 
 A table too small for cliques at its budget spends everything on step 1 and is
-released as naive Bayes (every column a root given the target). Every step counts
-encoded rows through :func:`~sk_safesynth.synth.counting.count_tables`, in one piece
-or partition by partition on dask (docs/large-tables.md): the same sums either way.
+released as naive Bayes (every column a root given the target). The exact counts of
+every step come from one pass over the encoded rows
+(:func:`~sk_safesynth.synth.counting.count_tables`, in one piece or partition by
+partition on dask, docs/large-tables.md: the same sums either way): the pair tables are
+counted on the plan's cells beside step 1's tables and summed to merged levels for steps
+2 and 3.
 The three compose exactly into one Gaussian mechanism with ``μ² = μ₁² + μ₂² + μ₃²``;
 the shares of ``μ²`` are parameters and the whole ``(ε, δ)`` is spent. Estimation and
 sampling (:mod:`sk_safesynth.synth.tree_model`) and the optional LLM candidate pool
