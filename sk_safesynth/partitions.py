@@ -101,15 +101,22 @@ def arrow_schema(rows: pd.DataFrame):
     (From values, Arrow would type an object column by the values it sees — ``null`` when
     all are missing — and rows with other values could not be written under that type.)
     """
-    try:
-        import pyarrow as pa
-    except ImportError as exc:
-        raise ImportError(f"writing parquet needs pyarrow: {_EXTRA}") from exc
+    pa, _ = _pyarrow()
     schema = pa.Schema.from_pandas(rows, preserve_index=False)
     for i, field in enumerate(schema):
         if rows[field.name].dtype == object:
             schema = schema.set(i, field.with_type(pa.string()))
     return schema
+
+
+def _pyarrow():
+    """``pyarrow`` and ``pyarrow.parquet``, or an ImportError naming the extra that installs them."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError as exc:
+        raise ImportError(f"writing parquet needs pyarrow: {_EXTRA}") from exc
+    return pa, pq
 
 
 def _streamed(sampler, seed: int | None):
@@ -128,11 +135,7 @@ def write_file(sample: Callable[[int], pd.DataFrame], n_rows: int, path, schema=
     fixes the file's column types; by default :func:`arrow_schema` of the first row group.
     Values of object columns are written as text. Returns the schema written.
     """
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise ImportError(f"writing parquet needs pyarrow: {_EXTRA}") from exc
+    pa, pq = _pyarrow()
     writer = None
     try:
         for start in range(0, n_rows, ROW_GROUP):
